@@ -1,0 +1,139 @@
+"""The composition root: one aiohttp application that runs everything `serve` runs.
+
+Resources start in this order and stop in reverse: database → (dev relay) →
+workers (intake, outbox) → SMTP/LMTP listener → scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry
+
+from docflow import db
+from docflow.clock import Clock
+from docflow.config import Settings
+from docflow.devrelay import start_dev_relay
+from docflow.intake.smtp import IntakeHandler, start_listener
+from docflow.services import Services, build_services
+from docflow.web import api, health, openapi, status
+from docflow.web.health import METRICS, REGISTRY, Metrics
+from docflow.web.keys import SERVICES
+from docflow.web.middleware import bearer_auth, json_errors
+
+log = logging.getLogger("docflow.app")
+INTAKE_WORKERS = 2
+SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
+
+
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, dev_relay: bool = False
+) -> web.Application:
+    """Build the whole service from settings; nothing runs until the app starts."""
+    services = build_services(settings, clock)
+    app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=1024**2)
+    app[SERVICES] = services
+    registry = CollectorRegistry()
+    app[REGISTRY] = registry
+    app[METRICS] = Metrics(registry)
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("docflow.web", "templates"), autoescape=True
+    )
+    for module in (api, health, openapi, status):
+        app.router.add_routes(module.routes)
+    app.cleanup_ctx.append(_database)
+    if dev_relay:
+        app.cleanup_ctx.append(_dev_relay)
+    app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_listener)
+    app.cleanup_ctx.append(_scheduler)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    await db.open_database(app[SERVICES].settings.database_url)
+    yield
+    await db.close_database()
+
+
+async def _dev_relay(app: web.Application) -> AsyncIterator[None]:
+    s = app[SERVICES].settings
+    server = await start_dev_relay(s.data_dir / "mail-out", s.relay_host, s.relay_port)
+    log.info(
+        "development relay saving mail",
+        extra={"dir": str(s.data_dir / "mail-out"), "port": s.relay_port},
+    )
+    yield
+    server.close()
+    await server.wait_closed()
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    services: Services = app[SERVICES]
+    tasks = [
+        asyncio.create_task(services.intake.run_worker(), name=f"intake-{i}")
+        for i in range(INTAKE_WORKERS)
+    ]
+    stop = asyncio.Event()
+    tasks.append(asyncio.create_task(services.outbox.run(stop), name="outbox"))
+    await services.intake.sweep()  # what an earlier run received but did not process
+    yield
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+
+
+async def _listener(app: web.Application) -> AsyncIterator[None]:
+    services: Services = app[SERVICES]
+    s = services.settings
+    handler = IntakeHandler(services.intake, s.lmtp)
+    server = await start_listener(
+        handler, s.smtp_host, s.smtp_port, s.max_message_size, s.smtp_hostname
+    )
+    app[SMTP_SERVER] = server
+    log.info(
+        "intake listening",
+        extra={
+            "protocol": "lmtp" if s.lmtp else "smtp",
+            "host": s.smtp_host,
+            "port": s.smtp_port,
+            "address": s.intake_address,
+        },
+    )
+    yield
+    server.close()
+    await server.wait_closed()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    services: Services = app[SERVICES]
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        services.intake.sweep,
+        "interval",
+        seconds=10,
+        id="intake-sweep",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        services.outbox.poke,
+        "interval",
+        seconds=15,
+        id="outbox-poke",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)

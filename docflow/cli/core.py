@@ -1,0 +1,154 @@
+"""`docflow serve`, `migrate`, `user …` and `documents …`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from docflow import db
+from docflow.cli.common import echo_json, run_with_services, settings_or_exit
+from docflow.errors import NotMigratedError, SettingsError
+from docflow.logs import setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """docflow: drafts by e-mail, versioned, reviewed, signed off and archived."""
+
+
+@main.command()
+@click.option(
+    "--dev-relay",
+    is_flag=True,
+    help="Also run a catch-all relay on the relay port that saves outgoing mail "
+    "as .eml files under DATA_DIR/mail-out (development only).",
+)
+def serve(dev_relay: bool) -> None:
+    """Run HTTP, the SMTP/LMTP intake and periodic work in one process."""
+    from aiohttp import web
+
+    from docflow.app import create_app
+
+    settings = settings_or_exit()
+    setup_logging(settings.log_level)
+    try:
+        app = create_app(settings, dev_relay=dev_relay)
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+        )
+    except (NotMigratedError, SettingsError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+def migrate() -> None:
+    """Create or update the database schema."""
+    settings = settings_or_exit()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    applied = asyncio.run(db.migrate(settings.database_url))
+    if applied:
+        for name in applied:
+            click.echo(f"applied {name}")
+    else:
+        click.echo("the database is up to date")
+
+
+# --- users -------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Manage users (staff, approvers, archivists, admins)."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name, as it appears in mail.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    default=["staff"],
+    show_default=True,
+    help="A role; repeat for several.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["vi", "en"]),
+    default=None,
+    help="Language of the mail docflow sends them (default: org.default_language).",
+)
+def user_add(email: str, name: str, roles: tuple[str, ...], language: str | None) -> None:
+    """Add a user who may send drafts."""
+    settings = settings_or_exit()
+    lang = language or settings.default_language
+    added = run_with_services(settings, lambda s: s.users.add(email, name, list(roles), lang))
+    click.echo(f"added {added.email} ({added.name}), roles: {', '.join(added.roles)}")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+def user_list(as_json: bool) -> None:
+    """List users."""
+    users = run_with_services(settings_or_exit(), lambda s: s.users.list())
+    if as_json:
+        echo_json([u.__dict__ for u in users])
+        return
+    for u in users:
+        state = "" if u.active else " (inactive)"
+        click.echo(f"{u.email:40} {u.name:30} {','.join(u.roles):20} {u.language}{state}")
+
+
+# --- documents ---------------------------------------------------------------------
+
+
+@main.group()
+def documents() -> None:
+    """Look at documents and their versions."""
+
+
+@documents.command("list")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--status", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+def documents_list(limit: int, status: str | None, as_json: bool) -> None:
+    """List documents, newest first."""
+    items, _ = run_with_services(
+        settings_or_exit(), lambda s: s.documents.list(None, limit, status)
+    )
+    if as_json:
+        echo_json(items)
+        return
+    for d in items:
+        click.echo(
+            f"{d['code']}  v{d['version_count']:<3} {d['status']:18} {d['author']:32} {d['title']}"
+        )
+
+
+@documents.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+def documents_show(code: str, as_json: bool) -> None:
+    """Show one document with its versions and files."""
+    doc = run_with_services(settings_or_exit(), lambda s: s.documents.view(code))
+    if as_json:
+        echo_json(doc)
+        return
+    click.echo(f"{doc['code']}  {doc['title']}")
+    click.echo(
+        f"  status {doc['status']}, workflow {doc['workflow']}, "
+        f"author {doc['author_name']} <{doc['author']}>, created {doc['created_at']}"
+    )
+    for v in doc["versions"]:
+        click.echo(f"  version {v['number']}  {v['created_at']}  <{v['message_id']}>")
+        for f in v["files"]:
+            click.echo(
+                f"    [{f['role']}] {f['name']}  {f['mime']}  {f['size']} B  "
+                f"sha256 {f['sha256'][:16]}…"
+            )

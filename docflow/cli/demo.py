@@ -1,0 +1,152 @@
+"""`docflow demo`: sample users and drafts sent through the real SMTP port of a running docflow."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+import click
+
+from docflow.cli.common import run_with_services, settings_or_exit
+from docflow.config import Settings
+from docflow.errors import DocflowError
+from docflow.intake.models import InboundMessage
+from docflow.services import Services
+
+AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
+SAMPLE_USERS = [
+    (*AUTHOR, ["staff"]),
+    ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong"]),
+    ("truongban@bandantoc.gov.vn", "Trần Đức Minh", ["truong-ban"]),
+]
+PLAN_TITLE = "[KH] Kế hoạch cải cách hành chính năm 2027"
+PLAN_TEXT = [
+    "KẾ HOẠCH Cải cách hành chính năm 2027",
+    "Năm 2027, Ban Dân tộc tiếp tục đẩy mạnh công tác cải cách hành chính, "
+    "đổi mới phương thức làm việc, ứng dụng công nghệ thông tin trong quản lý văn bản.",
+    "Đồng thời nâng cao trách nhiệm của người đứng đầu trong cơ quan.",
+]
+
+
+def _docx(paragraphs: list[str]) -> bytes:
+    import docx  # python-docx
+
+    document = docx.Document()
+    for p in paragraphs:
+        document.add_paragraph(p)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _draft(
+    settings: Settings,
+    subject: str,
+    body: str,
+    files: list[tuple[str, bytes, str]],
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"{AUTHOR[1]} <{AUTHOR[0]}>"
+    msg["To"] = settings.intake_address
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(body)
+    for name, data, ctype in files:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+@click.command()
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for results.")
+def demo(timeout: float) -> None:
+    """Create sample users and mail sample drafts to a running `docflow serve`."""
+    settings = settings_or_exit()
+
+    async def run(s: Services) -> None:
+        for email, name, roles in SAMPLE_USERS:
+            if await s.users.get(email) is None:
+                await s.users.add(email, name, roles, "vi")
+                click.echo(f"user added: {name} <{email}> ({', '.join(roles)})")
+        docx_ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        plan = _draft(
+            settings,
+            PLAN_TITLE,
+            "Kính gửi Lãnh đạo Ban, xin gửi dự thảo kế hoạch.",
+            [("Kế hoạch CCHC 2027.docx", _docx(PLAN_TEXT), docx_ct)],
+        )
+        letter = _draft(
+            settings,
+            "Công văn về việc báo cáo công tác dân tộc quý IV",
+            "Dự thảo công văn.",
+            [
+                (
+                    "công văn.txt",
+                    "Đề nghị các phòng báo cáo kết quả công tác dân tộc quý IV.".encode(),
+                    "text/plain",
+                )
+            ],
+        )
+        revision = _draft(
+            settings,
+            f"Re: {PLAN_TITLE}",
+            "Bản sửa theo góp ý.",
+            [
+                (
+                    "Kế hoạch CCHC 2027 (sửa).docx",
+                    _docx([*PLAN_TEXT, "Bổ sung: lộ trình số hoá hồ sơ."]),
+                    docx_ct,
+                )
+            ],
+            in_reply_to=str(plan["Message-ID"]),
+        )
+        before = await InboundMessage.all().count()
+        for msg in (plan, letter, revision):
+            try:
+                await aiosmtplib.send(
+                    msg, hostname=settings.smtp_host, port=settings.smtp_port, timeout=30
+                )
+            except (aiosmtplib.SMTPException, OSError) as e:
+                raise DocflowError(
+                    f"could not mail {settings.smtp_host}:{settings.smtp_port} ({e}); "
+                    "is `docflow serve` running? (scripts/run starts it)"
+                ) from None
+            click.echo(f"sent: {msg['Subject']}")
+            # the revision threads to the plan, so let each one be processed in turn
+            await _wait_processed(before, timeout)
+        click.echo("")
+        for row in await InboundMessage.filter(id__gt=0).order_by("-id").limit(3):
+            click.echo(
+                f"  {row.subject!r}: {row.state} "
+                f"{row.document_code or ''} v{row.version_number or ''}".rstrip(" v")
+            )
+        base, token = settings.base_url, settings.admin_token or "<DOCFLOW_ADMIN_TOKEN>"
+        click.echo("\nWhere to look:")
+        click.echo(
+            f"  documents:  docflow documents list   |   curl -H 'Authorization: Bearer "
+            f"{token}' {base}/api/v1/documents"
+        )
+        click.echo(f"  receipts:   {settings.data_dir / 'mail-out'} (with serve --dev-relay)")
+        click.echo(
+            f"  send more:  swaks --server {settings.smtp_host}:{settings.smtp_port} "
+            f"--to {settings.intake_address} --from {AUTHOR[0]} --attach @draft.docx"
+        )
+
+    run_with_services(settings, run)
+
+
+async def _wait_processed(since_id: int, timeout: float) -> None:
+    """Until every message received after `since_id` has been processed (or time runs out)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if not await InboundMessage.filter(id__gt=since_id, state="pending").exists():
+            return
+        await asyncio.sleep(0.2)

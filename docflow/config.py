@@ -1,0 +1,256 @@
+"""Settings: `config/docflow.toml` defaults, overridden by `DOCFLOW_*` variables.
+
+Every problem names the key at fault (`SettingsError`), so a bad setting stops
+start-up with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from docflow.errors import SettingsError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+ALL_KINDS = ("docx", "doc", "odt", "pdf", "rtf", "txt", "html", "xlsx", "ods", "pptx", "odp")
+
+# DOCFLOW_* variable -> dotted key in docflow.toml
+ENV_KEYS: dict[str, str] = {
+    "DOCFLOW_DATA_DIR": "data_dir",
+    "DOCFLOW_WORKFLOWS_DIR": "workflows_dir",
+    "DOCFLOW_LOG_LEVEL": "log_level",
+    "DOCFLOW_DATABASE_URL": "database.url",
+    "DOCFLOW_HTTP_HOST": "http.host",
+    "DOCFLOW_HTTP_PORT": "http.port",
+    "DOCFLOW_BASE_URL": "http.base_url",
+    "DOCFLOW_ADMIN_TOKEN": "http.admin_token",
+    "DOCFLOW_SMTP_HOST": "smtp.host",
+    "DOCFLOW_SMTP_PORT": "smtp.port",
+    "DOCFLOW_LMTP": "smtp.lmtp",
+    "DOCFLOW_MAX_MESSAGE_SIZE": "smtp.max_message_size",
+    "DOCFLOW_INTAKE_ADDRESS": "intake.address",
+    "DOCFLOW_RELAY_HOST": "relay.host",
+    "DOCFLOW_RELAY_PORT": "relay.port",
+    "DOCFLOW_FROM_ADDRESS": "relay.from_address",
+}
+
+
+@dataclass(frozen=True)
+class Register:
+    """A numbering register (its book is kept by the archive)."""
+
+    key: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything docflow reads from its configuration, validated."""
+
+    data_dir: Path
+    workflows_dir: Path
+    log_level: str
+    database_url: str
+    http_host: str
+    http_port: int
+    base_url: str
+    admin_token: str
+    smtp_host: str
+    smtp_port: int
+    lmtp: bool
+    max_message_size: int
+    smtp_hostname: str
+    intake_address: str
+    intake_extra_addresses: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    allowed_types: tuple[str, ...]
+    max_attempts: int
+    retry_seconds: float
+    relay_host: str
+    relay_port: int
+    from_address: str
+    relay_timeout: float
+    max_backoff_seconds: float
+    org_code: str
+    org_name: str
+    timezone: ZoneInfo
+    default_workflow: str
+    default_language: str
+    registers: dict[str, Register] = field(default_factory=dict)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def intake_addresses(self) -> tuple[str, ...]:
+        return (self.intake_address, *self.intake_extra_addresses)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (tests, the CLI's flags)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def default_config_path() -> Path:
+    """`./config/docflow.toml` when run from a checkout, else the one beside the package."""
+    local = Path("config/docflow.toml")
+    return local if local.exists() else PACKAGE_ROOT / "config" / "docflow.toml"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file, apply `DOCFLOW_*` overrides, validate."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("DOCFLOW_CONFIG") or default_config_path())
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError("DOCFLOW_CONFIG", f"no such file: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError("DOCFLOW_CONFIG", f"{path} is not valid TOML: {e}") from None
+    for var, key in ENV_KEYS.items():
+        if var in env:
+            _set(raw, key, env[var], origin=var)
+    return _build(raw)
+
+
+def _set(raw: dict[str, Any], dotted: str, value: str, origin: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = (origin, value)  # remembered as coming from a variable, parsed in _build
+
+
+class _Reader:
+    """Typed access to the merged settings that names the key (or variable) at fault."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def _get(self, dotted: str, default: Any) -> tuple[str, Any]:
+        node: Any = self.raw
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return dotted, default
+            node = node[part]
+        if isinstance(node, tuple):  # (variable, text) from the environment
+            return node[0], node[1]
+        return dotted, node
+
+    def str(self, dotted: str, default: str = "") -> str:
+        name, v = self._get(dotted, default)
+        if not isinstance(v, str):
+            raise SettingsError(name, f"expected text, got {v!r}")
+        return v.strip()
+
+    def int(self, dotted: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        name, v = self._get(dotted, default)
+        try:
+            n = int(v)
+        except (TypeError, ValueError):
+            raise SettingsError(name, f"expected a whole number, got {v!r}") from None
+        if isinstance(v, bool) or n < minimum or (maximum is not None and n > maximum):
+            raise SettingsError(name, f"{v!r} is out of range")
+        return n
+
+    def bool(self, dotted: str, default: bool) -> bool:
+        name, v = self._get(dotted, default)
+        if isinstance(v, bool):
+            return v
+        text = str(v).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(name, f"expected true or false, got {v!r}")
+
+    def list(self, dotted: str) -> tuple[str, ...]:
+        name, v = self._get(dotted, [])
+        if isinstance(v, str):
+            v = [p for p in (s.strip() for s in v.split(",")) if p]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise SettingsError(name, f"expected a list of text, got {v!r}")
+        return tuple(x.strip().lower() for x in v)
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    r = _Reader(raw)
+    data_dir = Path(r.str("data_dir", "data")).expanduser().resolve()
+    db_url = r.str("database.url")
+    if not db_url:
+        db_url = f"sqlite://{data_dir / 'docflow.sqlite3'}"
+    elif not db_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+        raise SettingsError("database.url", f"unsupported database URL {db_url!r}")
+    http_host = r.str("http.host", "127.0.0.1")
+    http_port = r.int("http.port", 8025, 0, 65535)
+    base_url = r.str("http.base_url") or f"http://{http_host}:{http_port}"
+    intake_address = r.str("intake.address", "vanban@docflow.localhost").lower()
+    if "@" not in intake_address:
+        raise SettingsError("intake.address", f"{intake_address!r} is not an e-mail address")
+    allowed_types = r.list("intake.allowed_types")
+    for kind in allowed_types:
+        if kind not in ALL_KINDS:
+            raise SettingsError("intake.allowed_types", f"unknown type {kind!r} ({ALL_KINDS})")
+    tz_name = r.str("org.timezone", "Asia/Ho_Chi_Minh")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("org.timezone", f"unknown time zone {tz_name!r}") from None
+    language = r.str("org.default_language", "vi")
+    if language not in ("vi", "en"):
+        raise SettingsError("org.default_language", "expected 'vi' or 'en'")
+    level = r.str("log_level", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError("log_level", f"unknown level {level!r}")
+    registers: dict[str, Register] = {}
+    reg_raw = raw.get("registers", {})
+    if not isinstance(reg_raw, dict):
+        raise SettingsError("registers", "expected a table of registers")
+    for key, value in reg_raw.items():
+        fmt = value.get("format") if isinstance(value, dict) else None
+        if not isinstance(fmt, str) or "{seq" not in fmt:
+            raise SettingsError(f"registers.{key}.format", "expected a format with {seq...}")
+        registers[key] = Register(key=key, format=fmt)
+    return Settings(
+        data_dir=data_dir,
+        workflows_dir=Path(r.str("workflows_dir", "config/workflows")).expanduser().resolve(),
+        log_level=level,
+        database_url=db_url,
+        http_host=http_host,
+        http_port=http_port,
+        base_url=base_url.rstrip("/"),
+        admin_token=r.str("http.admin_token"),
+        smtp_host=r.str("smtp.host", "127.0.0.1"),
+        smtp_port=r.int("smtp.port", 2525, 0, 65535),
+        lmtp=r.bool("smtp.lmtp", False),
+        max_message_size=r.int("smtp.max_message_size", 25 * 1024 * 1024, 1024),
+        smtp_hostname=r.str("smtp.hostname", "docflow.localhost"),
+        intake_address=intake_address,
+        intake_extra_addresses=r.list("intake.extra_addresses"),
+        allowed_domains=r.list("intake.allowed_domains"),
+        allowed_types=allowed_types,
+        max_attempts=r.int("intake.max_attempts", 5, 1, 100),
+        retry_seconds=float(r.int("intake.retry_seconds", 30, 0)),
+        relay_host=r.str("relay.host", "127.0.0.1"),
+        relay_port=r.int("relay.port", 25, 1, 65535),
+        from_address=r.str("relay.from_address", "docflow@docflow.localhost"),
+        relay_timeout=float(r.int("relay.timeout", 30, 1)),
+        max_backoff_seconds=float(r.int("relay.max_backoff_seconds", 900, 1)),
+        org_code=r.str("org.code", "ORG"),
+        org_name=r.str("org.name", ""),
+        timezone=tz,
+        default_workflow=r.str("org.default_workflow", "cong-van"),
+        default_language=language,
+        registers=registers,
+    )

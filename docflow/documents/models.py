@@ -1,0 +1,93 @@
+"""Documents, their immutable versions and files, and the mail threads they belong to."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class CodeCounter(Model):
+    """Last tracking-code number handed out in a year (locked by an UPDATE while allocating)."""
+
+    year = fields.IntField(primary_key=True, generated=False)
+    last_number = fields.IntField(default=0)
+
+    class Meta:
+        table = "code_counters"
+
+
+class Document(Model):
+    """A piece of work tracked by code `DF-YYYY-NNNNNN`, authored by one person."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=20, unique=True)
+    title = fields.CharField(max_length=1000)
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="documents", on_delete=fields.RESTRICT
+    )
+    workflow = fields.CharField(max_length=100)
+    status = fields.CharField(max_length=30, default="received")
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "documents"
+
+
+class Version(Model):
+    """One draft as it arrived: never changed after it is written."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="versions", on_delete=fields.RESTRICT
+    )
+    number = fields.IntField()
+    created_at = fields.DatetimeField()
+    message_id = fields.CharField(max_length=998, default="")
+    # sha256 of "sender\nMessage-ID": the same message from the same sender is one version
+    source_key = fields.CharField(max_length=64, unique=True)
+    inbound_id = fields.IntField(null=True)
+    subject = fields.CharField(max_length=1000, default="")
+    body_text = fields.TextField(default="")
+
+    class Meta:
+        table = "versions"
+        unique_together = (("document", "number"),)
+
+
+class VersionFile(Model):
+    """A file of a version: the main draft is position 0, annexes follow."""
+
+    id = fields.IntField(primary_key=True)
+    version: fields.ForeignKeyRelation[Version] = fields.ForeignKeyField(
+        "docflow.Version", related_name="files", on_delete=fields.RESTRICT
+    )
+    position = fields.IntField()
+    name = fields.CharField(max_length=500)
+    role = fields.CharField(max_length=10)
+    mime = fields.CharField(max_length=200)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64, db_index=True)
+    text = fields.TextField(null=True)
+    extract_error = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "version_files"
+        unique_together = (("version", "position"),)
+
+
+class ThreadMessage(Model):
+    """A Message-ID that belongs to the thread of a document (received or sent by docflow)."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="thread", on_delete=fields.RESTRICT
+    )
+    message_id = fields.CharField(max_length=255, db_index=True)
+    direction = fields.CharField(max_length=3)  # "in" | "out"
+
+    class Meta:
+        table = "thread_messages"
+
+
+from docflow.users.models import User  # noqa: E402  (for the type annotations above)

@@ -1,0 +1,247 @@
+"""Documents and versions: creating them, threading mail to them, and reading them back."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from docflow.clock import Clock
+from docflow.documents.models import CodeCounter, Document, ThreadMessage, Version, VersionFile
+from docflow.errors import InvalidRequestError, NotFoundError
+from docflow.users.models import User
+
+OPEN_STATUSES = ("received", "in_review", "changes_requested")
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file ready to be attached to a version (its bytes are already in the blob store)."""
+
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    text: str | None
+    extract_error: str | None
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    message_id: str
+    source_key: str
+    inbound_id: int | None
+    subject: str
+    body_text: str
+    files: list[NewFile] = field(default_factory=list)
+
+
+class DocumentService:
+    """Every write to documents goes through here, inside the caller's transaction."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def next_code(self, conn: BaseDBAsyncClient) -> str:
+        """Allocate `DF-YYYY-NNNNNN`: the counter row is locked by the UPDATE until commit."""
+        year = self.clock.now().year
+        await CodeCounter.get_or_create(year=year, defaults={"last_number": 0}, using_db=conn)
+        await CodeCounter.filter(year=year).using_db(conn).update(last_number=F("last_number") + 1)
+        counter = await CodeCounter.get(year=year).using_db(conn)
+        return f"DF-{year}-{counter.last_number:06d}"
+
+    async def create(
+        self, conn: BaseDBAsyncClient, author: User, title: str, workflow: str, new: NewVersion
+    ) -> tuple[Document, Version]:
+        now = self.clock.now()
+        doc = await Document.create(
+            code=await self.next_code(conn),
+            title=title,
+            author=author,
+            workflow=workflow,
+            status="received",
+            created_at=now,
+            updated_at=now,
+            using_db=conn,
+        )
+        version = await self._add_version(conn, doc, 1, new)
+        return doc, version
+
+    async def add_version(self, conn: BaseDBAsyncClient, doc: Document, new: NewVersion) -> Version:
+        last = await Version.filter(document=doc).using_db(conn).order_by("-number").first()
+        doc.updated_at = self.clock.now()
+        await doc.save(using_db=conn, update_fields=["updated_at"])
+        return await self._add_version(conn, doc, (last.number if last else 0) + 1, new)
+
+    async def _add_version(
+        self, conn: BaseDBAsyncClient, doc: Document, number: int, new: NewVersion
+    ) -> Version:
+        version = await Version.create(
+            document=doc,
+            number=number,
+            created_at=self.clock.now(),
+            message_id=new.message_id,
+            source_key=new.source_key,
+            inbound_id=new.inbound_id,
+            subject=new.subject,
+            body_text=new.body_text,
+            using_db=conn,
+        )
+        for pos, f in enumerate(new.files):
+            await VersionFile.create(
+                version=version,
+                position=pos,
+                name=f.name,
+                role="main" if pos == 0 else "annex",
+                mime=f.mime,
+                size=f.size,
+                sha256=f.sha256,
+                text=f.text,
+                extract_error=f.extract_error,
+                using_db=conn,
+            )
+        if new.message_id:
+            await self.remember_message(conn, doc, new.message_id, "in")
+        return version
+
+    async def remember_message(
+        self, conn: BaseDBAsyncClient | None, doc: Document, message_id: str, direction: str
+    ) -> None:
+        """Mail naming this Message-ID in In-Reply-To/References belongs to `doc`."""
+        await ThreadMessage.create(
+            document=doc, message_id=message_id[:255], direction=direction, using_db=conn
+        )
+
+    async def version_exists(self, source_key: str) -> Version | None:
+        return await Version.get_or_none(source_key=source_key).prefetch_related("document")
+
+    async def by_code(self, code: str) -> Document | None:
+        return await Document.get_or_none(code=code.upper()).prefetch_related("author")
+
+    async def by_message_ids(self, message_ids: list[str]) -> Document | None:
+        """The document one of these Message-IDs belongs to (the latest named wins)."""
+        ids = [m[:255] for m in message_ids if m]
+        if not ids:
+            return None
+        rows = await ThreadMessage.filter(message_id__in=ids).prefetch_related("document__author")
+        if not rows:
+            return None
+        order = {m: i for i, m in enumerate(ids)}
+        best = max(rows, key=lambda r: order.get(r.message_id, -1))
+        return best.document
+
+    async def thread_ids(self, doc: Document) -> list[str]:
+        rows = await ThreadMessage.filter(document=doc).order_by("id")
+        return [r.message_id for r in rows]
+
+    # --- reading ----------------------------------------------------------------
+
+    async def view(self, code: str) -> dict[str, Any]:
+        """The document as the API shows it (SPEC: code, title, status, author, versions…)."""
+        doc = await Document.get_or_none(code=code.upper()).prefetch_related("author")
+        if doc is None:
+            raise NotFoundError(f"no document {code}")
+        versions = await Version.filter(document=doc).order_by("number").prefetch_related("files")
+        out = _doc_summary(doc)
+        out["versions"] = [_version_view(v, with_text=False) for v in versions]
+        return out
+
+    async def version_view(self, code: str, number: int) -> dict[str, Any]:
+        version = await Version.get_or_none(document__code=code.upper(), number=number)
+        if version is None:
+            raise NotFoundError(f"no version {number} of {code}")
+        await version.fetch_related("files")
+        out = _version_view(version, with_text=True)
+        out["code"] = code.upper()
+        out["subject"] = version.subject
+        out["body_text"] = version.body_text
+        return out
+
+    async def file_of(self, code: str, number: int, position: int) -> VersionFile:
+        f = await VersionFile.get_or_none(
+            version__document__code=code.upper(), version__number=number, position=position
+        )
+        if f is None:
+            raise NotFoundError(f"no file {position} in version {number} of {code}")
+        return f
+
+    async def list(
+        self, cursor: str | None, limit: int, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first; the cursor is opaque (the last id seen)."""
+        query = Document.all().prefetch_related("author").order_by("-id")
+        if cursor:
+            query = query.filter(id__lt=_decode_cursor(cursor))
+        if status:
+            query = query.filter(status=status)
+        docs = await query.limit(limit + 1)
+        ids = [d.id for d in docs[:limit]]
+        counts: dict[int, int] = {}
+        for v in await Version.filter(document_id__in=ids).values("document_id", "number"):
+            counts[v["document_id"]] = max(counts.get(v["document_id"], 0), v["number"])
+        items = []
+        for d in docs[:limit]:
+            item = _doc_summary(d)
+            item["version_count"] = counts.get(d.id, 0)
+            items.append(item)
+        nxt = _encode_cursor(docs[limit - 1].id) if len(docs) > limit else None
+        return items, nxt
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def _doc_summary(doc: Document) -> dict[str, Any]:
+    return {
+        "code": doc.code,
+        "title": doc.title,
+        "status": doc.status,
+        "author": doc.author.email,
+        "author_name": doc.author.name,
+        "workflow": doc.workflow,
+        "created_at": _iso(doc.created_at),
+        "updated_at": _iso(doc.updated_at),
+    }
+
+
+def _version_view(v: Version, with_text: bool) -> dict[str, Any]:
+    files = []
+    for f in sorted(v.files, key=lambda f: f.position):
+        item: dict[str, Any] = {
+            "position": f.position,
+            "name": f.name,
+            "role": f.role,
+            "mime": f.mime,
+            "size": f.size,
+            "sha256": f.sha256,
+        }
+        if with_text:
+            item["text"] = f.text
+            item["extract_error"] = f.extract_error
+        files.append(item)
+    return {
+        "number": v.number,
+        "created_at": _iso(v.created_at),
+        "message_id": v.message_id,
+        "files": files,
+    }
+
+
+def _encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = text.partition(":")
+        if prefix != "id":
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(f"bad cursor {cursor!r}") from None

@@ -1,0 +1,366 @@
+"""Intake: a received message is stored durably, then becomes a version or a quarantine entry.
+
+`receive` is all that happens before the SMTP 250: the raw bytes go to the
+spool (fsynced) and a pending row records them. `process` runs afterwards, on
+a worker; if docflow dies in between, pending rows are processed on start-up.
+A message whose processing keeps failing is quarantined after a bounded number
+of tries so that it never blocks the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from docflow.clock import Clock
+from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
+from docflow.errors import Refused
+from docflow.intake.files import prepare_files
+from docflow.intake.models import InboundMessage, InboundState
+from docflow.intake.parse import ParsedMail, clean_title, parse_message, tracking_codes
+from docflow.intake.spool import Spool
+from docflow.notify.mails import MailComposer
+from docflow.notify.outbox import Outbox
+from docflow.storage.blobs import BlobStore
+from docflow.users.models import User
+from docflow.users.service import UserService
+from docflow.workflow.definitions import WorkflowCatalog
+
+log = logging.getLogger("docflow.intake")
+LEASE = timedelta(seconds=30)
+SILENT_REASONS = ("unknown_sender", "auto_submitted")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message."""
+
+    state: str
+    code: str | None = None
+    version: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    addresses: tuple[str, ...]
+    allowed_types: tuple[str, ...]
+    max_attempts: int
+    retry_seconds: float
+
+
+class IntakeService:
+    """Turns received mail into documents and versions, or quarantine entries."""
+
+    def __init__(
+        self,
+        config: IntakeConfig,
+        clock: Clock,
+        spool: Spool,
+        blobs: BlobStore,
+        documents: DocumentService,
+        users: UserService,
+        outbox: Outbox,
+        composer: MailComposer,
+        workflows: WorkflowCatalog,
+        status_url: Callable[[str], str],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.spool = spool
+        self.blobs = blobs
+        self.documents = documents
+        self.users = users
+        self.outbox = outbox
+        self.composer = composer
+        self.workflows = workflows
+        self.status_url = status_url
+        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self._locals = {a.partition("@")[0]: a.partition("@")[2] for a in config.addresses}
+
+    # --- before the 250 ---------------------------------------------------------
+
+    def plus_tag(self, address: str) -> str | None:
+        """`vanban+ke-hoach@…` → `ke-hoach`; None when the address has no tag."""
+        local, _, domain = address.strip().lower().partition("@")
+        base, plus, tag = local.partition("+")
+        return tag if plus and self._locals.get(base) == domain else None
+
+    def is_intake_address(self, address: str) -> bool:
+        local, _, domain = address.strip().lower().partition("@")
+        return self._locals.get(local.partition("+")[0]) == domain
+
+    async def receive(self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str) -> int:
+        """Store the message durably and record it; after this returns it cannot be lost."""
+        now = self.clock.now()
+        entry = await self.spool.write(raw, now)
+        row = await InboundMessage.create(
+            spool_name=entry.name,
+            sha256=entry.sha256,
+            size=entry.size,
+            source=source,
+            mail_from=mail_from[:998],
+            rcpt_tos=rcpt_tos,
+            received_at=now,
+        )
+        self.queue.put_nowait(row.id)
+        return row.id
+
+    # --- after the 250 ----------------------------------------------------------
+
+    async def _claim(self, inbound_id: int) -> bool:
+        now = self.clock.now()
+        n = await InboundMessage.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            id=inbound_id,
+            state=InboundState.PENDING,
+        ).update(next_attempt_at=now + LEASE)
+        return n == 1
+
+    async def process(self, inbound_id: int) -> Outcome | None:
+        """Process one pending message; None when another worker has it or it is done."""
+        if not await self._claim(inbound_id):
+            return None
+        row = await InboundMessage.get(id=inbound_id)
+        try:
+            raw = await self.spool.read(row.spool_name)
+            mail = await asyncio.to_thread(parse_message, raw)
+            return await self._handle(row, raw, mail)
+        except Exception as e:
+            return await self._failed(row, e)
+
+    async def _failed(self, row: InboundMessage, error: Exception) -> Outcome:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:4000]
+        log.exception("processing failed", extra={"inbound_id": row.id, "attempt": row.attempts})
+        if row.attempts >= self.config.max_attempts:
+            row.state = InboundState.QUARANTINED
+            row.reason = "processing_failed"
+            row.detail = row.last_error
+            row.processed_at = self.clock.now()
+        else:
+            delay = self.config.retry_seconds * 2 ** (row.attempts - 1)
+            row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
+        await row.save()
+        return Outcome(row.state, reason=row.reason)
+
+    async def _handle(self, row: InboundMessage, raw: bytes, mail: ParsedMail) -> Outcome:
+        row.message_id = mail.message_id[:998]
+        row.from_addr = (mail.from_addr or row.mail_from.lower())[:320]
+        row.subject = mail.subject[:1000]
+        author: User | None = None
+        try:
+            if mail.auto_submitted:
+                raise Refused("auto_submitted", "automatic mail (auto-reply, list, bounce)")
+            author = await self.users.sender(row.from_addr, mail.from_name)
+            if author is None:
+                raise Refused("unknown_sender", f"{row.from_addr or '(no sender)'} may not send")
+            return await self._accept(row, raw, mail, author)
+        except Refused as refusal:
+            return await self._quarantine(row, mail, refusal, author)
+
+    async def _accept(
+        self, row: InboundMessage, raw: bytes, mail: ParsedMail, author: User
+    ) -> Outcome:
+        source_key = hashlib.sha256(
+            f"{author.email}\n{mail.message_id}".encode() if mail.message_id else raw
+        ).hexdigest()
+        existing = await self.documents.version_exists(source_key)
+        if existing is not None:
+            return await self._duplicate(row, existing.document.code, existing.number)
+        doc = await self._thread_target(mail)
+        if doc is not None:
+            await doc.fetch_related("author")
+            if doc.author.email != author.email:
+                raise Refused("not_author", doc.code)
+            if doc.status not in OPEN_STATUSES:
+                raise Refused("document_closed", doc.code)
+        files = await asyncio.to_thread(
+            prepare_files, mail.attachments, self.config.allowed_types, self.blobs
+        )
+        new = NewVersion(
+            message_id=mail.message_id,
+            source_key=source_key,
+            inbound_id=row.id,
+            subject=mail.subject,
+            body_text=mail.body_text,
+            files=files,
+        )
+        workflow, subject = self.workflows.pick(self._plus_tag_of(row), mail.subject)
+        try:
+            async with in_transaction() as conn:
+                if doc is None:
+                    title = clean_title(subject) or files[0].name or "(không có tiêu đề)"
+                    doc, version = await self.documents.create(
+                        conn, author, title[:1000], workflow.key, new
+                    )
+                else:
+                    version = await self.documents.add_version(conn, doc, new)
+                row.state = InboundState.ACCEPTED
+                row.document_code = doc.code
+                row.version_number = version.number
+                row.processed_at = self.clock.now()
+                await row.save(using_db=conn)
+                receipt = self.composer.receipt(
+                    to=author.email,
+                    name=author.name,
+                    language=author.language,
+                    code=doc.code,
+                    title=doc.title,
+                    version=version.number,
+                    workflow=self.workflows.by_key.get(doc.workflow, workflow).name(
+                        author.language
+                    ),
+                    status=doc.status,
+                    files=[
+                        (f.name, "main" if i == 0 else "annex", f.size) for i, f in enumerate(files)
+                    ],
+                    status_url=self.status_url(doc.code),
+                    in_reply_to=mail.message_id,
+                    references=list(mail.references),
+                )
+                await self.outbox.enqueue(conn, receipt, "receipt", doc.code)
+                await self.documents.remember_message(
+                    conn, doc, str(receipt["Message-ID"]).strip("<>"), "out"
+                )
+        except IntegrityError:
+            # a concurrent worker stored the same message first
+            again = await self.documents.version_exists(source_key)
+            if again is None:
+                raise
+            return await self._duplicate(row, again.document.code, again.number)
+        self.outbox.poke()
+        log.info(
+            "version stored",
+            extra={
+                "code": doc.code,
+                "version": version.number,
+                "inbound_id": row.id,
+                "files": len(files),
+                "author": author.email,
+            },
+        )
+        return Outcome(InboundState.ACCEPTED, doc.code, version.number)
+
+    def _plus_tag_of(self, row: InboundMessage) -> str | None:
+        for rcpt in row.rcpt_tos:
+            tag = self.plus_tag(rcpt)
+            if tag:
+                return tag
+        return None
+
+    async def _thread_target(self, mail: ParsedMail):  # type: ignore[no-untyped-def]
+        """The document this mail continues: tracking code in the subject, else the thread."""
+        for code in tracking_codes(mail.subject):
+            doc = await self.documents.by_code(code)
+            if doc is None:
+                raise Refused("unknown_document", code)
+            return doc
+        return await self.documents.by_message_ids([*mail.in_reply_to, *mail.references])
+
+    async def _duplicate(self, row: InboundMessage, code: str, number: int) -> Outcome:
+        row.state = InboundState.DUPLICATE
+        row.document_code = code
+        row.version_number = number
+        row.processed_at = self.clock.now()
+        await row.save()
+        log.info(
+            "duplicate message ignored",
+            extra={
+                "code": code,
+                "version": number,
+                "inbound_id": row.id,
+                "message_id": row.message_id,
+            },
+        )
+        return Outcome(InboundState.DUPLICATE, code, number)
+
+    async def _quarantine(
+        self, row: InboundMessage, mail: ParsedMail, refusal: Refused, author: User | None
+    ) -> Outcome:
+        code = (
+            refusal.detail
+            if refusal.reason in ("not_author", "document_closed", "unknown_document")
+            else None
+        )
+        async with in_transaction() as conn:
+            row.state = InboundState.QUARANTINED
+            row.reason = refusal.reason
+            row.detail = refusal.detail
+            row.processed_at = self.clock.now()
+            await row.save(using_db=conn)
+            if author is not None and refusal.reason not in SILENT_REASONS:
+                reply = self.composer.refused(
+                    to=author.email,
+                    name=author.name,
+                    language=author.language,
+                    subject=mail.subject,
+                    reason=refusal.reason,
+                    detail=refusal.detail,
+                    inbound_id=row.id,
+                    code=code if refusal.reason != "unknown_document" else None,
+                    in_reply_to=mail.message_id,
+                    references=list(mail.references),
+                )
+                await self.outbox.enqueue(conn, reply, "refused", code)
+        self.outbox.poke()
+        log.info(
+            "message quarantined",
+            extra={
+                "inbound_id": row.id,
+                "reason": refusal.reason,
+                "detail": refusal.detail,
+                "from": row.from_addr,
+                "code": code,
+            },
+        )
+        return Outcome(InboundState.QUARANTINED, reason=refusal.reason)
+
+    # --- workers ------------------------------------------------------------------
+
+    async def due_ids(self) -> list[int]:
+        now = self.clock.now()
+        rows = (
+            await InboundMessage.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+                state=InboundState.PENDING,
+            )
+            .order_by("id")
+            .limit(1000)
+            .values_list("id", flat=True)
+        )
+        return [int(r) for r in rows]
+
+    async def sweep(self) -> None:
+        """Queue every pending message that is due (start-up recovery and retries)."""
+        for inbound_id in await self.due_ids():
+            self.queue.put_nowait(inbound_id)
+
+    async def run_worker(self) -> None:
+        while True:
+            inbound_id = await self.queue.get()
+            try:
+                await self.process(inbound_id)
+            except Exception:
+                log.exception("intake worker error", extra={"inbound_id": inbound_id})
+
+    async def release(self, inbound_id: int) -> Outcome | None:
+        """Run a quarantined message through again (e.g. after its sender became a user)."""
+        n = await InboundMessage.filter(id=inbound_id, state=InboundState.QUARANTINED).update(
+            state=InboundState.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            reason=None,
+            detail=None,
+        )
+        if n != 1:
+            return None
+        return await self.process(inbound_id)

@@ -1,0 +1,84 @@
+"""The SMTP/LMTP listener: a thin aiosmtpd handler in front of `IntakeService.receive`.
+
+It checks recipients (550 for addresses that are not intake), leaves the size
+limit to aiosmtpd (SIZE advertised, 552 over it), and answers 250 only after
+the message is stored durably and recorded; anything failing before that is a
+451, so the sending server keeps the message and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from docflow.intake.service import IntakeService
+from docflow.intake.smtp_data import ChunkedLMTP, ChunkedSMTP
+
+log = logging.getLogger("docflow.smtp")
+
+OK = "250 2.0.0 Message stored"
+NO_SUCH_RECIPIENT = "550 5.1.1 No such recipient here"
+TRY_AGAIN = "451 4.3.0 Temporary failure, please try again later"
+
+
+class IntakeHandler:
+    """aiosmtpd hooks: only protocol decisions here, the rest is the service's."""
+
+    def __init__(self, intake: IntakeService, lmtp: bool) -> None:
+        self.intake = intake
+        self.lmtp = lmtp
+        self.received = 0
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if not self.intake.is_intake_address(address):
+            log.info("recipient refused", extra={"rcpt": address, "peer": str(session.peer)})
+            return NO_SUCH_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        rcpts = list(envelope.rcpt_tos)
+        try:
+            await self.intake.receive(
+                raw, envelope.mail_from or "", rcpts, "lmtp" if self.lmtp else "smtp"
+            )
+        except Exception:
+            log.exception("could not store a message: answering 451")
+            reply = TRY_AGAIN
+        else:
+            self.received += 1
+            reply = OK
+        if self.lmtp:  # LMTP answers once per recipient (RFC 2033)
+            return "\r\n".join(reply for _ in rcpts)
+        return reply
+
+
+async def start_listener(
+    handler: IntakeHandler, host: str, port: int, max_size: int, hostname: str
+) -> asyncio.Server:
+    """Listen on the app's own event loop (the ORM's connections belong to it)."""
+    protocol: Any = ChunkedLMTP if handler.lmtp else ChunkedSMTP
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: protocol(
+            handler,
+            data_size_limit=max_size,
+            hostname=hostname,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            ident="docflow",
+        ),
+        host=host,
+        port=port,
+    )

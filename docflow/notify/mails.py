@@ -1,0 +1,231 @@
+"""Composing docflow's own mail: receipts and "what was wrong" replies, in vi or en."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+
+import jinja2
+
+from docflow.clock import Clock
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=False,  # plain-text mail
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+STATUS_NAMES = {
+    "received": ("Đã tiếp nhận", "Received"),
+    "in_review": ("Đang xem xét", "In review"),
+    "changes_requested": ("Yêu cầu chỉnh sửa", "Changes requested"),
+    "approved": ("Đã phê duyệt", "Approved"),
+    "issued": ("Đã ban hành", "Issued"),
+    "rejected": ("Bị từ chối", "Rejected"),
+    "withdrawn": ("Đã rút", "Withdrawn"),
+}
+
+# reason code -> ((problem vi, advice vi), (problem en, advice en))
+REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "no_attachment": (
+        (
+            "thư không có tệp đính kèm nào.",
+            "Hãy gửi lại thư kèm dự thảo (DOCX, DOC, ODT, PDF, RTF hoặc TXT).",
+        ),
+        (
+            "the message has no attached file.",
+            "Please send it again with the draft attached (DOCX, DOC, ODT, PDF, RTF or TXT).",
+        ),
+    ),
+    "type_not_allowed": (
+        (
+            "có tệp thuộc loại không được chấp nhận: {detail}",
+            "Hãy gửi lại dưới dạng DOCX, DOC, ODT, PDF, RTF hoặc TXT.",
+        ),
+        (
+            "a file is of a type that is not accepted: {detail}",
+            "Please send it again as DOCX, DOC, ODT, PDF, RTF or TXT.",
+        ),
+    ),
+    "not_author": (
+        (
+            "văn bản {detail} do người khác soạn; chỉ người soạn mới được gửi phiên bản mới.",
+            "Hãy nhờ người soạn gửi bản sửa đổi, hoặc gửi thành văn bản mới (bỏ mã theo dõi khỏi tiêu đề).",
+        ),
+        (
+            "document {detail} was authored by someone else; only its author may add versions.",
+            "Ask the author to send the revision, or send it as a new document (without the tracking code in the subject).",
+        ),
+    ),
+    "unknown_document": (
+        ("không tìm thấy văn bản {detail}.", "Hãy kiểm tra mã theo dõi trong tiêu đề thư."),
+        ("there is no document {detail}.", "Please check the tracking code in the subject."),
+    ),
+    "document_closed": (
+        (
+            "văn bản {detail} đã kết thúc quy trình, không nhận thêm phiên bản.",
+            "Hãy gửi thành văn bản mới.",
+        ),
+        (
+            "document {detail} has finished its workflow and takes no more versions.",
+            "Please send it as a new document.",
+        ),
+    ),
+    "malformed": (
+        (
+            "không đọc được nội dung thư: {detail}",
+            "Hãy gửi lại thư từ chương trình thư điện tử thông thường.",
+        ),
+        (
+            "the message could not be read: {detail}",
+            "Please send it again from an ordinary mail program.",
+        ),
+    ),
+    "processing_failed": (
+        ("đã xảy ra lỗi khi xử lý thư.", "Quản trị viên đã được ghi nhận; thư sẽ được xử lý lại."),
+        (
+            "an error occurred while processing the message.",
+            "The administrators can see it; the message will be processed again.",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FileLine:
+    name: str
+    role_label: str
+    size_label: str
+
+
+def size_label(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} B"
+
+
+class MailComposer:
+    """Builds complete, threaded, UTF-8 messages ready for the outbox."""
+
+    def __init__(self, clock: Clock, from_address: str, org_name: str, domain: str) -> None:
+        self.clock = clock
+        self.from_address = from_address
+        self.org_name = org_name
+        self.domain = domain
+
+    def _base(
+        self,
+        to: str,
+        to_name: str,
+        subject: str,
+        language: str,
+        in_reply_to: str,
+        references: list[str],
+        auto: str,
+    ) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = formataddr(("docflow", self.from_address))
+        msg["To"] = formataddr((to_name, to)) if to_name else to
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(self.clock.now())
+        msg["Message-ID"] = make_msgid(idstring="df", domain=self.domain)
+        if in_reply_to:
+            msg["In-Reply-To"] = f"<{in_reply_to}>"
+        refs = [r for r in references if r]
+        if in_reply_to and in_reply_to not in refs:
+            refs.append(in_reply_to)
+        if refs:
+            msg["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+        msg["Auto-Submitted"] = auto
+        msg["Content-Language"] = language
+        return msg
+
+    def receipt(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        workflow: str,
+        status: str,
+        files: list[tuple[str, str, int]],
+        status_url: str,
+        in_reply_to: str,
+        references: list[str],
+    ) -> EmailMessage:
+        en = language == "en"
+        word = "Received" if en else "Đã tiếp nhận"
+        subject = f"[{code}] {word}: {title}" + (f" (v{version})" if version > 1 else "")
+        msg = self._base(to, name, subject, language, in_reply_to, references, "auto-replied")
+        lines = [
+            FileLine(
+                n,
+                ("main" if en else "dự thảo chính")
+                if role == "main"
+                else ("annex" if en else "phụ lục"),
+                size_label(size),
+            )
+            for n, role, size in files
+        ]
+        body = _TEMPLATES.get_template(f"receipt.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            workflow=workflow,
+            status=STATUS_NAMES.get(status, (status, status))[1 if en else 0],
+            files=lines,
+            status_url=status_url,
+            org_name=self.org_name,
+        )
+        msg.set_content(body, charset="utf-8")
+        return msg
+
+    def refused(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        subject: str,
+        reason: str,
+        detail: str,
+        inbound_id: int,
+        code: str | None,
+        in_reply_to: str,
+        references: list[str],
+    ) -> EmailMessage:
+        en = language == "en"
+        (problem_vi, advice_vi), (problem_en, advice_en) = REASONS.get(
+            reason, REASONS["processing_failed"]
+        )
+        problem, advice = (problem_en, advice_en) if en else (problem_vi, advice_vi)
+        word = "Not accepted" if en else "Chưa tiếp nhận"
+        tag = f"[{code}] " if code else ""
+        msg = self._base(
+            to,
+            name,
+            f"{tag}{word}: {subject or '…'}",
+            language,
+            in_reply_to,
+            references,
+            "auto-replied",
+        )
+        body = _TEMPLATES.get_template(f"refused.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            subject=subject,
+            problem=problem.format(detail=detail),
+            advice=advice,
+            inbound_id=inbound_id,
+            org_name=self.org_name,
+        )
+        msg.set_content(body, charset="utf-8")
+        return msg

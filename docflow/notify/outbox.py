@@ -1,0 +1,181 @@
+"""The outbox: mail is queued in the caller's transaction and sent after it commits.
+
+Sending claims a row with a lease (an atomic conditional UPDATE, so several
+`serve` processes on one PostgreSQL never send the same row at once), hands it
+to the relay with aiosmtplib, and marks it sent. A relay that refuses (4xx) or
+is down means another try later, backing off exponentially; a permanent
+refusal (5xx) marks the row failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+import aiosmtplib
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from docflow.clock import Clock
+from docflow.notify.models import OutboxMessage, OutboxState
+
+log = logging.getLogger("docflow.outbox")
+LEASE = timedelta(seconds=120)
+
+
+class Outbox:
+    """Queue mail transactionally; deliver it to the relay."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        relay_host: str,
+        relay_port: int,
+        mail_from: str,
+        timeout: float = 30,
+        max_backoff: float = 900,
+    ) -> None:
+        self.clock = clock
+        self.relay_host = relay_host
+        self.relay_port = relay_port
+        self.mail_from = mail_from
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        self.wakeup = asyncio.Event()
+        self.sent_count = 0
+
+    async def enqueue(
+        self,
+        conn: BaseDBAsyncClient | None,
+        msg: EmailMessage,
+        kind: str,
+        document_code: str | None = None,
+    ) -> OutboxMessage:
+        """Store `msg` for sending; call `poke()` after the transaction commits."""
+        rcpts = [addr for _, addr in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))]
+        now = self.clock.now()
+        return await OutboxMessage.create(
+            created_at=now,
+            kind=kind,
+            document_code=document_code,
+            mail_from=self.mail_from,
+            rcpt_to=rcpts,
+            message_id=str(msg["Message-ID"]).strip("<> "),
+            subject=str(msg["Subject"])[:1000],
+            content=msg.as_bytes(),
+            next_attempt_at=now,
+            using_db=conn,
+        )
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    async def _claim(self, row_id: int) -> bool:
+        now = self.clock.now()
+        claimed = await OutboxMessage.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+            id=row_id,
+            state=OutboxState.QUEUED,
+        ).update(lease_until=now + LEASE)
+        return claimed == 1
+
+    async def send_due(self, batch: int = 50) -> int:
+        """Send what is due now; returns how many were sent."""
+        now = self.clock.now()
+        due = (
+            await OutboxMessage.filter(
+                Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+                state=OutboxState.QUEUED,
+                next_attempt_at__lte=now,
+            )
+            .order_by("id")
+            .limit(batch)
+            .values_list("id", flat=True)
+        )
+        sent = 0
+        for row_id in due:
+            if await self._claim(int(row_id)):
+                sent += await self._deliver(int(row_id))
+        return sent
+
+    async def _deliver(self, row_id: int) -> int:
+        row = await OutboxMessage.get(id=row_id)
+        try:
+            await aiosmtplib.send(
+                bytes(row.content),
+                sender=row.mail_from,
+                recipients=list(row.rcpt_to),
+                hostname=self.relay_host,
+                port=self.relay_port,
+                timeout=self.timeout,
+                start_tls=False,
+                use_tls=False,
+            )
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
+            await self._failed(row, e)
+            return 0
+        row.state = OutboxState.SENT
+        row.sent_at = self.clock.now()
+        row.attempts += 1
+        row.lease_until = None
+        await row.save(update_fields=["state", "sent_at", "attempts", "lease_until"])
+        self.sent_count += 1
+        log.info(
+            "mail sent",
+            extra={
+                "code": row.document_code,
+                "kind": row.kind,
+                "to": row.rcpt_to,
+                "outbox_id": row.id,
+            },
+        )
+        return 1
+
+    async def _failed(self, row: OutboxMessage, error: BaseException) -> None:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        row.lease_until = None
+        code = getattr(error, "code", None)
+        if isinstance(code, int) and 500 <= code < 600:
+            row.state = OutboxState.FAILED
+            log.error(
+                "mail refused for good",
+                extra={"code": row.document_code, "outbox_id": row.id, "error": row.last_error},
+            )
+        else:
+            delay = min(self.max_backoff, 2.0 ** min(row.attempts, 20))
+            row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
+            log.warning(
+                "relay did not take mail, will retry",
+                extra={
+                    "code": row.document_code,
+                    "outbox_id": row.id,
+                    "error": row.last_error,
+                    "retry_in_s": delay,
+                },
+            )
+        await row.save(
+            update_fields=["attempts", "last_error", "lease_until", "state", "next_attempt_at"]
+        )
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 5.0) -> None:
+        """Send until `stop` is set; woken early by `poke()`."""
+        while not stop.is_set():
+            try:
+                await self.send_due()
+            except Exception:
+                log.exception("outbox sweep failed")
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), idle_seconds)
+            except TimeoutError:
+                pass
+
+    async def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for state in (OutboxState.QUEUED, OutboxState.SENT, OutboxState.FAILED):
+            out[state] = await OutboxMessage.filter(state=state).count()
+        return out

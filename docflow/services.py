@@ -1,0 +1,132 @@
+"""Building the domain services from settings: shared by `serve` and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from docflow import db
+from docflow.clock import Clock
+from docflow.config import Settings
+from docflow.documents.service import DocumentService
+from docflow.intake.service import IntakeConfig, IntakeService
+from docflow.intake.spool import Spool
+from docflow.notify.mails import MailComposer
+from docflow.notify.outbox import Outbox
+from docflow.storage.blobs import BlobStore
+from docflow.users.service import UserService
+from docflow.workflow.definitions import WorkflowCatalog, load_workflows
+
+
+@dataclass
+class Services:
+    """The composed domain: what adapters (SMTP, HTTP, CLI) call."""
+
+    settings: Settings
+    clock: Clock
+    blobs: BlobStore
+    spool: Spool
+    users: UserService
+    documents: DocumentService
+    outbox: Outbox
+    intake: IntakeService
+    workflows: WorkflowCatalog
+    status_links: StatusLinks
+
+
+@dataclass(frozen=True)
+class StatusLinks:
+    """Signed links to a document's status page: the code alone is guessable, the link is not."""
+
+    secret: bytes
+    base_url: str
+
+    def token(self, code: str) -> str:
+        return hmac.new(self.secret, code.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def valid(self, code: str, token: str) -> bool:
+        return hmac.compare_digest(self.token(code), token)
+
+    def url(self, code: str) -> str:
+        return f"{self.base_url}/status/{code}?t={self.token(code)}"
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """A per-installation key for signed links, created on first use (mode 0600)."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Wire the services together (no I/O beyond reading workflow files and the key)."""
+    clock = clock or Clock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    workflows = load_workflows(settings.workflows_dir, settings.default_workflow)
+    blobs = BlobStore(settings.blob_dir)
+    spool = Spool(settings.spool_dir)
+    users = UserService(clock, settings.allowed_domains)
+    documents = DocumentService(clock)
+    outbox = Outbox(
+        clock,
+        settings.relay_host,
+        settings.relay_port,
+        settings.from_address,
+        timeout=settings.relay_timeout,
+        max_backoff=settings.max_backoff_seconds,
+    )
+    domain = settings.intake_address.partition("@")[2] or "docflow.localhost"
+    composer = MailComposer(clock, settings.from_address, settings.org_name, domain)
+    links = StatusLinks(load_secret(settings.data_dir), settings.base_url)
+    intake = IntakeService(
+        IntakeConfig(
+            settings.intake_addresses,
+            settings.allowed_types,
+            settings.max_attempts,
+            settings.retry_seconds,
+        ),
+        clock,
+        spool,
+        blobs,
+        documents,
+        users,
+        outbox,
+        composer,
+        workflows,
+        status_url=links.url,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        blobs=blobs,
+        spool=spool,
+        users=users,
+        documents=documents,
+        outbox=outbox,
+        intake=intake,
+        workflows=workflows,
+        status_links=links,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, clock: Clock | None = None, require_migrated: bool = True
+) -> AsyncIterator[Services]:
+    """Services with the database open; closes it on the way out."""
+    services = build_services(settings, clock)
+    await db.open_database(settings.database_url, require_migrated=require_migrated)
+    try:
+        yield services
+    finally:
+        await db.close_database()

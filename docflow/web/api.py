@@ -1,0 +1,76 @@
+"""JSON API: documents, versions and their files."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from docflow.errors import InvalidRequestError
+from docflow.storage.filenames import safe_filename
+from docflow.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+def _int(
+    request: web.Request, name: str, default: int | None = None, lo: int = 0, hi: int = 10**9
+) -> int:
+    raw = request.match_info.get(name) or request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise InvalidRequestError(f"{name} is required")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequestError(f"{name} must be a whole number") from None
+    if not lo <= value <= hi:
+        raise InvalidRequestError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+@routes.get("/api/v1/documents")
+async def list_documents(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    limit = _int(request, "limit", 50, 1, 500)
+    items, cursor = await services.documents.list(
+        request.query.get("cursor"), limit, request.query.get("status")
+    )
+    nxt = None
+    if cursor:
+        nxt = f"/api/v1/documents?cursor={cursor}&limit={limit}"
+        if request.query.get("status"):
+            nxt += f"&status={quote(request.query['status'])}"
+    return web.json_response({"items": items, "next": nxt})
+
+
+@routes.get("/api/v1/documents/{code}")
+async def get_document(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICES].documents.view(request.match_info["code"]))
+
+
+@routes.get("/api/v1/documents/{code}/versions/{number}")
+async def get_version(request: web.Request) -> web.Response:
+    number = _int(request, "number", lo=1)
+    view = await request.app[SERVICES].documents.version_view(request.match_info["code"], number)
+    return web.json_response(view)
+
+
+@routes.get("/api/v1/documents/{code}/versions/{number}/files/{position}")
+async def download_file(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    f = await services.documents.file_of(
+        request.match_info["code"], _int(request, "number", lo=1), _int(request, "position")
+    )
+    name = safe_filename(f.name)
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    return web.FileResponse(
+        services.blobs.path_of(f.sha256),
+        headers={
+            "Content-Type": f.mime,
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(name)}",
+            "X-Content-SHA256": f.sha256,
+        },
+    )

@@ -1,0 +1,9 @@
+"""Typed application keys: the one place the aiohttp app holds state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from docflow.services import Services
+
+SERVICES = web.AppKey("services", Services)

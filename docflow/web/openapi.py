@@ -1,0 +1,188 @@
+"""The OpenAPI document for /api/v1 (kept by hand, checked by a test against the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): _resp(_ERROR, "Error") for c in codes}
+
+
+CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^DF-[0-9]{4}-[0-9]{6}$"},
+}
+NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "docflow API", "version": "1"},
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/v1/documents": {
+            "get": {
+                "summary": "Documents, newest first",
+                "parameters": [
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _resp(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/DocumentSummary"},
+                                },
+                                "next": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
+        "/api/v1/documents/{code}": {
+            "get": {
+                "summary": "A document with its versions and files",
+                "parameters": [CODE],
+                "responses": {
+                    "200": _resp({"$ref": "#/components/schemas/Document"}),
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/v1/documents/{code}/versions/{number}": {
+            "get": {
+                "summary": "One version, with each file's extracted text",
+                "parameters": [CODE, NUMBER],
+                "responses": {
+                    "200": _resp({"$ref": "#/components/schemas/Version"}),
+                    **_errors(400, 401, 404),
+                },
+            }
+        },
+        "/api/v1/documents/{code}/versions/{number}/files/{position}": {
+            "get": {
+                "summary": "Download a file (position 0 is the main draft)",
+                "parameters": [
+                    CODE,
+                    NUMBER,
+                    {
+                        "name": "position",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {"200": {"description": "The file's bytes"}, **_errors(400, 401, 404)},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "OK"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "security": [],
+                "responses": {"200": {"description": "text/plain metrics"}},
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "integer"},
+                            "message": {"type": "string"},
+                        },
+                    }
+                },
+            },
+            "File": {
+                "type": "object",
+                "required": ["name", "role", "mime", "size", "sha256"],
+                "properties": {
+                    "position": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "role": {"enum": ["main", "annex"]},
+                    "mime": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "text": {"type": ["string", "null"]},
+                    "extract_error": {"type": ["string", "null"]},
+                },
+            },
+            "Version": {
+                "type": "object",
+                "required": ["number", "created_at", "message_id", "files"],
+                "properties": {
+                    "number": {"type": "integer"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "message_id": {"type": "string"},
+                    "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}},
+                },
+            },
+            "DocumentSummary": {
+                "type": "object",
+                "required": ["code", "title", "status", "author", "workflow", "created_at"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "string"},
+                    "author": {"type": "string"},
+                    "author_name": {"type": "string"},
+                    "workflow": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"},
+                    "version_count": {"type": "integer"},
+                },
+            },
+            "Document": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/DocumentSummary"},
+                    {
+                        "type": "object",
+                        "required": ["versions"],
+                        "properties": {
+                            "versions": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Version"},
+                            }
+                        },
+                    },
+                ]
+            },
+        },
+    },
+}
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)

@@ -1,0 +1,29 @@
+"""The status page a receipt links to: signed link, no account needed, read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from docflow.errors import NotFoundError
+from docflow.notify.mails import STATUS_NAMES, size_label
+from docflow.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/status/{code}")
+@aiohttp_jinja2.template("status.html")
+async def status_page(request: web.Request) -> dict[str, Any]:
+    services = request.app[SERVICES]
+    code = request.match_info["code"].upper()
+    if not services.status_links.valid(code, request.query.get("t", "")):
+        raise web.HTTPNotFound(text="Không tìm thấy / Not found")
+    try:
+        doc = await services.documents.view(code)
+    except NotFoundError:
+        raise web.HTTPNotFound(text="Không tìm thấy / Not found") from None
+    vi, en = STATUS_NAMES.get(doc["status"], (doc["status"], doc["status"]))
+    return {"doc": doc, "status_vi": vi, "status_en": en, "size_label": size_label}
