@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.migrations.api import migrate as migrate_api
 from tortoise.migrations.executor import MigrationExecutor
@@ -49,6 +50,9 @@ async def pending_migrations(database_url: str) -> list[str]:
 
 async def open_database(database_url: str, *, require_migrated: bool = True) -> None:
     """Connect; refuse to go on when the schema is behind (serve must not run on it)."""
+    # Tortoise caches compiled INSERTs per connection *name*, not per dialect: a process
+    # that opens SQLite and later PostgreSQL (the test suite) would reuse SQLite's SQL.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(database_url))
     if require_migrated:
         missing = await pending_migrations(database_url)

@@ -173,25 +173,36 @@ class ChunkedDataMixin(_Base):
     async def _read_data(self, collector: _Collector) -> None:
         """Feed DATA to `collector` up to and including the terminating dot line."""
         reader = self._reader
-        # Searching for b"\r\n.\r\n" misses a terminator whose first bytes were
-        # already consumed, e.g. the b".\r\n" of an empty message (DATA starts at
-        # a line start).  Search for b".\r\n" instead, checking what preceded
-        # it, until the consumed bytes end in no prefix of the terminator; from
-        # then on the reader always keeps any partial terminator for us.
+        # readuntil(b"\r\n.\r\n") cannot see a terminator whose CRLF was already
+        # consumed: at the start of DATA (an empty message is just b".\r\n") or
+        # after a read that ended on a line end.  Until the consumed bytes end in
+        # no prefix of the terminator, look at each line start before searching
+        # and search for b".\r\n", checking what preceded it.  After that the
+        # reader itself keeps any partial terminator, as it holds back the last
+        # len(separator) - 1 bytes when it raises LimitOverrunError.
         separator = _DOT_LINE
         tail = _CRLF  # the last bytes consumed
         while True:
-            try:
-                chunk = await reader.readuntil(separator)
-            except asyncio.LimitOverrunError as e:
-                # No separator within the reader's limit: take what is safe.
-                chunk = await reader.read(e.consumed)
+            if separator is _DOT_LINE and tail.endswith(_CRLF):
+                # A line start: never reads past a terminator, which is at
+                # least 3 bytes long and 5 unless it starts here.
+                chunk = await reader.readexactly(1)
+                if chunk == b".":
+                    chunk += await reader.readexactly(2)
+                    if chunk == _DOT_LINE:
+                        return
             else:
-                body = chunk[:-3]
-                before = body[-2:] if len(body) >= 2 else (tail + body)[-2:]
-                if separator is _TERMINATOR or before == _CRLF:
-                    collector.feed(body)
-                    return
+                try:
+                    chunk = await reader.readuntil(separator)
+                except asyncio.LimitOverrunError as e:
+                    # No separator within the reader's limit: take what is safe.
+                    chunk = await reader.read(e.consumed)
+                else:
+                    body = chunk[:-3]
+                    before = body[-2:] if len(body) >= 2 else (tail + body)[-2:]
+                    if separator is _TERMINATOR or before == _CRLF:
+                        collector.feed(body)
+                        return
             collector.feed(chunk)
             tail = chunk[-4:] if len(chunk) >= 4 else (tail + chunk)[-4:]
             if separator is _DOT_LINE and not tail.endswith(_TERMINATOR_PREFIXES):
