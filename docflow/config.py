@@ -148,13 +148,15 @@ class _Reader:
             return node[0], node[1]
         return dotted, node
 
-    def str(self, dotted: str, default: str = "") -> str:
+    def text(self, dotted: str, default: str = "") -> str:
         name, v = self._get(dotted, default)
         if not isinstance(v, str):
             raise SettingsError(name, f"expected text, got {v!r}")
         return v.strip()
 
-    def int(self, dotted: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    def integer(
+        self, dotted: str, default: int, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         name, v = self._get(dotted, default)
         try:
             n = int(v)
@@ -164,7 +166,7 @@ class _Reader:
             raise SettingsError(name, f"{v!r} is out of range")
         return n
 
-    def bool(self, dotted: str, default: bool) -> bool:
+    def flag(self, dotted: str, default: bool) -> bool:
         name, v = self._get(dotted, default)
         if isinstance(v, bool):
             return v
@@ -175,7 +177,7 @@ class _Reader:
             return False
         raise SettingsError(name, f"expected true or false, got {v!r}")
 
-    def list(self, dotted: str) -> tuple[str, ...]:
+    def items(self, dotted: str) -> tuple[str, ...]:
         name, v = self._get(dotted, [])
         if isinstance(v, str):
             v = [p for p in (s.strip() for s in v.split(",")) if p]
@@ -186,31 +188,31 @@ class _Reader:
 
 def _build(raw: dict[str, Any]) -> Settings:
     r = _Reader(raw)
-    data_dir = Path(r.str("data_dir", "data")).expanduser().resolve()
-    db_url = r.str("database.url")
+    data_dir = Path(r.text("data_dir", "data")).expanduser().resolve()
+    db_url = r.text("database.url")
     if not db_url:
         db_url = f"sqlite://{data_dir / 'docflow.sqlite3'}"
     elif not db_url.startswith(("sqlite://", "postgres://", "postgresql://")):
         raise SettingsError("database.url", f"unsupported database URL {db_url!r}")
-    http_host = r.str("http.host", "127.0.0.1")
-    http_port = r.int("http.port", 8025, 0, 65535)
-    base_url = r.str("http.base_url") or f"http://{http_host}:{http_port}"
-    intake_address = r.str("intake.address", "vanban@docflow.localhost").lower()
+    http_host = r.text("http.host", "127.0.0.1")
+    http_port = r.integer("http.port", 8025, 0, 65535)
+    base_url = r.text("http.base_url") or f"http://{http_host}:{http_port}"
+    intake_address = r.text("intake.address", "vanban@docflow.localhost").lower()
     if "@" not in intake_address:
         raise SettingsError("intake.address", f"{intake_address!r} is not an e-mail address")
-    allowed_types = r.list("intake.allowed_types")
+    allowed_types = r.items("intake.allowed_types")
     for kind in allowed_types:
         if kind not in ALL_KINDS:
             raise SettingsError("intake.allowed_types", f"unknown type {kind!r} ({ALL_KINDS})")
-    tz_name = r.str("org.timezone", "Asia/Ho_Chi_Minh")
+    tz_name = r.text("org.timezone", "Asia/Ho_Chi_Minh")
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError("org.timezone", f"unknown time zone {tz_name!r}") from None
-    language = r.str("org.default_language", "vi")
+    language = r.text("org.default_language", "vi")
     if language not in ("vi", "en"):
         raise SettingsError("org.default_language", "expected 'vi' or 'en'")
-    level = r.str("log_level", "INFO").upper()
+    level = r.text("log_level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("log_level", f"unknown level {level!r}")
     registers: dict[str, Register] = {}
@@ -224,33 +226,33 @@ def _build(raw: dict[str, Any]) -> Settings:
         registers[key] = Register(key=key, format=fmt)
     return Settings(
         data_dir=data_dir,
-        workflows_dir=Path(r.str("workflows_dir", "config/workflows")).expanduser().resolve(),
+        workflows_dir=Path(r.text("workflows_dir", "config/workflows")).expanduser().resolve(),
         log_level=level,
         database_url=db_url,
         http_host=http_host,
         http_port=http_port,
         base_url=base_url.rstrip("/"),
-        admin_token=r.str("http.admin_token"),
-        smtp_host=r.str("smtp.host", "127.0.0.1"),
-        smtp_port=r.int("smtp.port", 2525, 0, 65535),
-        lmtp=r.bool("smtp.lmtp", False),
-        max_message_size=r.int("smtp.max_message_size", 25 * 1024 * 1024, 1024),
-        smtp_hostname=r.str("smtp.hostname", "docflow.localhost"),
+        admin_token=r.text("http.admin_token"),
+        smtp_host=r.text("smtp.host", "127.0.0.1"),
+        smtp_port=r.integer("smtp.port", 2525, 0, 65535),
+        lmtp=r.flag("smtp.lmtp", False),
+        max_message_size=r.integer("smtp.max_message_size", 25 * 1024 * 1024, 1024),
+        smtp_hostname=r.text("smtp.hostname", "docflow.localhost"),
         intake_address=intake_address,
-        intake_extra_addresses=r.list("intake.extra_addresses"),
-        allowed_domains=r.list("intake.allowed_domains"),
+        intake_extra_addresses=r.items("intake.extra_addresses"),
+        allowed_domains=r.items("intake.allowed_domains"),
         allowed_types=allowed_types,
-        max_attempts=r.int("intake.max_attempts", 5, 1, 100),
-        retry_seconds=float(r.int("intake.retry_seconds", 30, 0)),
-        relay_host=r.str("relay.host", "127.0.0.1"),
-        relay_port=r.int("relay.port", 25, 1, 65535),
-        from_address=r.str("relay.from_address", "docflow@docflow.localhost"),
-        relay_timeout=float(r.int("relay.timeout", 30, 1)),
-        max_backoff_seconds=float(r.int("relay.max_backoff_seconds", 900, 1)),
-        org_code=r.str("org.code", "ORG"),
-        org_name=r.str("org.name", ""),
+        max_attempts=r.integer("intake.max_attempts", 5, 1, 100),
+        retry_seconds=float(r.integer("intake.retry_seconds", 30, 0)),
+        relay_host=r.text("relay.host", "127.0.0.1"),
+        relay_port=r.integer("relay.port", 25, 1, 65535),
+        from_address=r.text("relay.from_address", "docflow@docflow.localhost"),
+        relay_timeout=float(r.integer("relay.timeout", 30, 1)),
+        max_backoff_seconds=float(r.integer("relay.max_backoff_seconds", 900, 1)),
+        org_code=r.text("org.code", "ORG"),
+        org_name=r.text("org.name", ""),
         timezone=tz,
-        default_workflow=r.str("org.default_workflow", "cong-van"),
+        default_workflow=r.text("org.default_workflow", "cong-van"),
         default_language=language,
         registers=registers,
     )

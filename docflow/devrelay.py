@@ -19,6 +19,7 @@ class CatchAllHandler:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.count = len(list(directory.glob("*.eml"))) if directory.exists() else 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -32,8 +33,7 @@ class CatchAllHandler:
 
 
 async def start_dev_relay(directory: Path, host: str, port: int) -> asyncio.Server:
-    directory.mkdir(parents=True, exist_ok=True)
-    handler = CatchAllHandler(directory)
+    handler = await asyncio.to_thread(CatchAllHandler, directory)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: SMTP(handler, hostname="devrelay", decode_data=False, enable_SMTPUTF8=True),

@@ -142,10 +142,10 @@ def demo(timeout: float) -> None:
     run_with_services(settings, run)
 
 
-async def _wait_processed(since_id: int, timeout: float) -> None:
+async def _wait_processed(since_id: int, seconds: float) -> None:
     """Until every message received after `since_id` has been processed (or time runs out)."""
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + seconds
     while loop.time() < end:
         if not await InboundMessage.filter(id__gt=since_id, state="pending").exists():
             return

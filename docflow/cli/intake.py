@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,9 +86,9 @@ def ingest(paths: tuple[Path, ...]) -> None:
 
     async def run(s: Services) -> Counter[str]:
         results: Counter[str] = Counter()
-        with click.progressbar(
-            length=total, label="ingesting", file=click.get_text_stream("stderr")
-        ) as bar:
+        # Any: click 8.4's stubs confuse mypy about progressbar's context-manager type
+        bar_cm: Any = click.progressbar(length=total, label="ingesting", file=sys.stderr)
+        with bar_cm as bar:
             for _label, raw in iter_messages(list(paths)):
                 inbound_id = await s.intake.receive(raw, "", [], "ingest")
                 s.intake.queue.get_nowait()  # processed right here, not by a worker

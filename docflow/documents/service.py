@@ -51,7 +51,7 @@ class DocumentService:
         year = self.clock.now().year
         await CodeCounter.get_or_create(year=year, defaults={"last_number": 0}, using_db=conn)
         await CodeCounter.filter(year=year).using_db(conn).update(last_number=F("last_number") + 1)
-        counter = await CodeCounter.get(year=year).using_db(conn)
+        counter = await CodeCounter.filter(year=year).using_db(conn).get()
         return f"DF-{year}-{counter.last_number:06d}"
 
     async def create(
@@ -211,7 +211,8 @@ def _doc_summary(doc: Document) -> dict[str, Any]:
 
 def _version_view(v: Version, with_text: bool) -> dict[str, Any]:
     files = []
-    for f in sorted(v.files, key=lambda f: f.position):
+    files_of: list[VersionFile] = list(v.files)  # type: ignore[attr-defined]  # reverse FK
+    for f in sorted(files_of, key=lambda f: f.position):
         item: dict[str, Any] = {
             "position": f.position,
             "name": f.name,

@@ -335,9 +335,9 @@ class IntakeService:
             )
             .order_by("id")
             .limit(1000)
-            .values_list("id", flat=True)
+            .values("id")
         )
-        return [int(r) for r in rows]
+        return [int(r["id"]) for r in rows]
 
     async def sweep(self) -> None:
         """Queue every pending message that is due (start-up recovery and retries)."""

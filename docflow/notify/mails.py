@@ -53,11 +53,13 @@ REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "not_author": (
         (
             "văn bản {detail} do người khác soạn; chỉ người soạn mới được gửi phiên bản mới.",
-            "Hãy nhờ người soạn gửi bản sửa đổi, hoặc gửi thành văn bản mới (bỏ mã theo dõi khỏi tiêu đề).",
+            "Hãy nhờ người soạn gửi bản sửa đổi, hoặc gửi thành văn bản mới "
+            "(bỏ mã theo dõi khỏi tiêu đề).",
         ),
         (
             "document {detail} was authored by someone else; only its author may add versions.",
-            "Ask the author to send the revision, or send it as a new document (without the tracking code in the subject).",
+            "Ask the author to send the revision, or send it as a new document "
+            "(without the tracking code in the subject).",
         ),
     ),
     "unknown_document": (

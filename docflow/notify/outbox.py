@@ -93,12 +93,12 @@ class Outbox:
             )
             .order_by("id")
             .limit(batch)
-            .values_list("id", flat=True)
+            .values("id")
         )
         sent = 0
-        for row_id in due:
-            if await self._claim(int(row_id)):
-                sent += await self._deliver(int(row_id))
+        for row in due:
+            if await self._claim(row["id"]):
+                sent += await self._deliver(row["id"])
         return sent
 
     async def _deliver(self, row_id: int) -> int:
