@@ -14,6 +14,7 @@ from docflow.cli.common import run_with_services, settings_or_exit
 from docflow.config import Settings
 from docflow.errors import DocflowError
 from docflow.intake.models import InboundMessage
+from docflow.notify.mails import MAIL_POLICY
 from docflow.services import Services
 
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
@@ -49,7 +50,7 @@ def _draft(
     files: list[tuple[str, bytes, str]],
     in_reply_to: str | None = None,
 ) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)  # keeps spaces in long Vietnamese subjects
     msg["From"] = f"{AUTHOR[1]} <{AUTHOR[0]}>"
     msg["To"] = settings.intake_address
     msg["Subject"] = subject

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
@@ -111,6 +113,33 @@ def size_label(n: int) -> str:
     return f"{n} B"
 
 
+class MailPolicy(EmailPolicy):
+    """`policy.SMTP`, except that non-ASCII unstructured headers are encoded by the
+    legacy `email.header.Header` encoder.
+
+    The modern folder drops the space between two encoded-words when it folds a
+    long header (CPython gh-144156, fixed after 3.11): a long Vietnamese subject
+    would reach the reader with words run together.
+    """
+
+    def _legacy(self, name: str, value: str) -> str | None:
+        if name.lower() not in _UNSTRUCTURED or value.isascii():
+            return None
+        encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {encoded}{self.linesep}"
+
+    def fold(self, name: str, value: str) -> str:
+        return self._legacy(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        folded = self._legacy(name, value)
+        return folded.encode("ascii") if folded else super().fold_binary(name, value)
+
+
+_UNSTRUCTURED = ("subject", "comments", "content-description")
+MAIL_POLICY = MailPolicy(linesep="\r\n")
+
+
 class MailComposer:
     """Builds complete, threaded, UTF-8 messages ready for the outbox."""
 
@@ -130,7 +159,7 @@ class MailComposer:
         references: list[str],
         auto: str,
     ) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=MAIL_POLICY)
         msg["From"] = formataddr(("docflow", self.from_address))
         msg["To"] = formataddr((to_name, to)) if to_name else to
         msg["Subject"] = subject

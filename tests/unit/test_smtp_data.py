@@ -176,6 +176,7 @@ MESSAGES = {
     "no-final-newline-char": b"x\r\n.\r\n",
     "bare-cr-lf": b"a\rb\nc\r\r\n\n.\r\n\r.\r\n.x\n\r\n.\r\n",
     "lines-ending-with-dot": b"one.\r\ntwo.\r\nthree..\r\n.\r\n",
+    "dot-line-ends-then-odd-starts": b"a.\r\n.b\r\nc.\r\n\rd\r\ne.\r\n..\r\nf.\r\n\r\n.\r\n",
     "base64-300k": stuffed(base64_message(300_000)),
     "utf8-vietnamese": stuffed(
         "Subject: Tiếng Việt\r\n\r\nXin chào, đây là thư điện tử.\r\n.Đọc kỹ.\r\n".encode()
