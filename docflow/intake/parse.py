@@ -16,6 +16,7 @@ from email.message import EmailMessage, Message
 from typing import Any
 
 from docflow.documents.extract import html_to_text
+from docflow.intake.lift import Lifted, lift
 
 # Mail in a Vietnamese office that is not what it claims is most often Windows-1258.
 _FALLBACK_CHARSETS = ("utf-8", "cp1258")
@@ -64,11 +65,12 @@ class ParsedMail:
 
 def parse_message(raw: bytes) -> ParsedMail:
     """Parse `raw`; any failure inside degrades to empty or approximate values."""
+    lifted = lift(raw)
     try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
+        msg = email.message_from_bytes(lifted.slim, policy=policy.default)
     except Exception:  # the parser is meant not to raise; be sure of it
         return ParsedMail("", "", "", "", (), (), None, _decode(raw, None), (), False, ())
-    body, attachments = _body_and_attachments(msg)
+    body, attachments = _body_and_attachments(msg, lifted)
     from_addr, from_name = _sender(msg)
     return ParsedMail(
         message_id=_nfc(_first_id(_raw_header(msg, "message-id") or "")),
@@ -249,7 +251,11 @@ def _filename(part: Message) -> str:
     return _nfc(_unescape(name)).strip()
 
 
-def _payload(part: Message) -> bytes:
+def _payload(part: Message, lifted: Lifted) -> bytes:
+    if lifted.spans and not part.is_multipart():
+        lifted_data = _lifted_payload(part, lifted)
+        if lifted_data is not None:
+            return lifted_data
     if part.is_multipart():  # message/rfc822 and friends: the embedded message(s)
         out = io.BytesIO()
         for sub in part.get_payload():
@@ -259,7 +265,7 @@ def _payload(part: Message) -> bytes:
                 BytesGenerator(out, mangle_from_=False, policy=_RFC822_POLICY).flatten(sub)
             except Exception:  # regenerating odd headers can fail; keep what we have
                 pass
-        return out.getvalue()
+        return lifted.restore_bytes(out.getvalue())
     try:
         data = part.get_payload(decode=True)
     except Exception:  # unexpected transfer-encoding trouble
@@ -272,7 +278,23 @@ def _payload(part: Message) -> bytes:
         return b""
 
 
-def _body_and_attachments(msg: Message) -> tuple[str, tuple[Attachment, ...]]:
+def _lifted_payload(part: Message, lifted: Lifted) -> bytes | None:
+    """A lifted base64 body decoded from the raw bytes; other lifted text put back."""
+    try:
+        text = part.get_payload()
+    except Exception:  # the normal path copes with whatever this is
+        return None
+    if not isinstance(text, str) or not lifted.has_tokens(text):
+        return None
+    if str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+        data = lifted.decode_base64(text)
+        if data is not None:
+            return data
+    part.set_payload(lifted.restore_text(text))
+    return None
+
+
+def _body_and_attachments(msg: Message, lifted: Lifted) -> tuple[str, tuple[Attachment, ...]]:
     plain: Message | None = None
     html: Message | None = None
     attachments: list[Attachment] = []
@@ -285,16 +307,18 @@ def _body_and_attachments(msg: Message) -> tuple[str, tuple[Attachment, ...]]:
             _disposition(part) == "attachment" or bool(filename) or ctype not in _BODY_TYPES
         )
         if is_attachment:
-            attachments.append(Attachment(filename, _nfc(ctype), _payload(part)))
+            attachments.append(Attachment(filename, _nfc(ctype), _payload(part, lifted)))
         elif ctype == "text/plain" and plain is None:
             plain = part
         elif ctype == "text/html" and html is None:
             html = part
     body = ""
     if plain is not None:
-        body = _decode(_payload(plain), _params(plain, "content-type").get("charset"))
+        body = _decode(_payload(plain, lifted), _params(plain, "content-type").get("charset"))
     elif html is not None:
-        body = html_to_text(_decode(_payload(html), _params(html, "content-type").get("charset")))
+        body = html_to_text(
+            _decode(_payload(html, lifted), _params(html, "content-type").get("charset"))
+        )
     return _nfc(body), tuple(attachments)
 
 

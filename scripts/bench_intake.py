@@ -1,0 +1,255 @@
+"""Intake throughput: docflow against a plain aiosmtpd Maildir sink, same run, same machine.
+
+Run: .venv/bin/python scripts/bench_intake.py [-n 400] [-k 8] [--db sqlite|postgres|both]
+
+For each database it
+  1. runs the plain sink (aiosmtpd's stock SMTP handler writing each message to a
+     Maildir with fsync) under the load of N messages over K connections;
+  2. starts `docflow serve` (a subprocess, fresh data dir, that database) and sends
+     the same load, each message a distinct draft from a registered user with a
+     ~200 KB DOCX, timing the acknowledgements (250s);
+  3. times how long until every version is visible in GET /api/v1/documents.
+Then it measures docflow's peak RSS growth while one 25 MB attachment is ingested.
+The numbers go into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from multiprocessing import get_context
+from pathlib import Path
+
+import aiosmtplib
+import asyncpg
+from aiosmtpd.smtp import SMTP
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench_smtp_data import run_plain_sink  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.filebuilders import make_docx_foreign  # noqa: E402
+
+HOST = "127.0.0.1"
+AUTHOR = "bench@bandantoc.gov.vn"
+INTAKE = "vanban@docflow.localhost"
+TOKEN = "bench-token"
+PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+DOCX_CT = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+SAMPLE = (ROOT.parent / "shared" / "samples" / "vi-admin-reform-report-2018.txt")
+
+
+def draft_template(docx_padding: int = 200_000) -> bytes:
+    """A draft with a ~200 KB DOCX; `@@N@@` in Message-ID and Subject is the message number."""
+    text = SAMPLE.read_text(encoding="utf-8") if SAMPLE.exists() else "Kế hoạch năm 2027."
+    m = EmailMessage(policy=SMTP_POLICY)
+    m["From"] = f"Người đo <{AUTHOR}>"
+    m["To"] = INTAKE
+    m["Subject"] = "Benchmark draft @@N@@"
+    m["Message-ID"] = "<bench-@@N@@-" + uuid.uuid4().hex + "@bandantoc.gov.vn>"
+    m.set_content("Kính gửi Lãnh đạo Ban.\n")
+    m.add_attachment(make_docx_foreign(text.splitlines(), padding_bytes=docx_padding),
+                     maintype=DOCX_CT[0], subtype=DOCX_CT[1], filename="Kế hoạch.docx")
+    return m.as_bytes()
+
+
+async def _send_range(port: int, template: bytes, numbers: range, connections: int) -> None:
+    it = iter(numbers)
+
+    async def worker() -> None:
+        async with aiosmtplib.SMTP(hostname=HOST, port=port, timeout=300) as client:
+            for n in it:
+                await client.sendmail(AUTHOR, [INTAKE], template.replace(b"@@N@@", b"%08d" % n))
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(connections):
+            group.create_task(worker())
+
+
+def _send_blocking(port: int, template: bytes, start: int, stop: int, connections: int) -> None:
+    asyncio.run(_send_range(port, template, range(start, stop), connections))
+
+
+def _warm_up() -> None:
+    time.sleep(0.3)
+
+
+async def drive(port: int, template: bytes, count: int, connections: int,
+                processes: int = 2) -> float:
+    """Distinct messages from `processes` client processes (as the sink's load); seconds."""
+    loop = asyncio.get_running_loop()
+    per = -(-count // processes)
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        await asyncio.gather(*(loop.run_in_executor(pool, _warm_up) for _ in range(processes)))
+        started = time.perf_counter()
+        await asyncio.gather(*(
+            loop.run_in_executor(pool, _send_blocking, port, template, i * per,
+                                 min(count, (i + 1) * per), connections // processes)
+            for i in range(processes)))
+        return time.perf_counter() - started
+
+
+class Docflow:
+    """`docflow serve` as a subprocess on a fresh data dir."""
+
+    def __init__(self, tmp: Path, database_url: str | None, **env: str) -> None:
+        self.http_port, self.smtp_port = free_port(), free_port()
+        self.env = dict(os.environ)
+        self.env.update({
+            "DOCFLOW_CONFIG": str(ROOT / "config" / "docflow.toml"),
+            "DOCFLOW_WORKFLOWS_DIR": str(ROOT / "config" / "workflows"),
+            "DOCFLOW_DATA_DIR": str(tmp / "data"), "DOCFLOW_HTTP_PORT": str(self.http_port),
+            "DOCFLOW_SMTP_PORT": str(self.smtp_port), "DOCFLOW_RELAY_PORT": str(free_port()),
+            "DOCFLOW_ADMIN_TOKEN": TOKEN, "DOCFLOW_LOG_LEVEL": "WARNING", **env,
+        })
+        if database_url:
+            self.env["DOCFLOW_DATABASE_URL"] = database_url
+        self.exe = str(Path(sys.executable).parent / "docflow")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "serve.log"
+
+    def cli(self, *args: str) -> None:
+        subprocess.run([self.exe, *args], env=self.env, check=True, capture_output=True)
+
+    def start(self) -> None:
+        self.cli("migrate")
+        self.cli("user", "add", AUTHOR, "--name", "Người đo")
+        self.proc = subprocess.Popen([self.exe, "serve"], env=self.env,
+                                     stderr=self.log.open("wb"), start_new_session=True)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://{HOST}:{self.http_port}/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"docflow did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(30)
+
+    def versions(self) -> int:
+        req = urllib.request.Request(f"http://{HOST}:{self.http_port}/metrics")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("docflow_versions "):
+                    return int(float(line.split()[1]))
+        return 0
+
+    def hwm_kib(self) -> int:
+        """Peak resident memory of the serve process so far (VmHWM)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
+
+
+async def wait_versions(df: Docflow, count: int, timeout: float = 600) -> float:
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end:
+        if await asyncio.to_thread(df.versions) >= count:
+            return time.perf_counter()
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"only {df.versions()} of {count} versions visible")
+
+
+async def pg_database() -> str:
+    name = f"docflow_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_pg(url: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await conn.close()
+
+
+async def throughput(db: str, count: int, connections: int, template: bytes) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp_name:
+        tmp = Path(tmp_name)
+        sink = await run_plain_sink(SMTP, tmp / "maildir", template.replace(b"@@N@@", b"0"),
+                                    count=count, connections=connections)
+        url = await pg_database() if db == "postgres" else None
+        df = Docflow(tmp, url)
+        try:
+            df.start()
+            started = time.perf_counter()
+            ack_seconds = await drive(df.smtp_port, template, count, connections)
+            visible_at = await wait_versions(df, count)
+            visible_seconds = visible_at - started
+        finally:
+            df.stop()
+            if url:
+                await drop_pg(url)
+    return {"sink_ack": sink.rate, "docflow_ack": count / ack_seconds,
+            "docflow_visible": count / visible_seconds}
+
+
+async def rss_for_attachment(size: int) -> dict[str, float]:
+    """Peak RSS growth of `serve` while one draft with a `size`-byte attachment goes through."""
+    with tempfile.TemporaryDirectory(prefix="bench-rss-") as tmp_name:
+        df = Docflow(Path(tmp_name), None, DOCFLOW_MAX_MESSAGE_SIZE=str(size * 2))
+        try:
+            df.start()
+            await asyncio.sleep(1)
+            before = df.hwm_kib()
+            big = draft_template(docx_padding=size).replace(b"@@N@@", b"big")
+            await _send_range(df.smtp_port, big, range(1), 1)
+            await wait_versions(df, 1, timeout=300)
+            after = df.hwm_kib()
+        finally:
+            df.stop()
+    return {"attachment_mb": size / 1e6, "message_mb": len(big) / 1e6,
+            "growth_mb": (after - before) * 1024 / 1e6,
+            "ratio": (after - before) * 1024 / size}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description="docflow intake benchmark")
+    parser.add_argument("-n", "--messages", type=int, default=400)
+    parser.add_argument("-k", "--connections", type=int, default=8)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--rss-mb", type=float, default=25.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    template = draft_template()
+    print(f"{args.messages} drafts of {len(template)} bytes (DOCX ~200 KB) "
+          f"over {args.connections} connections, 2 client processes")
+    results: dict[str, object] = {}
+    for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+        r = await throughput(db, args.messages, args.connections, template)
+        results[db] = r
+        print(f"[{db}] plain sink acknowledged {r['sink_ack']:.1f}/s; docflow acknowledged "
+              f"{r['docflow_ack']:.1f}/s ({r['docflow_ack'] / r['sink_ack']:.2f}x), versions "
+              f"visible {r['docflow_visible']:.1f}/s ({r['docflow_visible'] / r['sink_ack']:.2f}x)")
+    if args.rss_mb:
+        rss = await rss_for_attachment(int(args.rss_mb * 1e6))
+        results["rss"] = rss
+        print(f"[rss] one {rss['attachment_mb']:.0f} MB attachment ({rss['message_mb']:.1f} MB "
+              f"message): peak RSS grew {rss['growth_mb']:.1f} MB = {rss['ratio']:.2f}x the "
+              f"attachment")
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
