@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
 import signal
@@ -50,7 +49,7 @@ INTAKE = "vanban@docflow.localhost"
 TOKEN = "bench-token"
 PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DOCX_CT = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
-SAMPLE = (ROOT.parent / "shared" / "samples" / "vi-admin-reform-report-2018.txt")
+SAMPLE = ROOT.parent / "shared" / "samples" / "vi-admin-reform-report-2018.txt"
 
 
 def draft_template(docx_padding: int = 200_000) -> bytes:
@@ -62,8 +61,12 @@ def draft_template(docx_padding: int = 200_000) -> bytes:
     m["Subject"] = "Benchmark draft @@N@@"
     m["Message-ID"] = "<bench-@@N@@-" + uuid.uuid4().hex + "@bandantoc.gov.vn>"
     m.set_content("Kính gửi Lãnh đạo Ban.\n")
-    m.add_attachment(make_docx_foreign(text.splitlines(), padding_bytes=docx_padding),
-                     maintype=DOCX_CT[0], subtype=DOCX_CT[1], filename="Kế hoạch.docx")
+    m.add_attachment(
+        make_docx_foreign(text.splitlines(), padding_bytes=docx_padding),
+        maintype=DOCX_CT[0],
+        subtype=DOCX_CT[1],
+        filename="Kế hoạch.docx",
+    )
     return m.as_bytes()
 
 
@@ -88,34 +91,53 @@ def _warm_up() -> None:
     time.sleep(0.3)
 
 
-async def drive(port: int, template: bytes, count: int, connections: int,
-                processes: int = 2) -> float:
+async def drive(
+    port: int, template: bytes, count: int, connections: int, processes: int = 2
+) -> float:
     """Distinct messages from `processes` client processes (as the sink's load); seconds."""
     loop = asyncio.get_running_loop()
     per = -(-count // processes)
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
         await asyncio.gather(*(loop.run_in_executor(pool, _warm_up) for _ in range(processes)))
         started = time.perf_counter()
-        await asyncio.gather(*(
-            loop.run_in_executor(pool, _send_blocking, port, template, i * per,
-                                 min(count, (i + 1) * per), connections // processes)
-            for i in range(processes)))
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool,
+                    _send_blocking,
+                    port,
+                    template,
+                    i * per,
+                    min(count, (i + 1) * per),
+                    connections // processes,
+                )
+                for i in range(processes)
+            )
+        )
         return time.perf_counter() - started
 
 
 class Docflow:
     """`docflow serve` as a subprocess on a fresh data dir."""
 
-    def __init__(self, tmp: Path, database_url: str | None, **env: str) -> None:
+    def __init__(
+        self, tmp: Path, database_url: str | None, relay_port: int = 0, **env: str
+    ) -> None:
         self.http_port, self.smtp_port = free_port(), free_port()
         self.env = dict(os.environ)
-        self.env.update({
-            "DOCFLOW_CONFIG": str(ROOT / "config" / "docflow.toml"),
-            "DOCFLOW_WORKFLOWS_DIR": str(ROOT / "config" / "workflows"),
-            "DOCFLOW_DATA_DIR": str(tmp / "data"), "DOCFLOW_HTTP_PORT": str(self.http_port),
-            "DOCFLOW_SMTP_PORT": str(self.smtp_port), "DOCFLOW_RELAY_PORT": str(free_port()),
-            "DOCFLOW_ADMIN_TOKEN": TOKEN, "DOCFLOW_LOG_LEVEL": "WARNING", **env,
-        })
+        self.env.update(
+            {
+                "DOCFLOW_CONFIG": str(ROOT / "config" / "docflow.toml"),
+                "DOCFLOW_WORKFLOWS_DIR": str(ROOT / "config" / "workflows"),
+                "DOCFLOW_DATA_DIR": str(tmp / "data"),
+                "DOCFLOW_HTTP_PORT": str(self.http_port),
+                "DOCFLOW_SMTP_PORT": str(self.smtp_port),
+                "DOCFLOW_RELAY_PORT": str(relay_port or free_port()),
+                "DOCFLOW_ADMIN_TOKEN": TOKEN,
+                "DOCFLOW_LOG_LEVEL": "WARNING",
+                **env,
+            }
+        )
         if database_url:
             self.env["DOCFLOW_DATABASE_URL"] = database_url
         self.exe = str(Path(sys.executable).parent / "docflow")
@@ -128,8 +150,9 @@ class Docflow:
     def start(self) -> None:
         self.cli("migrate")
         self.cli("user", "add", AUTHOR, "--name", "Người đo")
-        self.proc = subprocess.Popen([self.exe, "serve"], env=self.env,
-                                     stderr=self.log.open("wb"), start_new_session=True)
+        self.proc = subprocess.Popen(
+            [self.exe, "serve"], env=self.env, stderr=self.log.open("wb"), start_new_session=True
+        )
         for _ in range(300):
             try:
                 urllib.request.urlopen(f"http://{HOST}:{self.http_port}/healthz", timeout=1)
@@ -160,8 +183,30 @@ class Docflow:
         raise RuntimeError("no VmHWM")
 
 
-async def wait_versions(df: Docflow, count: int, timeout: float = 600) -> float:
-    end = time.perf_counter() + timeout
+class DiscardingRelay:
+    """The relay docflow's receipts go to: accepts and forgets (as a real relay would take them)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.server: asyncio.Server | None = None
+
+    async def handle_DATA(self, server: SMTP, session: object, envelope: object) -> str:
+        self.received += 1
+        return "250 OK"
+
+    async def __aenter__(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: SMTP(self, hostname="relay"), HOST, 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def wait_versions(df: Docflow, count: int, seconds: float = 600) -> float:
+    end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         if await asyncio.to_thread(df.versions) >= count:
             return time.perf_counter()
@@ -186,10 +231,17 @@ async def drop_pg(url: str) -> None:
 async def throughput(db: str, count: int, connections: int, template: bytes) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp_name:
         tmp = Path(tmp_name)
-        sink = await run_plain_sink(SMTP, tmp / "maildir", template.replace(b"@@N@@", b"0"),
-                                    count=count, connections=connections)
+        sink = await run_plain_sink(
+            SMTP,
+            tmp / "maildir",
+            template.replace(b"@@N@@", b"0"),
+            count=count,
+            connections=connections,
+        )
         url = await pg_database() if db == "postgres" else None
-        df = Docflow(tmp, url)
+        relay = DiscardingRelay()
+        relay_port = await relay.__aenter__()
+        df = Docflow(tmp, url, relay_port)
         try:
             df.start()
             started = time.perf_counter()
@@ -198,10 +250,14 @@ async def throughput(db: str, count: int, connections: int, template: bytes) -> 
             visible_seconds = visible_at - started
         finally:
             df.stop()
+            await relay.__aexit__()
             if url:
                 await drop_pg(url)
-    return {"sink_ack": sink.rate, "docflow_ack": count / ack_seconds,
-            "docflow_visible": count / visible_seconds}
+    return {
+        "sink_ack": sink.rate,
+        "docflow_ack": count / ack_seconds,
+        "docflow_visible": count / visible_seconds,
+    }
 
 
 async def rss_for_attachment(size: int) -> dict[str, float]:
@@ -214,13 +270,16 @@ async def rss_for_attachment(size: int) -> dict[str, float]:
             before = df.hwm_kib()
             big = draft_template(docx_padding=size).replace(b"@@N@@", b"big")
             await _send_range(df.smtp_port, big, range(1), 1)
-            await wait_versions(df, 1, timeout=300)
+            await wait_versions(df, 1, seconds=300)
             after = df.hwm_kib()
         finally:
             df.stop()
-    return {"attachment_mb": size / 1e6, "message_mb": len(big) / 1e6,
-            "growth_mb": (after - before) * 1024 / 1e6,
-            "ratio": (after - before) * 1024 / size}
+    return {
+        "attachment_mb": size / 1e6,
+        "message_mb": len(big) / 1e6,
+        "growth_mb": (after - before) * 1024 / 1e6,
+        "ratio": (after - before) * 1024 / size,
+    }
 
 
 async def main() -> None:
@@ -232,21 +291,27 @@ async def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     template = draft_template()
-    print(f"{args.messages} drafts of {len(template)} bytes (DOCX ~200 KB) "
-          f"over {args.connections} connections, 2 client processes")
+    print(
+        f"{args.messages} drafts of {len(template)} bytes (DOCX ~200 KB) "
+        f"over {args.connections} connections, 2 client processes"
+    )
     results: dict[str, object] = {}
-    for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
         r = await throughput(db, args.messages, args.connections, template)
         results[db] = r
-        print(f"[{db}] plain sink acknowledged {r['sink_ack']:.1f}/s; docflow acknowledged "
-              f"{r['docflow_ack']:.1f}/s ({r['docflow_ack'] / r['sink_ack']:.2f}x), versions "
-              f"visible {r['docflow_visible']:.1f}/s ({r['docflow_visible'] / r['sink_ack']:.2f}x)")
+        print(
+            f"[{db}] plain sink acknowledged {r['sink_ack']:.1f}/s; docflow acknowledged "
+            f"{r['docflow_ack']:.1f}/s ({r['docflow_ack'] / r['sink_ack']:.2f}x), versions "
+            f"visible {r['docflow_visible']:.1f}/s ({r['docflow_visible'] / r['sink_ack']:.2f}x)"
+        )
     if args.rss_mb:
         rss = await rss_for_attachment(int(args.rss_mb * 1e6))
         results["rss"] = rss
-        print(f"[rss] one {rss['attachment_mb']:.0f} MB attachment ({rss['message_mb']:.1f} MB "
-              f"message): peak RSS grew {rss['growth_mb']:.1f} MB = {rss['ratio']:.2f}x the "
-              f"attachment")
+        print(
+            f"[rss] one {rss['attachment_mb']:.0f} MB attachment ({rss['message_mb']:.1f} MB "
+            f"message): peak RSS grew {rss['growth_mb']:.1f} MB = {rss['ratio']:.2f}x the "
+            f"attachment"
+        )
     if args.json:
         print(json.dumps(results, indent=2))
 

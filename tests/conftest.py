@@ -248,11 +248,11 @@ class Stack:
         await wait_for(done, what="intake and outbox to settle")
 
 
-async def wait_for(probe: Callable[[], Awaitable[T]], timeout: float = 20,
+async def wait_for(probe: Callable[[], Awaitable[T]], seconds: float = 20,
                    what: str = "condition") -> T:
     """Poll `probe` until it returns something truthy."""
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + seconds
     while True:
         value = await probe()
         if value:

@@ -14,7 +14,7 @@ from docflow.cli.common import run_with_services, settings_or_exit
 from docflow.config import Settings
 from docflow.errors import DocflowError
 from docflow.intake.models import InboundMessage
-from docflow.notify.mails import MAIL_POLICY
+from docflow.mime import MAIL_POLICY
 from docflow.services import Services
 
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,15 @@ from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.users.models import User
 
 OPEN_STATUSES = ("received", "in_review", "changes_requested")
+CODE_PATTERN = re.compile(r"DF-[0-9]{4}-[0-9]{6}")
+
+
+def normal_code(code: str) -> str:
+    """The code uppercased; NotFoundError for anything that cannot be a tracking code."""
+    code = code.strip().upper()
+    if not CODE_PATTERN.fullmatch(code):
+        raise NotFoundError(f"no document {code!r}")
+    return code
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,7 @@ class DocumentService:
         return await Version.get_or_none(source_key=source_key).prefetch_related("document")
 
     async def by_code(self, code: str) -> Document | None:
-        return await Document.get_or_none(code=code.upper()).prefetch_related("author")
+        return await Document.get_or_none(code=normal_code(code)).prefetch_related("author")
 
     async def by_message_ids(self, message_ids: list[str]) -> Document | None:
         """The document one of these Message-IDs belongs to (the latest named wins)."""
@@ -142,7 +152,7 @@ class DocumentService:
 
     async def view(self, code: str) -> dict[str, Any]:
         """The document as the API shows it (SPEC: code, title, status, author, versions…)."""
-        doc = await Document.get_or_none(code=code.upper()).prefetch_related("author")
+        doc = await Document.get_or_none(code=normal_code(code)).prefetch_related("author")
         if doc is None:
             raise NotFoundError(f"no document {code}")
         versions = await Version.filter(document=doc).order_by("number").prefetch_related("files")
@@ -151,19 +161,19 @@ class DocumentService:
         return out
 
     async def version_view(self, code: str, number: int) -> dict[str, Any]:
-        version = await Version.get_or_none(document__code=code.upper(), number=number)
+        version = await Version.get_or_none(document__code=normal_code(code), number=number)
         if version is None:
             raise NotFoundError(f"no version {number} of {code}")
         await version.fetch_related("files")
         out = _version_view(version, with_text=True)
-        out["code"] = code.upper()
+        out["code"] = normal_code(code)
         out["subject"] = version.subject
         out["body_text"] = version.body_text
         return out
 
     async def file_of(self, code: str, number: int, position: int) -> VersionFile:
         f = await VersionFile.get_or_none(
-            version__document__code=code.upper(), version__number=number, position=position
+            version__document__code=normal_code(code), version__number=number, position=position
         )
         if f is None:
             raise NotFoundError(f"no file {position} in version {number} of {code}")
@@ -241,8 +251,9 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = text.partition(":")
-        if prefix != "id":
+        last_id = int(value)
+        if prefix != "id" or not 0 < last_id < 2**31:
             raise ValueError(cursor)
-        return int(value)
+        return last_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError(f"bad cursor {cursor!r}") from None

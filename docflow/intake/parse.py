@@ -10,19 +10,19 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from typing import Any
 
 from docflow.documents.extract import html_to_text
 from docflow.intake.lift import Lifted, lift
+from docflow.mime import PARSE_POLICY
 
 # Mail in a Vietnamese office that is not what it claims is most often Windows-1258.
 _FALLBACK_CHARSETS = ("utf-8", "cp1258")
 _BODY_TYPES = ("text/plain", "text/html")
 # Keep the embedded message's header bytes as received instead of refolding them.
-_RFC822_POLICY = policy.default.clone(refold_source="none", linesep="\r\n")
+_RFC822_POLICY = PARSE_POLICY.clone(refold_source="none", linesep="\r\n")
 
 _PREFIX = re.compile(
     r"^\s*(?:re|fwd?|tl|trả\s*lời|tra\s*loi|chuyển\s*tiếp|chuyen\s*tiep|ct|aw|wg|sv|vs|vb|rv"
@@ -67,7 +67,7 @@ def parse_message(raw: bytes) -> ParsedMail:
     """Parse `raw`; any failure inside degrades to empty or approximate values."""
     lifted = lift(raw)
     try:
-        msg = email.message_from_bytes(lifted.slim, policy=policy.default)
+        msg = email.message_from_bytes(lifted.slim, policy=PARSE_POLICY)
     except Exception:  # the parser is meant not to raise; be sure of it
         return ParsedMail("", "", "", "", (), (), None, _decode(raw, None), (), False, ())
     body, attachments = _body_and_attachments(msg, lifted)
@@ -138,7 +138,7 @@ def _header(msg: Message, name: str) -> Any:
     if value is None:
         return None
     try:
-        return policy.default.header_factory(name, value)
+        return PARSE_POLICY.header_factory(name, value)
     except Exception:  # known bugs in the header parser raise many kinds of error
         return None
 
@@ -319,7 +319,7 @@ def _body_and_attachments(msg: Message, lifted: Lifted) -> tuple[str, tuple[Atta
         body = html_to_text(
             _decode(_payload(html, lifted), _params(html, "content-type").get("charset"))
         )
-    return _nfc(body), tuple(attachments)
+    return _nfc(body.replace("\r\n", "\n")), tuple(attachments)
 
 
 def _disposition(part: Message) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
 from email.utils import getaddresses
 
 import aiosmtplib
@@ -24,6 +25,7 @@ from docflow.notify.models import OutboxMessage, OutboxState
 
 log = logging.getLogger("docflow.outbox")
 LEASE = timedelta(seconds=120)
+_SMTP_COMPAT = compat32.clone(linesep="\r\n")
 
 
 class Outbox:
@@ -50,7 +52,7 @@ class Outbox:
     async def enqueue(
         self,
         conn: BaseDBAsyncClient | None,
-        msg: EmailMessage,
+        msg: Message,
         kind: str,
         document_code: str | None = None,
     ) -> OutboxMessage:
@@ -65,7 +67,7 @@ class Outbox:
             rcpt_to=rcpts,
             message_id=str(msg["Message-ID"]).strip("<> "),
             subject=str(msg["Subject"])[:1000],
-            content=msg.as_bytes(),
+            content=msg.as_bytes(policy=_SMTP_COMPAT),
             next_attempt_at=now,
             using_db=conn,
         )

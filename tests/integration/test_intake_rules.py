@@ -30,6 +30,7 @@ ODT = "application/vnd.oasis.opendocument.text"
 # CPython's folder (3.11) drops the space between an encoded word and the next one when it
 # folds a subject that starts in ASCII ("[KH] Kế … chính năm" arrives as "chínhnăm"):
 # a bug of the sending library, so these tests send headers unfolded.
+EXECUTABLE = Path("/bin/ls").read_bytes()
 UNFOLDED = policy.SMTP.clone(max_line_length=None)
 
 
@@ -137,6 +138,8 @@ async def test_message_over_size_limit_gets_552_and_nothing_is_stored(small_stac
             await client.data(big.as_bytes(policy=UNFOLDED))
         assert sent.value.code == 552
         assert await InboundMessage.all().count() == 0
+        spool = stack.settings.spool_dir
+        assert [p for p in spool.rglob("*") if p.is_file()] == []
         # the same connection still takes a message under the limit
         _, reply = await client.sendmail(AUTHOR, [stack.intake], small.as_bytes(policy=UNFOLDED))
         assert reply.startswith("2.0.0")
@@ -218,8 +221,7 @@ async def test_executable_named_pdf_is_refused_with_a_threaded_vietnamese_reply(
     stack: Stack,
 ) -> None:
     await stack.add_user(AUTHOR, "Lê Thị Thu")
-    exe = Path("/bin/ls").read_bytes()
-    sent = draft(files=[("báo cáo.pdf", exe, "application/pdf")])
+    sent = draft(files=[("báo cáo.pdf", EXECUTABLE, "application/pdf")])
     await send(stack, sent)
     entries = await quarantined(stack)
     assert [e["reason"] for e in entries] == ["type_not_allowed"]

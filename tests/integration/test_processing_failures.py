@@ -1,0 +1,45 @@
+"""A message whose processing keeps failing is quarantined after bounded tries; others flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docflow.intake import service as intake_service
+from docflow.intake.models import InboundMessage
+from tests.conftest import Relay, Stack, make_settings, wait_for
+from tests.integration.test_spine_mail import AUTHOR, draft
+
+
+async def test_failing_message_is_quarantined_after_max_attempts_and_does_not_block_others(
+    database_url: str, relay: Relay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = intake_service.prepare_files
+
+    def flaky(attachments, allowed, blobs):  # type: ignore[no-untyped-def]
+        if any(a.filename == "hỏng.docx" for a in attachments):
+            raise RuntimeError("extractor crashed")
+        return real(attachments, allowed, blobs)
+
+    monkeypatch.setattr(intake_service, "prepare_files", flaky)
+    settings = make_settings(tmp_path / "data", database_url, relay.port)
+    stack = Stack(settings.with_overrides(max_attempts=3, retry_seconds=0.0), relay)
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, "Lê Thị Thu")
+        await stack.send(draft("Văn bản lỗi", name="hỏng.docx"))
+        await stack.send(draft("Văn bản tốt"))
+        await wait_for(stack.documents, what="the good draft's document")
+
+        async def quarantined() -> InboundMessage | None:
+            await stack.services.intake.sweep()  # instead of waiting for the scheduler
+            return await InboundMessage.get_or_none(state="quarantined")
+
+        row = await wait_for(quarantined, what="the failing message in the quarantine")
+        assert row.reason == "processing_failed"
+        assert row.attempts == 3
+        assert "extractor crashed" in (row.detail or "")
+        assert [d["title"] for d in await stack.documents()] == ["Văn bản tốt"]
+    finally:
+        await stack.stop()
