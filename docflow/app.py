@@ -29,7 +29,6 @@ from docflow.web.keys import SERVICES
 from docflow.web.middleware import bearer_auth, json_errors
 
 log = logging.getLogger("docflow.app")
-INTAKE_WORKERS = 2
 SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
 
 
@@ -79,7 +78,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     tasks = [
         asyncio.create_task(services.intake.run_worker(), name=f"intake-{i}")
-        for i in range(INTAKE_WORKERS)
+        for i in range(services.settings.intake_workers)
     ]
     stop = asyncio.Event()
     tasks.append(asyncio.create_task(services.outbox.run(stop), name="outbox"))
@@ -91,6 +90,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     for t in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await t
+    services.intake.analyser.close()
 
 
 async def _listener(app: web.Application) -> AsyncIterator[None]:

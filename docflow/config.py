@@ -34,6 +34,7 @@ ENV_KEYS: dict[str, str] = {
     "DOCFLOW_LMTP": "smtp.lmtp",
     "DOCFLOW_MAX_MESSAGE_SIZE": "smtp.max_message_size",
     "DOCFLOW_INTAKE_ADDRESS": "intake.address",
+    "DOCFLOW_ANALYSIS_PROCESSES": "intake.analysis_processes",
     "DOCFLOW_RELAY_HOST": "relay.host",
     "DOCFLOW_RELAY_PORT": "relay.port",
     "DOCFLOW_FROM_ADDRESS": "relay.from_address",
@@ -71,6 +72,8 @@ class Settings:
     allowed_types: tuple[str, ...]
     max_attempts: int
     retry_seconds: float
+    analysis_processes: int
+    intake_workers: int
     relay_host: str
     relay_port: int
     from_address: str
@@ -244,6 +247,8 @@ def _build(raw: dict[str, Any]) -> Settings:
         allowed_types=allowed_types,
         max_attempts=r.integer("intake.max_attempts", 5, 1, 100),
         retry_seconds=float(r.integer("intake.retry_seconds", 30, 0)),
+        analysis_processes=r.integer("intake.analysis_processes", 1, 0, 64),
+        intake_workers=r.integer("intake.workers", 4, 1, 64),
         relay_host=r.text("relay.host", "127.0.0.1"),
         relay_port=r.integer("relay.port", 25, 1, 65535),
         from_address=r.text("relay.from_address", "docflow@docflow.localhost"),

@@ -15,6 +15,7 @@ from docflow import db
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.documents.service import DocumentService
+from docflow.intake.analysis import Analyser
 from docflow.intake.service import IntakeConfig, IntakeService
 from docflow.intake.spool import Spool
 from docflow.notify.mails import MailComposer
@@ -97,7 +98,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         clock,
         spool,
-        blobs,
+        Analyser(settings.analysis_processes, settings.allowed_types, settings.blob_dir),
         documents,
         users,
         outbox,
@@ -129,4 +130,5 @@ async def open_services(
     try:
         yield services
     finally:
+        services.intake.analyser.close()
         await db.close_database()

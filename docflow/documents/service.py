@@ -59,8 +59,18 @@ class DocumentService:
     async def next_code(self, conn: BaseDBAsyncClient) -> str:
         """Allocate `DF-YYYY-NNNNNN`: the counter row is locked by the UPDATE until commit."""
         year = self.clock.now().year
-        await CodeCounter.get_or_create(year=year, defaults={"last_number": 0}, using_db=conn)
-        await CodeCounter.filter(year=year).using_db(conn).update(last_number=F("last_number") + 1)
+        bumped = (
+            await CodeCounter.filter(year=year)
+            .using_db(conn)
+            .update(last_number=F("last_number") + 1)
+        )
+        if not bumped:  # the year's first document: get_or_create copes with a concurrent one
+            await CodeCounter.get_or_create(year=year, defaults={"last_number": 0}, using_db=conn)
+            await (
+                CodeCounter.filter(year=year)
+                .using_db(conn)
+                .update(last_number=F("last_number") + 1)
+            )
         counter = await CodeCounter.filter(year=year).using_db(conn).get()
         return f"DF-{year}-{counter.last_number:06d}"
 
@@ -101,19 +111,23 @@ class DocumentService:
             body_text=new.body_text,
             using_db=conn,
         )
-        for pos, f in enumerate(new.files):
-            await VersionFile.create(
-                version=version,
-                position=pos,
-                name=f.name,
-                role="main" if pos == 0 else "annex",
-                mime=f.mime,
-                size=f.size,
-                sha256=f.sha256,
-                text=f.text,
-                extract_error=f.extract_error,
-                using_db=conn,
-            )
+        await VersionFile.bulk_create(
+            [
+                VersionFile(
+                    version=version,
+                    position=pos,
+                    name=f.name,
+                    role="main" if pos == 0 else "annex",
+                    mime=f.mime,
+                    size=f.size,
+                    sha256=f.sha256,
+                    text=f.text,
+                    extract_error=f.extract_error,
+                )
+                for pos, f in enumerate(new.files)
+            ],
+            using_db=conn,
+        )
         if new.message_id:
             await self.remember_message(conn, doc, new.message_id, "in")
         return version

@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -23,13 +23,12 @@ from tortoise.transactions import in_transaction
 from docflow.clock import Clock
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
 from docflow.errors import Refused
-from docflow.intake.files import prepare_files
+from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
-from docflow.intake.parse import ParsedMail, clean_title, parse_message, tracking_codes
-from docflow.intake.spool import Spool
+from docflow.intake.parse import ParsedMail, clean_title, tracking_codes
+from docflow.intake.spool import Spool, SpoolEntry, SpoolWriter
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
-from docflow.storage.blobs import BlobStore
 from docflow.users.models import User
 from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog
@@ -65,7 +64,7 @@ class IntakeService:
         config: IntakeConfig,
         clock: Clock,
         spool: Spool,
-        blobs: BlobStore,
+        analyser: Analyser,
         documents: DocumentService,
         users: UserService,
         outbox: Outbox,
@@ -76,7 +75,7 @@ class IntakeService:
         self.config = config
         self.clock = clock
         self.spool = spool
-        self.blobs = blobs
+        self.analyser = analyser
         self.documents = documents
         self.users = users
         self.outbox = outbox
@@ -101,7 +100,21 @@ class IntakeService:
     async def receive(self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str) -> int:
         """Store the message durably and record it; after this returns it cannot be lost."""
         now = self.clock.now()
-        entry = await self.spool.write(raw, now)
+        return await self._record(
+            await self.spool.write(raw, now), now, mail_from, rcpt_tos, source
+        )
+
+    async def receive_written(
+        self, writer: SpoolWriter, mail_from: str, rcpt_tos: list[str], source: str
+    ) -> int:
+        """The same for a message streamed to the spool while it arrived."""
+        now = self.clock.now()
+        entry = await asyncio.to_thread(writer.finish_sync, now)
+        return await self._record(entry, now, mail_from, rcpt_tos, source)
+
+    async def _record(
+        self, entry: SpoolEntry, now: datetime, mail_from: str, rcpt_tos: list[str], source: str
+    ) -> int:
         row = await InboundMessage.create(
             spool_name=entry.name,
             sha256=entry.sha256,
@@ -131,9 +144,8 @@ class IntakeService:
             return None
         row = await InboundMessage.get(id=inbound_id)
         try:
-            raw = await self.spool.read(row.spool_name)
-            mail = await asyncio.to_thread(parse_message, raw)
-            return await self._handle(row, raw, mail)
+            head = await self.analyser.headers(self.spool.path_of(row.spool_name))
+            return await self._handle(row, head)
         except Exception as e:
             return await self._failed(row, e)
 
@@ -152,7 +164,8 @@ class IntakeService:
         await row.save()
         return Outcome(row.state, reason=row.reason)
 
-    async def _handle(self, row: InboundMessage, raw: bytes, mail: ParsedMail) -> Outcome:
+    async def _handle(self, row: InboundMessage, mail: ParsedMail) -> Outcome:
+        """Decide on the headers first; only mail that may become a version is read whole."""
         row.message_id = mail.message_id[:998]
         row.from_addr = (mail.from_addr or row.mail_from.lower())[:320]
         row.subject = mail.subject[:1000]
@@ -163,29 +176,28 @@ class IntakeService:
             author = await self.users.sender(row.from_addr, mail.from_name)
             if author is None:
                 raise Refused("unknown_sender", f"{row.from_addr or '(no sender)'} may not send")
-            return await self._accept(row, raw, mail, author)
+            return await self._accept(row, mail, author)
         except Refused as refusal:
             return await self._quarantine(row, mail, refusal, author)
 
-    async def _accept(
-        self, row: InboundMessage, raw: bytes, mail: ParsedMail, author: User
-    ) -> Outcome:
-        source_key = hashlib.sha256(
-            f"{author.email}\n{mail.message_id}".encode() if mail.message_id else raw
-        ).hexdigest()
+    async def _accept(self, row: InboundMessage, head: ParsedMail, author: User) -> Outcome:
+        # the same sender and Message-ID is the same message (without one: the same bytes)
+        key = f"{author.email}\n{head.message_id}" if head.message_id else f"sha256:{row.sha256}"
+        source_key = hashlib.sha256(key.encode()).hexdigest()
         existing = await self.documents.version_exists(source_key)
         if existing is not None:
             return await self._duplicate(row, existing.document.code, existing.number)
-        doc = await self._thread_target(mail)
+        doc = await self._thread_target(head)
         if doc is not None:
             await doc.fetch_related("author")
             if doc.author.email != author.email:
                 raise Refused("not_author", doc.code)
             if doc.status not in OPEN_STATUSES:
                 raise Refused("document_closed", doc.code)
-        files = await asyncio.to_thread(
-            prepare_files, mail.attachments, self.config.allowed_types, self.blobs
-        )
+        analysis = await self.analyser.run(self.spool.path_of(row.spool_name))
+        if analysis.refusal:
+            raise Refused(*analysis.refusal)
+        mail, files = analysis.mail, list(analysis.files)
         new = NewVersion(
             message_id=mail.message_id,
             source_key=source_key,

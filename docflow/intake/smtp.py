@@ -16,6 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from docflow.intake.service import IntakeService
 from docflow.intake.smtp_data import ChunkedLMTP, ChunkedSMTP
+from docflow.intake.spool import SpoolWriter
 
 log = logging.getLogger("docflow.smtp")
 
@@ -46,14 +47,19 @@ class IntakeHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
+    def open_data_sink(self, session: Session, envelope: Envelope) -> SpoolWriter:
+        """DATA streams into a spool file as it arrives (see smtp_data.DataSink)."""
+        return self.intake.spool.writer()
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
+        writer: SpoolWriter = envelope.data_sink  # type: ignore[attr-defined]
         rcpts = list(envelope.rcpt_tos)
         try:
-            await self.intake.receive(
-                raw, envelope.mail_from or "", rcpts, "lmtp" if self.lmtp else "smtp"
+            await self.intake.receive_written(
+                writer, envelope.mail_from or "", rcpts, "lmtp" if self.lmtp else "smtp"
             )
         except Exception:
+            writer.discard()
             log.exception("could not store a message: answering 451")
             reply = TRY_AGAIN
         else:

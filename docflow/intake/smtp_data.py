@@ -21,13 +21,13 @@ import enum
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from warnings import warn
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
-__all__ = ["ChunkedDataMixin", "ChunkedLMTP", "ChunkedSMTP"]
+__all__ = ["ChunkedDataMixin", "ChunkedLMTP", "ChunkedSMTP", "DataSink"]
 
 log = logging.getLogger("mail.log")  # aiosmtpd's logger, so its log lines read alike
 
@@ -44,10 +44,30 @@ class _State(enum.Enum):
     TOO_MUCH = enum.auto()
 
 
-class _Collector:
-    """Keeps the raw (dot-stuffed) DATA bytes while aiosmtpd's limits hold."""
+class DataSink(Protocol):
+    """Where DATA goes when the handler streams it (``handler.open_data_sink``).
 
-    def __init__(self, size_limit: int | None, line_limit: int) -> None:
+    A handler that has ``open_data_sink(session, envelope)`` gets the message
+    written to the sink as it arrives (transparency dots already removed),
+    ``envelope.data_sink`` set and ``envelope.content`` None in ``handle_DATA``,
+    so that a large message never sits in memory whole. A sink whose message
+    is refused (552, 500, connection lost) is discarded.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class _Collector:
+    """Keeps (or streams to a sink) the DATA bytes while aiosmtpd's limits hold."""
+
+    def __init__(
+        self, size_limit: int | None, line_limit: int, sink: DataSink | None = None
+    ) -> None:
+        self.sink = sink
+        self.done = False  # the terminating dot line was read
+        self._raw_tail = _CRLF  # the stream's last two raw bytes: DATA starts a line
         self.size_limit = size_limit or 0  # aiosmtpd: None or 0 means no limit
         self.line_limit = line_limit
         self.state = _State.NOMINAL
@@ -61,7 +81,10 @@ class _Collector:
         self.size += len(data)
         if self.state is not _State.NOMINAL:
             return  # drain only: memory stays flat however much is sent
-        self._parts.append(data)
+        if self.sink is not None:
+            self._stream(data)
+        else:
+            self._parts.append(data)
         buf = self._partial + data if self._partial else data
         limit = self.line_limit
         # Jump to the last CRLF within `limit` bytes of each line start: every
@@ -86,6 +109,14 @@ class _Collector:
             self._fail(_State.TOO_MUCH)
         else:
             self._fail(_State.TOO_LONG)
+
+    def _stream(self, data: bytes) -> None:
+        """Write `data` to the sink without transparency dots, across chunk boundaries."""
+        assert self.sink is not None
+        joined = self._raw_tail + data
+        # a "\r\n." never overlaps another; the two bytes put in front come out unchanged
+        self.sink.write(joined.replace(b"\r\n.", _CRLF)[2:])
+        self._raw_tail = joined[-2:]
 
     def _fail(self, state: _State) -> None:
         self.state = state
@@ -125,7 +156,9 @@ class ChunkedDataMixin(_Base):
             return
 
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        collector = _Collector(self.data_size_limit, self.line_length_limit)
+        opener = getattr(self.event_handler, "open_data_sink", None)
+        sink: DataSink | None = opener(self.session, self.envelope) if opener else None
+        collector = _Collector(self.data_size_limit, self.line_length_limit, sink)
         try:
             await self._read_data(collector)
         except asyncio.CancelledError:
@@ -139,13 +172,27 @@ class ChunkedDataMixin(_Base):
             log.info("Connection lost during DATA")
             self._writer.close()
             raise asyncio.CancelledError from None
+        finally:
+            if sink is not None and not collector.done:
+                sink.discard()  # the message never arrived whole
 
         if collector.state is not _State.NOMINAL:
+            if sink is not None:
+                sink.discard()
             if collector.state is _State.TOO_LONG:
                 await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
             else:
                 await self.push("552 Error: Too much mail data")
             self._post_data()
+            return
+
+        if sink is not None:
+            self.envelope.content = None
+            self.envelope.original_content = None
+            self.envelope.data_sink = sink  # type: ignore[attr-defined]
+            status = await self._call_handler_hook("DATA")
+            self._post_data()
+            await self.push("250 OK" if status is MISSING else status)
             return
 
         original_content = collector.content()
@@ -192,6 +239,7 @@ class ChunkedDataMixin(_Base):
                 if chunk == b".":
                     chunk += await reader.readexactly(2)
                     if chunk == _DOT_LINE:
+                        collector.done = True
                         return
             else:
                 try:
@@ -204,6 +252,7 @@ class ChunkedDataMixin(_Base):
                     before = body[-2:] if len(body) >= 2 else (tail + body)[-2:]
                     if separator is _TERMINATOR or before == _CRLF:
                         collector.feed(body)
+                        collector.done = True
                         return
             collector.feed(chunk)
             tail = chunk[-4:] if len(chunk) >= 4 else (tail + chunk)[-4:]

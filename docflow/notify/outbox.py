@@ -10,6 +10,7 @@ refusal (5xx) marks the row failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from email.message import Message
@@ -97,27 +98,46 @@ class Outbox:
             .limit(batch)
             .values("id")
         )
+        claimed = [row["id"] for row in due if await self._claim(row["id"])]
+        if not claimed:
+            return 0
+        rows = await OutboxMessage.filter(id__in=claimed).order_by("id")
+        client = aiosmtplib.SMTP(
+            hostname=self.relay_host,
+            port=self.relay_port,
+            timeout=self.timeout,
+            start_tls=False,
+            use_tls=False,
+        )
+        try:
+            await client.connect()
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
+            for row in rows:  # the relay is down: every claimed row waits for its next try
+                await self._failed(row, e)
+            return 0
         sent = 0
-        for row in due:
-            if await self._claim(row["id"]):
-                sent += await self._deliver(row["id"])
+        try:
+            for row in rows:  # one connection for the whole batch
+                if not client.is_connected:
+                    try:
+                        await client.connect()
+                    except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
+                        await self._failed(row, e)
+                        continue
+                sent += await self._deliver(client, row)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
         return sent
 
-    async def _deliver(self, row_id: int) -> int:
-        row = await OutboxMessage.get(id=row_id)
+    async def _deliver(self, client: aiosmtplib.SMTP, row: OutboxMessage) -> int:
         try:
-            await aiosmtplib.send(
-                bytes(row.content),
-                sender=row.mail_from,
-                recipients=list(row.rcpt_to),
-                hostname=self.relay_host,
-                port=self.relay_port,
-                timeout=self.timeout,
-                start_tls=False,
-                use_tls=False,
-            )
+            await client.sendmail(row.mail_from, list(row.rcpt_to), bytes(row.content))
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
             await self._failed(row, e)
+            if client.is_connected:  # a refused message: clear the transaction, go on
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                    await client.rset()
             return 0
         row.state = OutboxState.SENT
         row.sent_at = self.clock.now()

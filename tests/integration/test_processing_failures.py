@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docflow.intake import service as intake_service
+from docflow.intake import analysis
 from docflow.intake.models import InboundMessage
 from tests.conftest import Relay, Stack, make_settings, wait_for
 from tests.integration.test_spine_mail import AUTHOR, draft
@@ -15,16 +15,18 @@ from tests.integration.test_spine_mail import AUTHOR, draft
 async def test_failing_message_is_quarantined_after_max_attempts_and_does_not_block_others(
     database_url: str, relay: Relay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = intake_service.prepare_files
+    real = analysis.prepare_files
 
     def flaky(attachments, allowed, blobs):  # type: ignore[no-untyped-def]
         if any(a.filename == "hỏng.docx" for a in attachments):
             raise RuntimeError("extractor crashed")
         return real(attachments, allowed, blobs)
 
-    monkeypatch.setattr(intake_service, "prepare_files", flaky)
+    monkeypatch.setattr(analysis, "prepare_files", flaky)
     settings = make_settings(tmp_path / "data", database_url, relay.port)
-    stack = Stack(settings.with_overrides(max_attempts=3, retry_seconds=0.0), relay)
+    # analysis in a thread of this process, so that the patched extractor is the one used
+    settings = settings.with_overrides(max_attempts=3, retry_seconds=0.0, analysis_processes=0)
+    stack = Stack(settings, relay)
     await stack.start()
     try:
         await stack.add_user(AUTHOR, "Lê Thị Thu")

@@ -428,3 +428,84 @@ async def test_random_streams_and_splits_match_aiosmtpd(seed: int) -> None:
             results.append((replies, served.handler.contents))
     assert results[1] == results[0]
     assert results[1][0][1] == "250 OK"
+
+
+class SinkRecorder(Recorder):
+    """A handler that streams DATA into in-memory sinks (handler.open_data_sink)."""
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = bytearray()
+            self.discarded = False
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        def discard(self) -> None:
+            self.discarded = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sinks: list[SinkRecorder.Sink] = []
+
+    def open_data_sink(self, session: Session, envelope: Envelope) -> SinkRecorder.Sink:
+        self.sinks.append(SinkRecorder.Sink())
+        return self.sinks[-1]
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert envelope.content is None and envelope.original_content is None
+        self.contents.append(bytes(envelope.data_sink.data))  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+@asynccontextmanager
+async def serve_sink(**kwargs: Any) -> AsyncIterator[tuple[int, SinkRecorder]]:
+    loop = asyncio.get_running_loop()
+    handler = SinkRecorder()
+    server = await loop.create_server(
+        lambda: ChunkedSMTP(handler, hostname="test", loop=loop, **kwargs), "127.0.0.1", 0
+    )
+    try:
+        yield server.sockets[0].getsockname()[1], handler
+    finally:
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("data", MESSAGES.values(), ids=MESSAGES.keys())
+async def test_streamed_content_matches_aiosmtpd(data: bytes) -> None:
+    stock, _ = await both([data])
+    async with serve_sink() as (port, handler):
+        answers = await transaction(port, [data])
+    assert answers[0] == "250 OK"
+    assert handler.contents == stock[1]
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 4, 17, CHUNK - 1, CHUNK, CHUNK + 1])
+async def test_streamed_dots_are_removed_across_any_split(split: int) -> None:
+    text = b"Subject: dots\r\n\r\n" + b"x" * (split % 50) + b"\r\n" + b".\r\n..x\r\n" * 40000
+    data = stuffed(text + b"end\r\n")
+    stock, _ = await both([data[:split], data[split:]])
+    async with serve_sink() as (port, handler):
+        await transaction(port, [data[:split], data[split:]])
+    assert handler.contents == stock[1]
+
+
+async def test_streamed_message_over_the_limit_is_discarded() -> None:
+    async with serve_sink(data_size_limit=10_000) as (port, handler):
+        answers = await transaction(port, [stuffed(base64_message(200_000))])
+    assert answers[0] == "552 Error: Too much mail data"
+    assert handler.contents == [] and [s.discarded for s in handler.sinks] == [True]
+
+
+async def test_streamed_message_cut_off_by_a_hang_up_is_discarded() -> None:
+    async with serve_sink() as (port, handler):
+        async with connect(port) as client:
+            await client.start_data()
+            await client.write(b"Subject: cut\r\n\r\n" + b"partial line\r\n" * 5000)
+        for _ in range(100):
+            if handler.sinks and handler.sinks[0].discarded:
+                break
+            await asyncio.sleep(0.01)
+    assert handler.contents == [] and [s.discarded for s in handler.sinks] == [True]
