@@ -239,7 +239,7 @@ def _build(raw: dict[str, Any]) -> Settings:
         smtp_host=r.text("smtp.host", "127.0.0.1"),
         smtp_port=r.integer("smtp.port", 2525, 0, 65535),
         lmtp=r.flag("smtp.lmtp", False),
-        max_message_size=r.integer("smtp.max_message_size", 25 * 1024 * 1024, 1024),
+        max_message_size=r.integer("smtp.max_message_size", 36 * 1024 * 1024, 1024),
         smtp_hostname=r.text("smtp.hostname", "docflow.localhost"),
         intake_address=intake_address,
         intake_extra_addresses=r.items("intake.extra_addresses"),
