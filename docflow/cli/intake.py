@@ -90,8 +90,7 @@ def ingest(paths: tuple[Path, ...]) -> None:
         bar_cm: Any = click.progressbar(length=total, label="ingesting", file=sys.stderr)
         with bar_cm as bar:
             for _label, raw in iter_messages(list(paths)):
-                inbound_id = await s.intake.receive(raw, "", [], "ingest")
-                s.intake.queue.get_nowait()  # processed right here, not by a worker
+                inbound_id = await s.intake.receive(raw, "", [], "ingest", queue=False)
                 outcome = await s.intake.process(inbound_id)
                 key = outcome.state if outcome else "pending"
                 if outcome and outcome.reason:

@@ -97,12 +97,16 @@ class IntakeService:
         local, _, domain = address.strip().lower().partition("@")
         return self._locals.get(local.partition("+")[0]) == domain
 
-    async def receive(self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str) -> int:
-        """Store the message durably and record it; after this returns it cannot be lost."""
+    async def receive(
+        self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str, *, queue: bool = True
+    ) -> int:
+        """Store the message durably and record it; after this returns it cannot be lost.
+
+        `queue=False`: the caller processes it itself (`docflow ingest`).
+        """
         now = self.clock.now()
-        return await self._record(
-            await self.spool.write(raw, now), now, mail_from, rcpt_tos, source
-        )
+        entry = await self.spool.write(raw, now)
+        return await self._record(entry, now, mail_from, rcpt_tos, source, queue)
 
     async def receive_written(
         self, writer: SpoolWriter, mail_from: str, rcpt_tos: list[str], source: str
@@ -110,10 +114,16 @@ class IntakeService:
         """The same for a message streamed to the spool while it arrived."""
         now = self.clock.now()
         entry = await asyncio.to_thread(writer.finish_sync, now)
-        return await self._record(entry, now, mail_from, rcpt_tos, source)
+        return await self._record(entry, now, mail_from, rcpt_tos, source, True)
 
     async def _record(
-        self, entry: SpoolEntry, now: datetime, mail_from: str, rcpt_tos: list[str], source: str
+        self,
+        entry: SpoolEntry,
+        now: datetime,
+        mail_from: str,
+        rcpt_tos: list[str],
+        source: str,
+        queue: bool,
     ) -> int:
         row = await InboundMessage.create(
             spool_name=entry.name,
@@ -124,7 +134,8 @@ class IntakeService:
             rcpt_tos=rcpt_tos,
             received_at=now,
         )
-        self.queue.put_nowait(row.id)
+        if queue:
+            self.queue.put_nowait(row.id)
         return row.id
 
     # --- after the 250 ----------------------------------------------------------
