@@ -36,8 +36,16 @@ from docflow.web.keys import SERVICES
 T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token-0123456789"
-TABLES = ["version_files", "versions", "thread_messages", "documents", "code_counters",
-          "inbound_messages", "outbox", "users"]
+TABLES = [
+    "version_files",
+    "versions",
+    "thread_messages",
+    "documents",
+    "code_counters",
+    "inbound_messages",
+    "outbox",
+    "users",
+]
 
 
 def run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
@@ -119,8 +127,14 @@ class Relay:
         self.port = free_port()
         self.server: asyncio.Server | None = None
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if self.refuse:
             return "451 4.3.0 relay refusing for the test"
         envelope.rcpt_tos.append(address)
@@ -135,7 +149,8 @@ class Relay:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: SMTP(self, hostname="relay", decode_data=False), "127.0.0.1", self.port)
+            lambda: SMTP(self, hostname="relay", decode_data=False), "127.0.0.1", self.port
+        )
 
     async def stop(self) -> None:
         if self.server:
@@ -157,9 +172,12 @@ async def relay() -> AsyncIterator[Relay]:
 # --- docflow running in this process -----------------------------------------------------
 
 
-def make_settings(data_dir: Path, database_url: str, relay_port: int, **env: str) -> Settings:
+def docflow_environ(
+    data_dir: Path, database_url: str, relay_port: int, **extra: str
+) -> dict[str, str]:
+    """DOCFLOW_* settings for a docflow on free loopback ports and a fresh data dir."""
     http_port = free_port()
-    environ = {
+    return {
         "DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml"),
         "DOCFLOW_WORKFLOWS_DIR": str(PACKAGE_ROOT / "config" / "workflows"),
         "DOCFLOW_DATA_DIR": str(data_dir),
@@ -172,8 +190,12 @@ def make_settings(data_dir: Path, database_url: str, relay_port: int, **env: str
         "DOCFLOW_RELAY_PORT": str(relay_port),
         "DOCFLOW_BASE_URL": f"http://127.0.0.1:{http_port}",
         "DOCFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
-        **env,
+        **extra,
     }
+
+
+def make_settings(data_dir: Path, database_url: str, relay_port: int, **env: str) -> Settings:
+    environ = docflow_environ(data_dir, database_url, relay_port, **env)
     return load_settings(environ)
 
 
@@ -207,15 +229,22 @@ class Stack:
         if self.runner:
             await self.runner.cleanup()
 
-    async def add_user(self, email: str, name: str, roles: list[str] | None = None,
-                       language: str = "vi") -> None:
+    async def add_user(
+        self, email: str, name: str, roles: list[str] | None = None, language: str = "vi"
+    ) -> None:
         await self.services.users.add(email, name, roles or ["staff"], language)
 
-    async def send(self, msg: EmailMessage, sender: str | None = None,
-                   rcpts: list[str] | None = None) -> Any:
+    async def send(
+        self, msg: EmailMessage, sender: str | None = None, rcpts: list[str] | None = None
+    ) -> Any:
         return await aiosmtplib.send(
-            msg, sender=sender, recipients=rcpts or [self.intake],
-            hostname="127.0.0.1", port=self.settings.smtp_port, timeout=30)
+            msg,
+            sender=sender,
+            recipients=rcpts or [self.intake],
+            hostname="127.0.0.1",
+            port=self.settings.smtp_port,
+            timeout=30,
+        )
 
     async def api(self, path: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:
         assert self.http is not None
@@ -242,14 +271,17 @@ class Stack:
         from docflow.notify.models import OutboxMessage
 
         async def done() -> bool:
-            return not (await InboundMessage.filter(state="pending").exists()
-                        or await OutboxMessage.filter(state="queued").exists())
+            return not (
+                await InboundMessage.filter(state="pending").exists()
+                or await OutboxMessage.filter(state="queued").exists()
+            )
 
         await wait_for(done, what="intake and outbox to settle")
 
 
-async def wait_for(probe: Callable[[], Awaitable[T]], seconds: float = 20,
-                   what: str = "condition") -> T:
+async def wait_for(
+    probe: Callable[[], Awaitable[T]], seconds: float = 20, what: str = "condition"
+) -> T:
     """Poll `probe` until it returns something truthy."""
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds

@@ -114,7 +114,7 @@ def documents() -> None:
 
 
 @documents.command("list")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
 @click.option("--status", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 def documents_list(limit: int, status: str | None, as_json: bool) -> None:

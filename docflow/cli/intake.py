@@ -22,7 +22,7 @@ def quarantine() -> None:
 
 
 @quarantine.command("list")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 def quarantine_list(limit: int, as_json: bool) -> None:
     """List quarantined messages, newest first."""

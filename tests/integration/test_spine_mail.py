@@ -13,16 +13,24 @@ TITLE = "Kế hoạch cải cách hành chính năm 2027"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def draft(subject: str, sender: str = AUTHOR, text: str = "Đổi mới phương thức làm việc.",
-          name: str = "Kế hoạch.docx") -> EmailMessage:
+def draft(
+    subject: str,
+    sender: str = AUTHOR,
+    text: str = "Đổi mới phương thức làm việc.",
+    name: str = "Kế hoạch.docx",
+) -> EmailMessage:
     m = EmailMessage()
     m["From"] = f"Lê Thị Thu <{sender}>"
     m["To"] = "vanban@docflow.localhost"
     m["Subject"] = subject
     m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
     m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(make_docx_python_docx([text]), maintype="application",
-                     subtype=DOCX.split("/")[1], filename=name)
+    m.add_attachment(
+        make_docx_python_docx([text]),
+        maintype="application",
+        subtype=DOCX.split("/")[1],
+        filename=name,
+    )
     return m
 
 

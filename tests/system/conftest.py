@@ -26,8 +26,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from docflow.config import PACKAGE_ROOT
-from tests.conftest import ADMIN_TOKEN, PG_ADMIN_URL, Relay, free_port
+from tests.conftest import ADMIN_TOKEN, PG_ADMIN_URL, Relay, docflow_environ
 
 DOCFLOW = Path(sys.executable).parent / "docflow"
 INTAKE = "vanban@docflow.localhost"
@@ -40,25 +39,9 @@ def docflow_env(
     data_root: Path, database_url: str, relay_port: int, **extra: str
 ) -> dict[str, str]:
     """The environment of a docflow command: this machine's, minus any DOCFLOW_* of the caller."""
-    http_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
     env.update(
-        {
-            "DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml"),
-            "DOCFLOW_WORKFLOWS_DIR": str(PACKAGE_ROOT / "config" / "workflows"),
-            "DOCFLOW_DATA_DIR": str(data_root / "data"),
-            "DOCFLOW_DATABASE_URL": database_url,
-            "DOCFLOW_HTTP_HOST": "127.0.0.1",
-            "DOCFLOW_HTTP_PORT": str(http_port),
-            "DOCFLOW_SMTP_HOST": "127.0.0.1",
-            "DOCFLOW_SMTP_PORT": str(free_port()),
-            "DOCFLOW_RELAY_HOST": "127.0.0.1",
-            "DOCFLOW_RELAY_PORT": str(relay_port),
-            "DOCFLOW_BASE_URL": f"http://127.0.0.1:{http_port}",
-            "DOCFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
-            "PYTHONUNBUFFERED": "1",
-            **extra,
-        }
+        docflow_environ(data_root / "data", database_url, relay_port, PYTHONUNBUFFERED="1", **extra)
     )
     return env
 

@@ -261,3 +261,16 @@ async def test_help_on_docflow_and_every_subcommand_exits_0(tmp_path: Path) -> N
     for path, result in zip(paths, results, strict=True):
         assert result.returncode == 0, str(result)
         assert result.stdout.startswith(f"Usage: docflow {' '.join(path)}".rstrip()), str(result)
+
+
+# --- bad options ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("documents", "list"), ("quarantine", "list")], ids=" ".join)
+async def test_negative_limit_is_refused_with_a_usage_message_not_a_traceback(
+    env: dict[str, str], command: tuple[str, str]
+) -> None:
+    result = await run_cli(env, *command, "--limit", "-1")
+    assert result.returncode != 0, str(result)
+    assert "--limit" in result.stderr, str(result)
+    assert "Traceback" not in result.stderr, str(result)
