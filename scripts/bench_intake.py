@@ -50,7 +50,7 @@ INTAKE = "vanban@docflow.localhost"
 TOKEN = "bench-token"
 PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DOCX_CT = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
-SAMPLE = ROOT.parent / "shared" / "samples" / "vi-admin-reform-report-2018.txt"
+SAMPLE = ROOT / "tests" / "data" / "vi-admin-reform-report-2018.txt"
 
 
 def draft_template(docx_padding: int = 200_000) -> bytes:

@@ -17,7 +17,9 @@ from tests.filebuilders import make_docx_python_docx
 
 AUTHOR = "thu.lt@bandantoc.gov.vn"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-SAMPLE = Path("/work/shared/samples/vi-admin-reform-report-2018.txt").read_text(encoding="utf-8")
+SAMPLE = (Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt").read_text(
+    encoding="utf-8"
+)
 TITLE = (
     "Báo cáo kết quả thực hiện công tác cải cách hành chính năm 2018 của Ban Dân tộc — "
     "bản trình Lãnh đạo Ban xem xét, cho ý kiến trước khi ban hành"

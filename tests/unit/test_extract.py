@@ -22,7 +22,9 @@ from tests.filebuilders import (
     make_rtf,
 )
 
-SAMPLE = Path("/work/shared/samples/vi-admin-reform-report-2018.txt").read_text("utf-8")
+SAMPLE = (Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt").read_text(
+    "utf-8"
+)
 PARAGRAPHS = [p for p in SAMPLE.split("\n") if p.strip()]
 SHORT = ["Kế hoạch đổi mới năm 2027", "Tờ trình\tsố 12", "Cộng hòa  xã hội chủ nghĩa Việt Nam"]
 DOCX, ODT, PDF = KIND_MIME["docx"], KIND_MIME["odt"], KIND_MIME["pdf"]

@@ -22,7 +22,7 @@ from tests.filebuilders import (
     make_rtf,
 )
 
-SAMPLE = Path("/work/shared/samples/vi-admin-reform-report-2018.txt")
+SAMPLE = Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt"
 PARAGRAPHS = ["Kế hoạch đổi mới năm 2027", "Tờ trình số 12/TTr-SNV"]
 
 
