@@ -111,8 +111,13 @@ def demo(timeout: float) -> None:
         before = await InboundMessage.all().count()
         for msg in (plan, letter, revision):
             try:
-                await aiosmtplib.send(
-                    msg, hostname=settings.smtp_host, port=settings.smtp_port, timeout=30
+                await aiosmtplib.send(  # bytes: aiosmtplib would refold with policy.SMTP
+                    msg.as_bytes(),
+                    sender=AUTHOR[0],
+                    recipients=[settings.intake_address],
+                    hostname=settings.smtp_host,
+                    port=settings.smtp_port,
+                    timeout=30,
                 )
             except (aiosmtplib.SMTPException, OSError) as e:
                 raise DocflowError(
