@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -106,7 +107,7 @@ class IntakeService:
         """
         now = self.clock.now()
         entry = await self.spool.write(raw, now)
-        return await self._record(entry, now, mail_from, rcpt_tos, source, queue)
+        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, queue)
 
     async def receive_written(
         self, writer: SpoolWriter, mail_from: str, rcpt_tos: list[str], source: str
@@ -114,7 +115,15 @@ class IntakeService:
         """The same for a message streamed to the spool while it arrived."""
         now = self.clock.now()
         entry = await asyncio.to_thread(writer.finish_sync, now)
-        return await self._record(entry, now, mail_from, rcpt_tos, source, True)
+        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, True)
+
+    async def _record_or_remove(self, entry: SpoolEntry, *args: Any) -> int:
+        """Record the spooled message; if that fails, it was never received: remove it."""
+        try:
+            return await self._record(entry, *args)
+        except BaseException:
+            await asyncio.to_thread(self.spool.remove, entry.name)
+            raise
 
     async def _record(
         self,

@@ -98,5 +98,9 @@ class Spool:
             raise ValueError(f"spool name outside the spool: {name!r}")
         return path
 
+    def remove(self, name: str) -> None:
+        """Forget a message that was never acknowledged."""
+        self.path_of(name).unlink(missing_ok=True)
+
     async def read(self, name: str) -> bytes:
         return await asyncio.to_thread(self.path_of(name).read_bytes)

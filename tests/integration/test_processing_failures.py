@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from docflow.intake import analysis
@@ -45,3 +46,27 @@ async def test_failing_message_is_quarantined_after_max_attempts_and_does_not_bl
         assert [d["title"] for d in await stack.documents()] == ["Văn bản tốt"]
     finally:
         await stack.stop()
+
+
+async def test_storage_failure_before_the_reply_answers_451_and_keeps_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender keeps the message and retries; docflow never says 250 for what it lost."""
+    await stack.add_user(AUTHOR, "Lê Thị Thu")
+
+    async def database_down(*args: object, **kwargs: object) -> int:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(stack.services.intake, "_record", database_down)
+    message = draft("Văn bản khi cơ sở dữ liệu lỗi")
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await stack.send(message)
+    assert refused.value.code == 451
+    spool = stack.settings.spool_dir
+    assert not [p for p in spool.rglob("*") if p.is_file()], "nothing may stay in the spool"
+    assert await InboundMessage.all().count() == 0
+
+    monkeypatch.undo()  # the database is back: the sender's retry goes through
+    await stack.send(message)
+    docs = await wait_for(stack.documents, what="the retried draft")
+    assert [d["title"] for d in docs] == ["Văn bản khi cơ sở dữ liệu lỗi"]
