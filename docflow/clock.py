@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -10,16 +10,3 @@ class Clock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class FrozenClock(Clock):
-    """A clock that tests set and advance by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta

@@ -158,10 +158,6 @@ class DocumentService:
         best = max(rows, key=lambda r: order.get(r.message_id, -1))
         return best.document
 
-    async def thread_ids(self, doc: Document) -> list[str]:
-        rows = await ThreadMessage.filter(document=doc).order_by("id")
-        return [r.message_id for r in rows]
-
     # --- reading ----------------------------------------------------------------
 
     async def view(self, code: str) -> dict[str, Any]:

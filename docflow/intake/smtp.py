@@ -31,7 +31,6 @@ class IntakeHandler:
     def __init__(self, intake: IntakeService, lmtp: bool) -> None:
         self.intake = intake
         self.lmtp = lmtp
-        self.received = 0
 
     async def handle_RCPT(
         self,
@@ -63,7 +62,6 @@ class IntakeHandler:
             log.exception("could not store a message: answering 451")
             reply = TRY_AGAIN
         else:
-            self.received += 1
             reply = OK
         if self.lmtp:  # LMTP answers once per recipient (RFC 2033)
             return "\r\n".join(reply for _ in rcpts)

@@ -48,7 +48,6 @@ class Outbox:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self.wakeup = asyncio.Event()
-        self.sent_count = 0
 
     async def enqueue(
         self,
@@ -144,7 +143,6 @@ class Outbox:
         row.attempts += 1
         row.lease_until = None
         await row.save(update_fields=["state", "sent_at", "attempts", "lease_until"])
-        self.sent_count += 1
         log.info(
             "mail sent",
             extra={
@@ -195,9 +193,3 @@ class Outbox:
                 await asyncio.wait_for(self.wakeup.wait(), idle_seconds)
             except TimeoutError:
                 pass
-
-    async def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for state in (OutboxState.QUEUED, OutboxState.SENT, OutboxState.FAILED):
-            out[state] = await OutboxMessage.filter(state=state).count()
-        return out

@@ -32,8 +32,5 @@ class BlobStore:
     async def put(self, data: bytes) -> str:
         return await asyncio.to_thread(self.put_sync, data)
 
-    def exists(self, sha256: str) -> bool:
-        return self.path_of(sha256).exists()
-
     async def get(self, sha256: str) -> bytes:
         return await asyncio.to_thread(self.path_of(sha256).read_bytes)
