@@ -1,8 +1,10 @@
-"""Errors as JSON (never an HTML traceback) and bearer-token authentication for the API."""
+"""Errors as JSON for programs (a small page for browsers, never a traceback) and
+bearer-token authentication for the API."""
 
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 
 from aiohttp import web
@@ -19,6 +21,20 @@ def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"status": status, "message": message}}, status=status)
 
 
+def errors_for(request: web.Request, status: int, message: str) -> web.Response:
+    """JSON for programs; a small page for a person's browser (the pages under /status…)."""
+    if request.path.startswith(("/api/", "/healthz", "/metrics")):
+        return error_response(status, message)
+    body = (
+        '<!doctype html><html lang="vi"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{status}</title><body style="font-family:system-ui,sans-serif;'
+        f'max-width:40rem;margin:2rem auto;padding:0 1rem"><h1>{status}</h1>'
+        f"<p>{html.escape(message)}</p></body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -26,18 +42,17 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return error_response(
-            e.status, e.text if e.text and e.content_type == "application/json" else e.reason
-        )
+        message = e.text if e.text and e.content_type in ("application/json", "text/plain") else ""
+        return errors_for(request, e.status, message or e.reason)
     except NotFoundError as e:
-        return error_response(404, str(e))
+        return errors_for(request, 404, str(e))
     except InvalidRequestError as e:
-        return error_response(400, str(e))
+        return errors_for(request, 400, str(e))
     except DocflowError as e:
-        return error_response(422, str(e))
+        return errors_for(request, 422, str(e))
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
-        return error_response(500, "internal error")
+        return errors_for(request, 500, "internal error")
 
 
 @web.middleware

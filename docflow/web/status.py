@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import aiohttp_jinja2
@@ -26,4 +27,19 @@ async def status_page(request: web.Request) -> dict[str, Any]:
     except NotFoundError:
         raise web.HTTPNotFound(text="Không tìm thấy / Not found") from None
     vi, en = STATUS_NAMES.get(doc["status"], (doc["status"], doc["status"]))
-    return {"doc": doc, "status_vi": vi, "status_en": en, "size_label": size_label}
+    tz = services.settings.timezone
+
+    def local_time(iso: str) -> str:
+        """What the office's clocks showed (org.timezone), not UTC."""
+        return datetime.fromisoformat(iso).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+    workflow = services.workflows.by_key.get(doc["workflow"])
+    return {
+        "doc": doc,
+        "status_vi": vi,
+        "status_en": en,
+        "size_label": size_label,
+        "local_time": local_time,
+        "workflow_vi": workflow.name("vi") if workflow else doc["workflow"],
+        "workflow_en": workflow.name("en") if workflow else doc["workflow"],
+    }
