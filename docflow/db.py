@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "docflow.documents.models",
     "docflow.intake.models",
     "docflow.notify.models",
+    "docflow.workflow.models",
 ]
 
 

@@ -23,6 +23,8 @@ from docflow.notify.outbox import Outbox
 from docflow.storage.blobs import BlobStore
 from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog, load_workflows
+from docflow.workflow.engine import WorkflowEngine
+from docflow.workflow.links import Links
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Services:
     intake: IntakeService
     workflows: WorkflowCatalog
     status_links: StatusLinks
+    links: Links
+    engine: WorkflowEngine
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Wire the services together (no I/O beyond reading workflow files and the key)."""
     clock = clock or Clock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    workflows = load_workflows(settings.workflows_dir, settings.default_workflow)
+    workflows = load_workflows(
+        settings.workflows_dir, settings.default_workflow, settings.registers.keys()
+    )
     blobs = BlobStore(settings.blob_dir)
     spool = Spool(settings.spool_dir)
     users = UserService(clock, settings.allowed_domains)
@@ -88,7 +94,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     domain = settings.intake_address.partition("@")[2] or "docflow.localhost"
     composer = MailComposer(clock, settings.from_address, settings.org_name, domain)
-    links = StatusLinks(load_secret(settings.data_dir), settings.base_url)
+    secret = load_secret(settings.data_dir)
+    links = StatusLinks(secret, settings.base_url)
+    decision_links = Links(clock, secret, settings.base_url)
+    engine = WorkflowEngine(
+        clock,
+        workflows,
+        documents,
+        outbox,
+        composer,
+        decision_links,
+        links.url,
+        settings.timezone,
+    )
     intake = IntakeService(
         IntakeConfig(
             settings.intake_addresses,
@@ -104,6 +122,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         outbox,
         composer,
         workflows,
+        engine,
         status_url=links.url,
     )
     return Services(
@@ -117,6 +136,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         intake=intake,
         workflows=workflows,
         status_links=links,
+        links=decision_links,
+        engine=engine,
     )
 
 

@@ -10,6 +10,7 @@ from docflow import db
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 from docflow.errors import NotMigratedError, SettingsError
 from docflow.logs import setup_logging
+from docflow.services import Services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,6 +104,51 @@ def user_list(as_json: bool) -> None:
     for u in users:
         state = "" if u.active else " (inactive)"
         click.echo(f"{u.email:40} {u.name:30} {','.join(u.roles):20} {u.language}{state}")
+
+
+@user.command("roles")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON: role → e-mail addresses.")
+def user_roles(as_json: bool) -> None:
+    """List each role with its users, and roles workflows need that nobody holds."""
+
+    async def collect(s: Services) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        return await s.users.roles(), s.workflows.role_uses()
+
+    held, used = run_with_services(settings_or_exit(), collect)
+    roles = {role: held.get(role, []) for role in sorted({*held, *used})}
+    if as_json:
+        echo_json(roles)
+        return
+    for role, emails in roles.items():
+        where = f"  (used by {', '.join(used[role])})" if role in used else ""
+        click.echo(f"{role}{where}")
+        for email in emails:
+            click.echo(f"  {email}")
+        if not emails:
+            click.echo("  (nobody holds this role: its tasks cannot be assigned)")
+
+
+@user.group("role")
+def user_role() -> None:
+    """Give or take away a user's role."""
+
+
+@user_role.command("add")
+@click.argument("email")
+@click.argument("role")
+def user_role_add(email: str, role: str) -> None:
+    """Give EMAIL the role ROLE (as `role:ROLE` in a workflow stage names it)."""
+    changed = run_with_services(settings_or_exit(), lambda s: s.users.add_role(email, role))
+    click.echo(f"{changed.email}, roles: {', '.join(changed.roles)}")
+
+
+@user_role.command("remove")
+@click.argument("email")
+@click.argument("role")
+def user_role_remove(email: str, role: str) -> None:
+    """Take the role ROLE away from EMAIL (open tasks already assigned stay theirs)."""
+    changed = run_with_services(settings_or_exit(), lambda s: s.users.remove_role(email, role))
+    click.echo(f"{changed.email}, roles: {', '.join(changed.roles) or '(none)'}")
 
 
 # --- documents ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ class Document(Model):
     )
     workflow = fields.CharField(max_length=100)
     status = fields.CharField(max_length=30, default="received")
+    stage_index = fields.IntField(null=True)  # the stage under way (0-based), None outside review
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 

@@ -22,6 +22,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
+from docflow.documents.models import Document
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
 from docflow.errors import Refused
 from docflow.intake.analysis import Analyser
@@ -33,8 +34,17 @@ from docflow.notify.outbox import Outbox
 from docflow.users.models import User
 from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog
+from docflow.workflow.engine import WorkflowEngine
 
 log = logging.getLogger("docflow.intake")
+WITHDRAW_WORDS = ("WITHDRAW", "RÚT", "RÚT VĂN BẢN", "RUT", "RUT VAN BAN")
+
+
+def is_withdraw_command(subject: str) -> bool:
+    """`[DF-2026-000042] WITHDRAW` (or `RÚT`, `RÚT VĂN BẢN`): the author takes it back."""
+    return clean_title(subject).strip().upper() in WITHDRAW_WORDS
+
+
 LEASE = timedelta(seconds=30)
 SILENT_REASONS = ("unknown_sender", "auto_submitted")
 
@@ -71,6 +81,7 @@ class IntakeService:
         outbox: Outbox,
         composer: MailComposer,
         workflows: WorkflowCatalog,
+        engine: WorkflowEngine,
         status_url: Callable[[str], str],
     ) -> None:
         self.config = config
@@ -82,6 +93,7 @@ class IntakeService:
         self.outbox = outbox
         self.composer = composer
         self.workflows = workflows
+        self.engine = engine
         self.status_url = status_url
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self._locals = {a.partition("@")[0]: a.partition("@")[2] for a in config.addresses}
@@ -214,6 +226,8 @@ class IntakeService:
                 raise Refused("not_author", doc.code)
             if doc.status not in OPEN_STATUSES:
                 raise Refused("document_closed", doc.code)
+            if is_withdraw_command(head.subject):
+                return await self._withdraw(row, doc, author)
         analysis = await self.analyser.run(self.spool.path_of(row.spool_name))
         if analysis.refusal:
             raise Refused(*analysis.refusal)
@@ -241,7 +255,8 @@ class IntakeService:
                 row.version_number = version.number
                 row.processed_at = self.clock.now()
                 await row.save(using_db=conn)
-                receipt = self.composer.receipt(
+                await self.engine.on_new_version(conn, doc, version.number)
+                receipt = self.composer.receipt(  # says where the version now stands
                     to=author.email,
                     name=author.name,
                     language=author.language,
@@ -252,6 +267,7 @@ class IntakeService:
                         author.language
                     ),
                     status=doc.status,
+                    stage=self.engine.stage_name(doc, author.language),
                     files=[
                         (f.name, "main" if i == 0 else "annex", f.size) for i, f in enumerate(files)
                     ],
@@ -282,6 +298,17 @@ class IntakeService:
         )
         return Outcome(InboundState.ACCEPTED, doc.code, version.number)
 
+    async def _withdraw(self, row: InboundMessage, doc: Document, author: User) -> Outcome:
+        async with in_transaction() as conn:
+            await self.engine.withdraw(conn, doc, author.email)
+            row.state = InboundState.ACCEPTED
+            row.document_code = doc.code
+            row.processed_at = self.clock.now()
+            await row.save(using_db=conn)
+        self.outbox.poke()
+        log.info("document withdrawn", extra={"code": doc.code, "inbound_id": row.id})
+        return Outcome(InboundState.ACCEPTED, doc.code)
+
     def _plus_tag_of(self, row: InboundMessage) -> str | None:
         for rcpt in row.rcpt_tos:
             tag = self.plus_tag(rcpt)
@@ -289,7 +316,7 @@ class IntakeService:
                 return tag
         return None
 
-    async def _thread_target(self, mail: ParsedMail):  # type: ignore[no-untyped-def]
+    async def _thread_target(self, mail: ParsedMail) -> Document | None:
         """The document this mail continues: tracking code in the subject, else the thread."""
         for code in tracking_codes(mail.subject):
             doc = await self.documents.by_code(code)

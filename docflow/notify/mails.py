@@ -168,6 +168,7 @@ class MailComposer:
         version: int,
         workflow: str,
         status: str,
+        stage: str | None = None,
         files: list[tuple[str, str, int]],
         status_url: str,
         in_reply_to: str,
@@ -193,6 +194,7 @@ class MailComposer:
             version=version,
             workflow=workflow,
             status=STATUS_NAMES.get(status, (status, status))[1 if en else 0],
+            stage=stage,
             files=lines,
             status_url=status_url,
             org_name=self.org_name,
@@ -246,4 +248,90 @@ class MailComposer:
             in_reply_to=in_reply_to,
             references=references,
             auto="auto-replied",
+        )
+
+    def task(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        author: str,
+        stage: str,
+        due: str,
+        files: list[tuple[str, int, str]],
+        urls: dict[str, str],
+        thread: list[str],
+    ) -> Message:
+        """An approver's task mail: one link per action, each personal to them."""
+        en = language == "en"
+        word = "To review" if en else "Cần xem xét"
+        body = _TEMPLATES.get_template(f"task.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            author=author,
+            stage=stage,
+            due=due,
+            org_name=self.org_name,
+            files=[{"name": n, "size_label": size_label(sz), "url": u} for n, sz, u in files],
+            open_url=urls["open"],
+            approve_url=urls["approve"],
+            changes_url=urls["changes"],
+            reject_url=urls["reject"],
+        )
+        return self._compose(
+            to=to,
+            to_name=name,
+            subject=f"[{code}] {word}: {title}",
+            body=body,
+            language=language,
+            in_reply_to=thread[-1] if thread else "",
+            references=thread,
+            auto="auto-generated",
+        )
+
+    def notice(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        status: str,
+        text_vi: str,
+        text_en: str,
+        comments: list[dict[str, str]],
+        status_url: str,
+        thread: list[str],
+    ) -> Message:
+        """A mail to the author at each step of the document's way."""
+        en = language == "en"
+        status_name = STATUS_NAMES.get(status, (status, status))[1 if en else 0]
+        body = _TEMPLATES.get_template(f"notice.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            status=status_name,
+            text=text_en if en else text_vi,
+            comments=comments,
+            status_url=status_url,
+            org_name=self.org_name,
+        )
+        return self._compose(
+            to=to,
+            to_name=name,
+            subject=f"[{code}] {status_name}: {title}",
+            body=body,
+            language=language,
+            in_reply_to=thread[-1] if thread else "",
+            references=thread,
+            auto="auto-generated",
         )

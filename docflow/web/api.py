@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from docflow.errors import InvalidRequestError
+from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import safe_filename
 from docflow.web.keys import SERVICES
+from docflow.workflow.engine import audit_view, task_view
+from docflow.workflow.models import AuditEvent, Task, TaskState
 
 routes = web.RouteTableDef()
 
@@ -47,7 +49,38 @@ async def list_documents(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/documents/{code}")
 async def get_document(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICES].documents.view(request.match_info["code"]))
+    services = request.app[SERVICES]
+    view = await services.documents.view(request.match_info["code"])
+    doc = await services.documents.by_code(view["code"])
+    assert doc is not None
+    view.update(await services.engine.view(doc))
+    return web.json_response(view)
+
+
+@routes.get("/api/v1/documents/{code}/audit")
+async def get_audit(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    doc = await services.documents.by_code(request.match_info["code"])
+    if doc is None:
+        raise NotFoundError(f"no document {request.match_info['code']}")
+    events = await AuditEvent.filter(document=doc).order_by("id")
+    return web.json_response({"items": [audit_view(e) for e in events], "next": None})
+
+
+@routes.get("/api/v1/tasks")
+async def list_tasks(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    query = Task.all().prefetch_related("assignee", "document").order_by("-id")
+    if request.query.get("assignee"):
+        query = query.filter(assignee__email=request.query["assignee"].strip().lower())
+    if request.query.get("state"):
+        query = query.filter(state=request.query["state"])
+    if request.query.get("overdue") in ("1", "true", "yes"):
+        query = query.filter(state=TaskState.OPEN, due_at__lt=services.clock.now())
+    limit = _int(request, "limit", 100, 1, 500)
+    tasks = await query.limit(limit)
+    items = [{**task_view(t), "code": t.document.code} for t in tasks]
+    return web.json_response({"items": items, "next": None})
 
 
 @routes.get("/api/v1/documents/{code}/versions/{number}")

@@ -94,6 +94,47 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": {"description": "The file's bytes"}, **_errors(400, 401, 404)},
             }
         },
+        "/api/v1/documents/{code}/audit": {
+            "get": {
+                "summary": "The audit trail: who did what, when, from where",
+                "parameters": [CODE],
+                "responses": {
+                    "200": _resp(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": {"type": "object"}},
+                                "next": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/v1/tasks": {
+            "get": {
+                "summary": "Review and sign-off tasks, newest first",
+                "parameters": [
+                    {"name": "assignee", "in": "query", "schema": {"type": "string"}},
+                    {"name": "state", "in": "query", "schema": {"type": "string"}},
+                    {"name": "overdue", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                ],
+                "responses": {
+                    "200": _resp(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": {"type": "object"}},
+                                "next": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Liveness",

@@ -34,6 +34,7 @@ async def status_page(request: web.Request) -> dict[str, Any]:
         return datetime.fromisoformat(iso).astimezone(tz).strftime("%d/%m/%Y %H:%M")
 
     workflow = services.workflows.by_key.get(doc["workflow"])
+    found = await services.documents.by_code(code)
     return {
         "doc": doc,
         "status_vi": vi,
@@ -42,4 +43,6 @@ async def status_page(request: web.Request) -> dict[str, Any]:
         "local_time": local_time,
         "workflow_vi": workflow.name("vi") if workflow else doc["workflow"],
         "workflow_en": workflow.name("en") if workflow else doc["workflow"],
+        "stage_vi": services.engine.stage_name(found, "vi") if found else None,
+        "stage_en": services.engine.stage_name(found, "en") if found else None,
     }

@@ -53,7 +53,8 @@ async def test_receipt_link_opens_the_status_page_in_a_browser(
 
     page = await rendered_text(url.group(0), tmp_path / "profile")
     assert "Kế hoạch công tác dân tộc năm 2027" in page
-    assert "Đã tiếp nhận" in page and "Công văn" in page  # status and workflow, in Vietnamese
+    # status, stage and workflow, in Vietnamese
+    assert "Đang xem xét" in page and "Văn phòng xem xét" in page and "Công văn" in page
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", page)  # received at, office time
     assert "Kế hoạch.docx" in page
 

@@ -199,7 +199,7 @@ async def test_ingest_makes_documents_and_quarantines_the_unknown_sender_until_r
         shown = json.loads(
             (await cli_ok(env, "documents", "show", docs[title]["code"], "--json")).stdout
         )
-        assert (shown["title"], shown["author"], shown["status"]) == (title, AUTHOR, "received")
+        assert (shown["title"], shown["author"], shown["status"]) == (title, AUTHOR, "in_review")
         [version] = shown["versions"]
         assert [
             (f["name"], f["role"], f["mime"], f["size"], f["sha256"]) for f in version["files"]

@@ -85,7 +85,7 @@ async def test_draft_sent_with_swaks_becomes_a_document_and_gets_a_receipt(
     doc = await wait_until(lambda: document_titled(server, title), what="the document")
     status, full = await server.api(f"/api/v1/documents/{doc['code']}")
     assert status == 200, full
-    assert (full["author"], full["status"]) == (AUTHOR, "received")
+    assert (full["author"], full["status"]) == (AUTHOR, "in_review")
     assert [
         (f["name"], f["role"], f["mime"], f["sha256"]) for f in full["versions"][0]["files"]
     ] == [(filename, "main", DOCX, sha256(data))]

@@ -1,0 +1,254 @@
+"""Decision pages: an approver's personal link shows the document; its form decides, once.
+
+GET never changes anything (mail scanners fetch links); the POST carries a CSRF
+value bound to the link. The token is in the path only: it is never logged
+(the access log is off and errors redact `/t/` paths) and never shown back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from docflow.notify.mails import size_label
+from docflow.storage.filenames import safe_filename
+from docflow.web.keys import SERVICES
+from docflow.workflow.engine import DECISION_WORDS
+from docflow.workflow.links import LinkProblem
+from docflow.workflow.models import LinkToken, Task, TaskState
+
+routes = web.RouteTableDef()
+
+TEXT = {
+    "vi": {
+        "version": "Phiên bản",
+        "author": "Người soạn",
+        "due": "Hạn",
+        "files": "Tệp",
+        "text": "Nội dung dự thảo chính",
+        "history": "Ý kiến trước đây",
+        "decide": "Quyết định",
+        "comment": "Ý kiến (không bắt buộc khi đồng ý)",
+        "approve": "Đồng ý",
+        "changes": "Yêu cầu chỉnh sửa",
+        "reject": "Từ chối",
+        "once": "Mỗi đường dẫn chỉ dùng được một lần.",
+        "main": "dự thảo chính",
+        "annex": "phụ lục",
+        "done": "Đã ghi nhận",
+        "done_msg": "Quyết định của anh/chị ({decision}) đã được ghi nhận.",
+        "renew": "Gửi cho tôi đường dẫn mới",
+        "renewed": "Đã gửi đường dẫn mới",
+        "renewed_msg": "Một thư với đường dẫn mới đã được gửi tới hộp thư của anh/chị.",
+    },
+    "en": {
+        "version": "Version",
+        "author": "Author",
+        "due": "Due",
+        "files": "Files",
+        "text": "Text of the main draft",
+        "history": "Earlier comments",
+        "decide": "Decision",
+        "comment": "Comment (optional when approving)",
+        "approve": "Approve",
+        "changes": "Request changes",
+        "reject": "Reject",
+        "once": "Each link works once.",
+        "main": "main draft",
+        "annex": "annex",
+        "done": "Recorded",
+        "done_msg": "Your decision ({decision}) has been recorded.",
+        "renew": "Mail me a fresh link",
+        "renewed": "A fresh link is on its way",
+        "renewed_msg": "A message with a fresh link has been sent to your mailbox.",
+    },
+}
+PROBLEMS = {  # reason -> (vi, en) heading and message
+    "unknown": (
+        ("Đường dẫn không hợp lệ", "Đường dẫn này không tồn tại hoặc đã bị sửa."),
+        ("Invalid link", "This link does not exist or has been altered."),
+    ),
+    "used": (
+        ("Đường dẫn đã được dùng", "Quyết định cho việc này đã được ghi nhận trước đó."),
+        ("Link already used", "A decision on this task has already been recorded."),
+    ),
+    "superseded": (
+        (
+            "Đường dẫn không còn hiệu lực",
+            "Văn bản đã có phiên bản mới hoặc đã kết thúc; hãy dùng thư mới nhất.",
+        ),
+        (
+            "Link no longer valid",
+            "The document has a newer version or has ended; use the latest mail.",
+        ),
+    ),
+    "expired": (
+        ("Đường dẫn đã hết hạn", "Đường dẫn này đã hết hạn."),
+        ("Link expired", "This link has expired."),
+    ),
+    "wrong_action": (
+        ("Không thể thực hiện", "Đường dẫn này không dùng cho quyết định đó."),
+        ("Not possible", "This link is not for that decision."),
+    ),
+}
+
+
+def _problem_page(request: web.Request, problem: LinkProblem, token: str) -> web.Response:
+    services = request.app[SERVICES]
+    lang = problem.link.recipient.language if problem.link else "vi"
+    (head_vi, msg_vi), (head_en, msg_en) = PROBLEMS[problem.reason]
+    heading, message = (head_en, msg_en) if lang == "en" else (head_vi, msg_vi)
+    context: dict[str, Any] = {"lang": lang, "heading": heading, "message": message}
+    if problem.link is None:  # nobody known: say it in both languages
+        context["message_en"] = msg_en
+    else:
+        context["code"] = problem.link.task.document.code
+        context["title"] = problem.link.task.document.title
+    if problem.reason == "expired" and problem.link and problem.link.task.state == TaskState.OPEN:
+        context["renew"] = f"/t/{token}/renew"
+        context["renew_label"] = TEXT[lang]["renew"]
+        context["csrf"] = services.links.csrf(token)
+    status = 404 if problem.reason == "unknown" else 410
+    return aiohttp_jinja2.render_template("link_message.html", request, context, status=status)
+
+
+@routes.get("/t/{token}")
+async def show(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    token = request.match_info["token"]
+    try:
+        link = await services.links.find(token)
+    except LinkProblem as problem:
+        return _problem_page(request, problem, token)
+    task, doc = link.task, link.task.document
+    lang = link.recipient.language if link.recipient.language in TEXT else "vi"
+    t = TEXT[lang]
+    version = await services.documents.version_view(doc.code, task.version_number)
+    await doc.fetch_related("author")
+    workflow = services.engine.workflow_of(doc)
+    stage = workflow.stages[task.stage_index]
+    files = [
+        {**f, "role_label": t[f["role"]], "size_label": size_label(f["size"])}
+        for f in version["files"]
+    ]
+    return aiohttp_jinja2.render_template(
+        "decision.html",
+        request,
+        {
+            "lang": lang,
+            "t": t,
+            "doc": doc,
+            "task": task,
+            "stage_name": stage.name(lang),
+            "author_name": doc.author.name,
+            "due": services.engine.local_time(task.due_at) if task.due_at else "—",
+            "files": files,
+            "main_text": files[0].get("text") if files else None,
+            "history": await _history(doc.id, lang, services.engine.local_time),
+            "actions": link.actions.split(","),
+            "csrf": services.links.csrf(token),
+            "base": f"/t/{token}",
+        },
+    )
+
+
+async def _history(document_id: int, lang: str, local_time: Any) -> list[dict[str, Any]]:
+    tasks = (
+        await Task.filter(document_id=document_id, state__in=list(TaskState.DECISIONS))
+        .order_by("decided_at")
+        .prefetch_related("assignee")
+    )
+    return [
+        {
+            "when": local_time(x.decided_at),
+            "who": x.assignee.name,
+            "version": x.version_number,
+            "decision": DECISION_WORDS[x.state][1 if lang == "en" else 0],
+            "comment": x.comment,
+        }
+        for x in tasks
+    ]
+
+
+@routes.post("/t/{token}")
+async def decide(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    token = request.match_info["token"]
+    form = await request.post()
+    if not services.links.csrf_ok(token, str(form.get("csrf", ""))):
+        raise web.HTTPForbidden(text="Yêu cầu không hợp lệ (CSRF) / Invalid request (CSRF)")
+    action = str(form.get("action", ""))
+    try:
+        result = await services.engine.decide(token, action, str(form.get("comment", "")))
+    except LinkProblem as problem:
+        return _problem_page(request, problem, token)
+    link = await LinkToken.get(token_hash=services.links.hash(token)).prefetch_related("recipient")
+    lang = link.recipient.language if link.recipient.language in TEXT else "vi"
+    word = DECISION_WORDS[result.decision][1 if lang == "en" else 0]
+    return aiohttp_jinja2.render_template(
+        "link_message.html",
+        request,
+        {
+            "lang": lang,
+            "heading": TEXT[lang]["done"],
+            "message": TEXT[lang]["done_msg"].format(decision=word),
+            "code": result.code,
+            "title": "",
+        },
+    )
+
+
+@routes.post("/t/{token}/renew")
+async def renew(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    token = request.match_info["token"]
+    form = await request.post()
+    if not services.links.csrf_ok(token, str(form.get("csrf", ""))):
+        raise web.HTTPForbidden(text="Yêu cầu không hợp lệ (CSRF) / Invalid request (CSRF)")
+    lang = await services.engine.renew(token)
+    if lang is None:
+        return _problem_page(request, LinkProblem("unknown"), token)
+    return aiohttp_jinja2.render_template(
+        "link_message.html",
+        request,
+        {
+            "lang": lang,
+            "heading": TEXT[lang]["renewed"],
+            "message": TEXT[lang]["renewed_msg"],
+        },
+    )
+
+
+@routes.get("/t/{token}/files/{position}")
+async def download(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    token = request.match_info["token"]
+    try:
+        link = await services.links.find(token)
+    except LinkProblem as problem:
+        if problem.reason != "used" or problem.link is None:
+            return _problem_page(request, problem, token)
+        link = problem.link  # after deciding, the files may still be read
+    try:
+        position = int(request.match_info["position"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    f = await services.documents.file_of(
+        link.task.document.code, link.task.version_number, position
+    )
+    name = safe_filename(f.name)
+    return web.FileResponse(
+        services.blobs.path_of(f.sha256),
+        headers={
+            "Content-Type": f.mime,
+            "Content-Disposition": "attachment; filename*=UTF-8''" + _quote(name),
+        },
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)

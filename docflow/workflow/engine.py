@@ -1,0 +1,496 @@
+"""The review and sign-off engine: stages, tasks, quorum, decisions, and the mail they cause.
+
+Every transition runs inside the caller's transaction (intake's, or the one
+`decide` opens) and writes an audit event; mail goes to the outbox in the same
+transaction, so a decision and the mails it causes commit together or not at all.
+Concurrent decisions on one document serialise on the document's row
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one write transaction at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from docflow.clock import Clock
+from docflow.documents.models import Document, ThreadMessage, Version
+from docflow.documents.service import DocumentService
+from docflow.notify.mails import MailComposer
+from docflow.notify.outbox import Outbox
+from docflow.users.models import User
+from docflow.workflow.definitions import Stage, Workflow, WorkflowCatalog
+from docflow.workflow.links import APPROVE, CHANGES, REJECT, LinkProblem, Links, token_hash
+from docflow.workflow.models import AuditEvent, LinkToken, Task, TaskState
+
+log = logging.getLogger("docflow.workflow")
+ApprovedHook = Callable[[BaseDBAsyncClient, Document], Awaitable[None]]
+DECISION_STATE = {
+    APPROVE: TaskState.APPROVED,
+    CHANGES: TaskState.CHANGES_REQUESTED,
+    REJECT: TaskState.REJECTED,
+}
+DECISION_WORDS = {  # (vi, en)
+    TaskState.APPROVED: ("đồng ý", "approved"),
+    TaskState.CHANGES_REQUESTED: ("yêu cầu chỉnh sửa", "requested changes"),
+    TaskState.REJECTED: ("từ chối", "rejected"),
+}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    code: str
+    decision: str
+    status: str  # the document's status afterwards
+
+
+class WorkflowEngine:
+    """Moves documents through their workflow's stages."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        workflows: WorkflowCatalog,
+        documents: DocumentService,
+        outbox: Outbox,
+        composer: MailComposer,
+        links: Links,
+        status_url: Callable[[str], str],
+        timezone: object,
+    ) -> None:
+        self.clock = clock
+        self.workflows = workflows
+        self.documents = documents
+        self.outbox = outbox
+        self.composer = composer
+        self.links = links
+        self.status_url = status_url
+        self.timezone = timezone
+        self.on_approved: list[ApprovedHook] = []  # issuing plugs in here (archive)
+
+    # --- entering stages ----------------------------------------------------------------
+
+    async def on_new_version(
+        self, conn: BaseDBAsyncClient, doc: Document, version: int, source: str = "mail"
+    ) -> None:
+        """A new document enters stage 1; a revision restarts the stage it was in.
+
+        The author is not mailed here: the receipt for the version says where it stands.
+        """
+        await self.audit(conn, doc, doc.author.email, "version_added", source, version)
+        if doc.stage_index is None:
+            await self._enter(conn, doc, 0, version, tell_author=False)
+            return
+        await self._close_open_tasks(conn, doc, TaskState.SUPERSEDED)
+        await self._enter(conn, doc, doc.stage_index, version, tell_author=False)
+
+    def stage_name(self, doc: Document, language: str) -> str | None:
+        if doc.stage_index is None:
+            return None
+        return self.workflow_of(doc).stages[doc.stage_index].name(language)
+
+    async def _enter(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        index: int,
+        version: int,
+        tell_author: bool = True,
+    ) -> None:
+        workflow = self.workflow_of(doc)
+        stage = workflow.stages[index]
+        doc.status, doc.stage_index, doc.updated_at = "in_review", index, self.clock.now()
+        await doc.save(using_db=conn, update_fields=["status", "stage_index", "updated_at"])
+        assignees = await self._resolve(conn, stage)
+        await self.audit(
+            conn,
+            doc,
+            "docflow",
+            "stage_entered",
+            "system",
+            version,
+            stage.key,
+            {"assignees": [u.email for u in assignees]},
+        )
+        if not assignees:
+            log.error("stage has nobody to decide", extra={"code": doc.code, "stage": stage.key})
+        due = self.clock.now() + stage.due
+        files = await self._files(conn, doc, version)
+        for user in assignees:
+            task = await Task.create(
+                document=doc,
+                version_number=version,
+                stage_index=index,
+                stage_key=stage.key,
+                assignee=user,
+                created_at=self.clock.now(),
+                due_at=due,
+                using_db=conn,
+            )
+            await self._mail_task(conn, doc, task, user, stage, version, due, files)
+        if not tell_author:
+            return
+        await self._tell_author(
+            conn,
+            doc,
+            version,
+            f"Văn bản đã chuyển sang bước «{stage.name('vi')}» "
+            f"({index + 1}/{len(workflow.stages)}).",
+            f"The document has moved to the stage “{stage.name('en')}” "
+            f"({index + 1}/{len(workflow.stages)}).",
+        )
+
+    async def _resolve(self, conn: BaseDBAsyncClient, stage: Stage) -> list[User]:
+        """The active users a stage's assignees name, each once, in the order written."""
+        found: dict[str, User] = {}
+        active = await User.filter(active=True).using_db(conn).order_by("email")
+        for a in stage.assignees:
+            if a.kind == "user":
+                people = [u for u in active if u.email == a.value]
+                if not people:
+                    log.warning("assignee is not a user", extra={"assignee": str(a)})
+            else:
+                people = [u for u in active if a.value in u.roles]
+            for p in people:
+                found.setdefault(p.email, p)
+        return list(found.values())
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    async def decide(
+        self, token: str, action: str, comment: str, source: str = "link"
+    ) -> DecisionResult:
+        """Act on a decision link, once. LinkProblem says why a link cannot act."""
+        async with in_transaction() as conn:
+            link = await self.links.find(token, conn)
+            doc_id = link.task.document.id  # the lock below orders concurrent decisions
+            doc = await Document.filter(id=doc_id).select_for_update().using_db(conn).get()
+            await doc.fetch_related("author", using_db=conn)
+            link = await self.links.find(token, conn)  # again, now that the document is ours
+            if action not in link.actions.split(","):
+                raise LinkProblem("wrong_action", link)
+            now = self.clock.now()
+            claimed = (
+                await LinkToken.filter(id=link.id, used_at__isnull=True)
+                .using_db(conn)
+                .update(used_at=now)
+            )
+            if claimed != 1:
+                raise LinkProblem("used", link)
+            task = link.task
+            task.state = DECISION_STATE[action]
+            task.decided_at = now
+            task.comment = comment.strip()[:10000]
+            await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
+            actor = link.recipient.email
+            await self.audit(
+                conn,
+                doc,
+                actor,
+                f"decision:{task.state}",
+                source,
+                task.version_number,
+                task.stage_key,
+                {"comment": task.comment},
+            )
+            await self._after_decision(conn, doc, task)
+        self.outbox.poke()
+        log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
+        return DecisionResult(doc.code, task.state, doc.status)
+
+    async def _after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
+        stage_tasks = Task.filter(
+            document=doc, version_number=task.version_number, stage_index=task.stage_index
+        ).using_db(conn)
+        if task.state == TaskState.CHANGES_REQUESTED:
+            await self._close_open_tasks(conn, doc, TaskState.SUPERSEDED)
+            await self._set_status(conn, doc, "changes_requested")
+            await self._tell_author(
+                conn,
+                doc,
+                task.version_number,
+                "Văn bản cần chỉnh sửa. Hãy trả lời thư này kèm bản sửa: bước xem xét sẽ "
+                "bắt đầu lại với phiên bản mới.",
+                "Changes were requested. Reply to this message with the revised draft: the "
+                "stage starts again with the new version.",
+                await self._comments(conn, doc, task.version_number, task.stage_index),
+            )
+            return
+        if task.state == TaskState.REJECTED:
+            await self._close_open_tasks(conn, doc, TaskState.CANCELLED)
+            await self._set_status(conn, doc, "rejected", stage=None)
+            await self._tell_author(
+                conn,
+                doc,
+                task.version_number,
+                "Văn bản đã bị từ chối.",
+                "The document was rejected.",
+                await self._comments(conn, doc, task.version_number, task.stage_index),
+            )
+            return
+        workflow = self.workflow_of(doc)
+        stage = workflow.stages[task.stage_index]
+        total = await stage_tasks.exclude(state=TaskState.SUPERSEDED).count()
+        approvals = await stage_tasks.filter(state=TaskState.APPROVED).count()
+        if not stage.quorum.reached(approvals, total):
+            return
+        await self.audit(
+            conn,
+            doc,
+            "docflow",
+            "stage_completed",
+            "system",
+            task.version_number,
+            stage.key,
+            {"approvals": approvals},
+        )
+        await self._close_open_tasks(conn, doc, TaskState.SUPERSEDED)
+        if task.stage_index + 1 < len(workflow.stages):
+            await self._enter(conn, doc, task.stage_index + 1, task.version_number)
+            return
+        await self._set_status(conn, doc, "approved", stage=None)
+        await self.audit(conn, doc, "docflow", "approved", "system", task.version_number)
+        await self._tell_author(
+            conn,
+            doc,
+            task.version_number,
+            "Văn bản đã được phê duyệt ở tất cả các bước.",
+            "The document has been approved at every stage.",
+            await self._comments(conn, doc, task.version_number, None),
+        )
+        for hook in self.on_approved:
+            await hook(conn, doc)
+
+    async def renew(self, token: str) -> str | None:
+        """Mail fresh links for the open task an expired link belonged to; its language."""
+        async with in_transaction() as conn:
+            link = await LinkToken.filter(token_hash=token_hash(token)).using_db(conn).first()
+            if link is None:
+                return None
+            await link.fetch_related("task", "recipient", using_db=conn)
+            task = link.task
+            if task.state != TaskState.OPEN:
+                return None
+            await task.fetch_related("document", using_db=conn)
+            doc = task.document
+            await doc.fetch_related("author", using_db=conn)
+            stage = self.workflow_of(doc).stages[task.stage_index]
+            files = await self._files(conn, doc, task.version_number)
+            due = task.due_at or self.clock.now()
+            await self._mail_task(
+                conn, doc, task, link.recipient, stage, task.version_number, due, files
+            )
+            await self.audit(
+                conn,
+                doc,
+                link.recipient.email,
+                "link_renewed",
+                "link",
+                task.version_number,
+                task.stage_key,
+            )
+        self.outbox.poke()
+        return str(link.recipient.language)
+
+    async def withdraw(
+        self, conn: BaseDBAsyncClient, doc: Document, actor: str, source: str = "mail"
+    ) -> None:
+        """The author takes the document back: open tasks end, their links stop working."""
+        await self._close_open_tasks(conn, doc, TaskState.CANCELLED)
+        await self._set_status(conn, doc, "withdrawn", stage=None)
+        version = await Version.filter(document=doc).using_db(conn).count()
+        await self.audit(conn, doc, actor, "withdrawn", source, version)
+        await self._tell_author(
+            conn,
+            doc,
+            version,
+            "Văn bản đã được rút theo yêu cầu.",
+            "The document was withdrawn as asked.",
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def workflow_of(self, doc: Document) -> Workflow:
+        return self.workflows.by_key.get(doc.workflow) or self.workflows.default
+
+    async def _set_status(
+        self, conn: BaseDBAsyncClient, doc: Document, status: str, stage: int | str | None = "keep"
+    ) -> None:
+        doc.status, doc.updated_at = status, self.clock.now()
+        fields = ["status", "updated_at"]
+        if stage != "keep":
+            doc.stage_index = stage  # type: ignore[assignment]
+            fields.append("stage_index")
+        await doc.save(using_db=conn, update_fields=fields)
+
+    async def _close_open_tasks(self, conn: BaseDBAsyncClient, doc: Document, state: str) -> None:
+        await Task.filter(document=doc, state=TaskState.OPEN).using_db(conn).update(state=state)
+
+    async def audit(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        actor: str,
+        action: str,
+        source: str,
+        version: int | None = None,
+        stage: str | None = None,
+        detail: dict[str, object] | None = None,
+        on_behalf_of: str | None = None,
+    ) -> None:
+        await AuditEvent.create(
+            document=doc,
+            at=self.clock.now(),
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            source=source,
+            version_number=version,
+            stage_key=stage,
+            detail=detail or {},
+            using_db=conn,
+        )
+
+    async def _files(
+        self, conn: BaseDBAsyncClient, doc: Document, version: int
+    ) -> list[tuple[int, str, int]]:
+        v = await Version.filter(document=doc, number=version).using_db(conn).get()
+        await v.fetch_related("files", using_db=conn)
+        return [(f.position, f.name, f.size) for f in sorted(v.files, key=lambda f: f.position)]  # type: ignore[attr-defined]
+
+    async def _thread(self, conn: BaseDBAsyncClient, doc: Document) -> list[str]:
+        rows = await ThreadMessage.filter(document=doc).using_db(conn).order_by("id")
+        return [r.message_id for r in rows][-10:]
+
+    def local_time(self, t: datetime) -> str:
+        """As the office's clocks show it (org.timezone)."""
+        return t.astimezone(self.timezone).strftime("%d/%m/%Y %H:%M")  # type: ignore[arg-type]
+
+    async def _mail_task(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        task: Task,
+        user: User,
+        stage: Stage,
+        version: int,
+        due: datetime,
+        files: list[tuple[int, str, int]],
+    ) -> None:
+        issued = await self.links.issue(conn, task)
+        urls = {
+            name: self.links.url(getattr(issued, name))
+            for name in ("open", "approve", "changes", "reject")
+        }
+        msg = self.composer.task(
+            to=user.email,
+            name=user.name,
+            language=user.language,
+            code=doc.code,
+            title=doc.title,
+            version=version,
+            author=doc.author.name,
+            stage=stage.name(user.language).lower(),
+            due=self.local_time(due),
+            files=[(n, size, f"{urls['open']}/files/{pos}") for pos, n, size in files],
+            urls=urls,
+            thread=await self._thread(conn, doc),
+        )
+        await self._send(conn, doc, msg, "task")
+
+    async def _tell_author(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        version: int,
+        text_vi: str,
+        text_en: str,
+        comments: list[dict[str, str]] | None = None,
+    ) -> None:
+        author = doc.author
+        msg = self.composer.notice(
+            to=author.email,
+            name=author.name,
+            language=author.language,
+            code=doc.code,
+            title=doc.title,
+            version=version,
+            status=doc.status,
+            text_vi=text_vi,
+            text_en=text_en,
+            comments=comments or [],
+            status_url=self.status_url(doc.code),
+            thread=await self._thread(conn, doc),
+        )
+        await self._send(conn, doc, msg, "notice")
+
+    async def _send(self, conn: BaseDBAsyncClient, doc: Document, msg: Message, kind: str) -> None:
+        await self.outbox.enqueue(conn, msg, kind, doc.code)
+        message_id = str(msg["Message-ID"]).strip("<>")
+        await self.documents.remember_message(conn, doc, message_id, "out")
+
+    async def _comments(
+        self, conn: BaseDBAsyncClient, doc: Document, version: int, stage_index: int | None
+    ) -> list[dict[str, str]]:
+        query = Task.filter(
+            document=doc, version_number=version, state__in=list(TaskState.DECISIONS)
+        ).using_db(conn)
+        if stage_index is not None:
+            query = query.filter(stage_index=stage_index)
+        out = []
+        for t in await query.order_by("decided_at").prefetch_related("assignee"):
+            vi, en = DECISION_WORDS[t.state]
+            word = en if doc.author.language == "en" else vi
+            out.append({"who": t.assignee.name, "decision": word, "text": t.comment})
+        return out
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def view(self, doc: Document) -> dict[str, object]:
+        """Current stage, tasks and decisions, for the API's document view."""
+        workflow = self.workflow_of(doc)
+        stage = workflow.stages[doc.stage_index] if doc.stage_index is not None else None
+        tasks = await Task.filter(document=doc).order_by("id").prefetch_related("assignee")
+        return {
+            "stage": None
+            if stage is None
+            else {
+                "index": doc.stage_index,
+                "key": stage.key,
+                "name": {"vi": stage.name_vi, "en": stage.name_en},
+                "of": len(workflow.stages),
+            },
+            "tasks": [task_view(t) for t in tasks],
+        }
+
+
+def task_view(t: Task) -> dict[str, object]:
+    return {
+        "id": t.id,
+        "version": t.version_number,
+        "stage": t.stage_key,
+        "assignee": t.assignee.email,
+        "state": t.state,
+        "created_at": t.created_at.isoformat(),
+        "due_at": t.due_at.isoformat() if t.due_at else None,
+        "decided_at": t.decided_at.isoformat() if t.decided_at else None,
+        "comment": t.comment,
+    }
+
+
+def audit_view(e: AuditEvent) -> dict[str, object]:
+    return {
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "on_behalf_of": e.on_behalf_of,
+        "action": e.action,
+        "source": e.source,
+        "version": e.version_number,
+        "stage": e.stage_key,
+        "detail": e.detail,
+    }

@@ -1,0 +1,114 @@
+"""Decision links: random tokens handed out once, in mail; the database keeps only hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from docflow.clock import Clock
+from docflow.workflow.models import LinkToken, Task, TaskState
+
+OPEN = "open"
+APPROVE = "approve"
+CHANGES = "changes"
+REJECT = "reject"
+DECISIONS = (APPROVE, CHANGES, REJECT)
+LIFETIME = timedelta(days=14)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LinkProblem(Exception):
+    """Why a link cannot act: `reason` is one of expired, used, superseded, unknown."""
+
+    def __init__(self, reason: str, link: LinkToken | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.link = link
+
+
+@dataclass(frozen=True)
+class IssuedLinks:
+    """The plaintext tokens of one task mail: they exist only in memory and in that mail."""
+
+    open: str
+    approve: str
+    changes: str
+    reject: str
+
+
+class Links:
+    """Issues and checks links; `csrf` binds a form to the link that showed it."""
+
+    def __init__(self, clock: Clock, secret: bytes, base_url: str) -> None:
+        self.clock = clock
+        self.secret = secret
+        self.base_url = base_url
+
+    def url(self, token: str) -> str:
+        return f"{self.base_url}/t/{token}"
+
+    async def issue(
+        self, conn: BaseDBAsyncClient, task: Task, lifetime: timedelta = LIFETIME
+    ) -> IssuedLinks:
+        now = self.clock.now()
+        tokens: dict[str, str] = {}
+        for name, actions in (
+            (OPEN, ",".join(DECISIONS)),
+            (APPROVE, APPROVE),
+            (CHANGES, CHANGES),
+            (REJECT, REJECT),
+        ):
+            token = secrets.token_urlsafe(32)
+            await LinkToken.create(
+                token_hash=token_hash(token),
+                task=task,
+                recipient_id=task.assignee_id,  # type: ignore[attr-defined]
+                actions=actions,
+                created_at=now,
+                expires_at=now + lifetime,
+                using_db=conn,
+            )
+            tokens[name] = token
+        return IssuedLinks(**tokens)
+
+    async def find(
+        self, token: str, conn: BaseDBAsyncClient | None = None, lock: bool = False
+    ) -> LinkToken:
+        """The link for `token` if it may still act, else LinkProblem saying why."""
+        query = LinkToken.filter(token_hash=token_hash(token))
+        if lock:
+            query = query.select_for_update()
+        link = (
+            await query.using_db(conn)
+            .first()
+            .prefetch_related("task", "task__document", "task__assignee", "recipient")
+        )
+        if link is None:
+            raise LinkProblem("unknown")
+        if link.task.state == TaskState.SUPERSEDED or link.task.state == TaskState.CANCELLED:
+            raise LinkProblem("superseded", link)
+        if link.used_at is not None or link.task.state != TaskState.OPEN:
+            raise LinkProblem("used", link)
+        if link.expires_at <= self.clock.now():
+            raise LinkProblem("expired", link)
+        return link
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return token_hash(token)
+
+    def csrf(self, token: str) -> str:
+        return hmac.new(
+            self.secret, b"csrf:" + token_hash(token).encode(), hashlib.sha256
+        ).hexdigest()
+
+    def csrf_ok(self, token: str, value: str) -> bool:
+        return hmac.compare_digest(self.csrf(token), value)

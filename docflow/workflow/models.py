@@ -1,0 +1,83 @@
+"""Tasks, decision links and the audit trail."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from docflow.documents.models import Document
+from docflow.users.models import User
+
+
+class TaskState:
+    OPEN = "open"
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a new version restarted the stage, or the stage ended
+    CANCELLED = "cancelled"  # the document was withdrawn or rejected meanwhile
+
+    DECISIONS = (APPROVED, CHANGES_REQUESTED, REJECTED)
+
+
+class Task(Model):
+    """The part of one assignee in one stage, for one version of a document."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="tasks", on_delete=fields.RESTRICT
+    )
+    version_number = fields.IntField()
+    stage_index = fields.IntField()  # 0-based position in the workflow
+    stage_key = fields.CharField(max_length=100)
+    assignee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="tasks", on_delete=fields.RESTRICT
+    )
+    state = fields.CharField(max_length=20, default=TaskState.OPEN, db_index=True)
+    created_at = fields.DatetimeField()
+    due_at = fields.DatetimeField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    comment = fields.TextField(default="")
+
+    class Meta:
+        table = "tasks"
+
+
+class LinkToken(Model):
+    """A decision link: only the SHA-256 of the token is kept, never the token."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    task: fields.ForeignKeyRelation[Task] = fields.ForeignKeyField(
+        "docflow.Task", related_name="links", on_delete=fields.RESTRICT
+    )
+    recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="links", on_delete=fields.RESTRICT
+    )
+    actions = fields.CharField(max_length=60)  # comma-separated: what this link may do
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "link_tokens"
+
+
+class AuditEvent(Model):
+    """Who did what to a document, when, from where (link, mail or CLI)."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="audit", on_delete=fields.RESTRICT
+    )
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=320)
+    on_behalf_of = fields.CharField(max_length=320, null=True)
+    action = fields.CharField(max_length=40)
+    source = fields.CharField(max_length=10)  # mail | link | cli | system
+    version_number = fields.IntField(null=True)
+    stage_key = fields.CharField(max_length=100, null=True)
+    detail: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_events"
