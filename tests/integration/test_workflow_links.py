@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 from email.message import EmailMessage
 
 import aiohttp
+import pytest
 
 from docflow.workflow.models import AuditEvent
 from tests.conftest import Stack, wait_for
@@ -240,3 +243,30 @@ async def test_revision_while_in_review_supersedes_the_open_links(stack: Stack) 
         (1, "superseded"),
         (2, "approved"),
     ]
+
+
+async def test_a_token_appears_nowhere_but_in_its_mail(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await people(stack)
+    await stack.send(draft(TITLE))
+    review = links_of((await task_mails(stack, REVIEWER))[0])
+    tokens = [u.rsplit("/", 1)[1] for u in review.values()]
+    code = (await stack.documents())[0]["code"]
+    await submit(stack, review["open"], "approve", "Đồng ý.")
+    await click(stack, review["open"])  # a used link's page
+    await task_mails(stack, SIGNER)
+    seen = [json.dumps(vars(r), default=str) for r in caplog.records]
+    for path in (
+        f"/api/v1/documents/{code}",
+        f"/api/v1/documents/{code}/audit",
+        "/api/v1/tasks",
+        "/api/v1/documents",
+    ):
+        seen.append(json.dumps((await stack.api(path))[1], default=str))
+    _, page = await click(stack, review["approve"])
+    seen.append(page)
+    seen += [m.as_string() for m in stack.relay.to(AUTHOR)]  # the author's mails too
+    for token in tokens:
+        assert not any(token in s for s in seen)
