@@ -20,7 +20,7 @@ from docflow.services import Services
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
 SAMPLE_USERS = [
     (*AUTHOR, ["staff"]),
-    ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong"]),
+    ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong", "chanh-van-phong"]),
     ("truongban@bandantoc.gov.vn", "Trần Đức Minh", ["truong-ban"]),
 ]
 PLAN_TITLE = "[KH] Kế hoạch cải cách hành chính năm 2027"
@@ -139,7 +139,10 @@ def demo(timeout: float) -> None:
             f"  documents:  docflow documents list   |   curl -H 'Authorization: Bearer "
             f"{token}' {base}/api/v1/documents"
         )
-        click.echo(f"  receipts:   {settings.data_dir / 'mail-out'} (with serve --dev-relay)")
+        click.echo(
+            f"  mail:       {settings.data_dir / 'mail-out'} (with serve --dev-relay): "
+            "receipts, and the approvers' task mails: open their links to decide"
+        )
         click.echo(
             f"  send more:  swaks --server {settings.smtp_host}:{settings.smtp_port} "
             f"--to {settings.intake_address} --from {AUTHOR[0]} --attach @draft.docx"

@@ -38,6 +38,9 @@ class Task(Model):
     due_at = fields.DatetimeField(null=True)
     decided_at = fields.DatetimeField(null=True)
     comment = fields.TextField(default="")
+    # set by the reminder sweep when it claims the task (see docflow.workflow.reminders)
+    last_reminded_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "tasks"
