@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import aiohttp_jinja2
@@ -30,6 +31,9 @@ from docflow.web.middleware import bearer_auth, json_errors
 
 log = logging.getLogger("docflow.app")
 SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
+# How often the reminder/escalation sweep runs; DOCFLOW_SWEEP_SECONDS overrides it
+# (the multi-process test sets a second or two).
+REMINDER_SWEEP_SECONDS = 60.0
 
 
 def create_app(
@@ -131,6 +135,21 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         "interval",
         seconds=15,
         id="outbox-poke",
+        max_instances=1,
+        coalesce=True,
+    )
+
+    async def sweep_reminders() -> None:
+        try:
+            await services.reminders.sweep()
+        except Exception:  # logged; the next run tries again
+            log.exception("reminder sweep failed")
+
+    scheduler.add_job(
+        sweep_reminders,
+        "interval",
+        seconds=float(os.environ.get("DOCFLOW_SWEEP_SECONDS", REMINDER_SWEEP_SECONDS)),
+        id="reminder-sweep",
         max_instances=1,
         coalesce=True,
     )

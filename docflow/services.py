@@ -25,6 +25,7 @@ from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog, load_workflows
 from docflow.workflow.engine import WorkflowEngine
 from docflow.workflow.links import Links
+from docflow.workflow.reminders import Reminders
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Services:
     status_links: StatusLinks
     links: Links
     engine: WorkflowEngine
+    reminders: Reminders
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         status_links=links,
         links=decision_links,
         engine=engine,
+        reminders=Reminders(clock, engine, decision_links, composer, outbox),
     )
 
 

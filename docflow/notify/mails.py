@@ -335,3 +335,84 @@ class MailComposer:
             references=thread,
             auto="auto-generated",
         )
+
+    def reminder(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        stage: str,
+        due: str,
+        overdue: bool,
+        urls: dict[str, str],
+        thread: list[str],
+    ) -> Message:
+        """A reminder of an open task, with fresh links (the earlier ones still work)."""
+        en = language == "en"
+        word = "Reminder" if en else "Nhắc việc"
+        body = _TEMPLATES.get_template(f"reminder.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            stage=stage,
+            due=due,
+            overdue=overdue,
+            org_name=self.org_name,
+            open_url=urls["open"],
+            approve_url=urls["approve"],
+            changes_url=urls["changes"],
+            reject_url=urls["reject"],
+        )
+        return self._compose(
+            to=to,
+            to_name=name,
+            subject=f"[{code}] {word}: {title}",
+            body=body,
+            language=language,
+            in_reply_to=thread[-1] if thread else "",
+            references=thread,
+            auto="auto-generated",
+        )
+
+    def escalated(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        stage: str,
+        due: str,
+        added: list[str],
+        thread: list[str],
+    ) -> Message:
+        """Tells an assignee whose task is overdue who else may now decide."""
+        en = language == "en"
+        word = "Escalated" if en else "Đã chuyển cấp trên"
+        body = _TEMPLATES.get_template(f"escalated.{'en' if en else 'vi'}.txt").render(
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            stage=stage,
+            due=due,
+            added=added,
+            org_name=self.org_name,
+        )
+        return self._compose(
+            to=to,
+            to_name=name,
+            subject=f"[{code}] {word}: {title}",
+            body=body,
+            language=language,
+            in_reply_to=thread[-1] if thread else "",
+            references=thread,
+            auto="auto-generated",
+        )

@@ -106,7 +106,7 @@ class WorkflowEngine:
         stage = workflow.stages[index]
         doc.status, doc.stage_index, doc.updated_at = "in_review", index, self.clock.now()
         await doc.save(using_db=conn, update_fields=["status", "stage_index", "updated_at"])
-        assignees = await self._resolve(conn, stage)
+        assignees = await self.resolve(conn, stage)
         await self.audit(
             conn,
             doc,
@@ -120,7 +120,7 @@ class WorkflowEngine:
         if not assignees:
             log.error("stage has nobody to decide", extra={"code": doc.code, "stage": stage.key})
         due = self.clock.now() + stage.due
-        files = await self._files(conn, doc, version)
+        files = await self.files(conn, doc, version)
         for user in assignees:
             task = await Task.create(
                 document=doc,
@@ -132,7 +132,7 @@ class WorkflowEngine:
                 due_at=due,
                 using_db=conn,
             )
-            await self._mail_task(conn, doc, task, user, stage, version, due, files)
+            await self.mail_task(conn, doc, task, user, stage, version, due, files)
         if not tell_author:
             return
         await self._tell_author(
@@ -145,7 +145,7 @@ class WorkflowEngine:
             f"({index + 1}/{len(workflow.stages)}).",
         )
 
-    async def _resolve(self, conn: BaseDBAsyncClient, stage: Stage) -> list[User]:
+    async def resolve(self, conn: BaseDBAsyncClient, stage: Stage) -> list[User]:
         """The active users a stage's assignees name, each once, in the order written."""
         found: dict[str, User] = {}
         active = await User.filter(active=True).using_db(conn).order_by("email")
@@ -280,9 +280,9 @@ class WorkflowEngine:
             doc = task.document
             await doc.fetch_related("author", using_db=conn)
             stage = self.workflow_of(doc).stages[task.stage_index]
-            files = await self._files(conn, doc, task.version_number)
+            files = await self.files(conn, doc, task.version_number)
             due = task.due_at or self.clock.now()
-            await self._mail_task(
+            await self.mail_task(
                 conn, doc, task, link.recipient, stage, task.version_number, due, files
             )
             await self.audit(
@@ -356,14 +356,14 @@ class WorkflowEngine:
             using_db=conn,
         )
 
-    async def _files(
+    async def files(
         self, conn: BaseDBAsyncClient, doc: Document, version: int
     ) -> list[tuple[int, str, int]]:
         v = await Version.filter(document=doc, number=version).using_db(conn).get()
         await v.fetch_related("files", using_db=conn)
         return [(f.position, f.name, f.size) for f in sorted(v.files, key=lambda f: f.position)]  # type: ignore[attr-defined]
 
-    async def _thread(self, conn: BaseDBAsyncClient, doc: Document) -> list[str]:
+    async def thread(self, conn: BaseDBAsyncClient, doc: Document) -> list[str]:
         rows = await ThreadMessage.filter(document=doc).using_db(conn).order_by("id")
         return [r.message_id for r in rows][-10:]
 
@@ -371,7 +371,7 @@ class WorkflowEngine:
         """As the office's clocks show it (org.timezone)."""
         return t.astimezone(self.timezone).strftime("%d/%m/%Y %H:%M")  # type: ignore[arg-type]
 
-    async def _mail_task(
+    async def mail_task(
         self,
         conn: BaseDBAsyncClient,
         doc: Document,
@@ -399,9 +399,9 @@ class WorkflowEngine:
             due=self.local_time(due),
             files=[(n, size, f"{urls['open']}/files/{pos}") for pos, n, size in files],
             urls=urls,
-            thread=await self._thread(conn, doc),
+            thread=await self.thread(conn, doc),
         )
-        await self._send(conn, doc, msg, "task")
+        await self.send(conn, doc, msg, "task")
 
     async def _tell_author(
         self,
@@ -425,11 +425,11 @@ class WorkflowEngine:
             text_en=text_en,
             comments=comments or [],
             status_url=self.status_url(doc.code),
-            thread=await self._thread(conn, doc),
+            thread=await self.thread(conn, doc),
         )
-        await self._send(conn, doc, msg, "notice")
+        await self.send(conn, doc, msg, "notice")
 
-    async def _send(self, conn: BaseDBAsyncClient, doc: Document, msg: Message, kind: str) -> None:
+    async def send(self, conn: BaseDBAsyncClient, doc: Document, msg: Message, kind: str) -> None:
         await self.outbox.enqueue(conn, msg, kind, doc.code)
         message_id = str(msg["Message-ID"]).strip("<>")
         await self.documents.remember_message(conn, doc, message_id, "out")

@@ -1,0 +1,243 @@
+"""Reminders and escalation: a periodic sweep over open tasks.
+
+A task whose stage has `remind_every` is reminded when that long has passed since
+it was created or last reminded; the reminder carries fresh links (tokens are only
+ever stored hashed, so the old ones cannot be re-sent; they stay valid). A task past
+its due time whose stage has `escalate_to` gets the escalation targets added as
+assignees of the stage, once, and its assignee is told.
+
+Several `serve` processes may sweep the same database at once. Each reminder and
+escalation first claims the task row with a conditional UPDATE (`… SET
+last_reminded_at = now WHERE id = ? AND state = 'open' AND (last_reminded_at IS NULL
+OR last_reminded_at <= cutoff)`), inside the transaction that then enqueues the mail:
+on PostgreSQL a second sweeper's UPDATE waits on the row lock and, once the first
+commits, finds the condition false and updates nothing; SQLite runs one write
+transaction at a time. Only the sweeper whose UPDATE changed one row acts. An
+escalation also locks the document's row first, as a decision does, since it adds
+tasks to the stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from docflow.clock import Clock
+from docflow.documents.models import Document
+from docflow.notify.mails import MailComposer
+from docflow.notify.outbox import Outbox
+from docflow.users.models import User
+from docflow.workflow.definitions import Stage
+from docflow.workflow.engine import WorkflowEngine
+from docflow.workflow.links import Links
+from docflow.workflow.models import Task, TaskState
+
+log = logging.getLogger("docflow.reminders")
+
+
+class Reminders:
+    """Reminds assignees of open tasks and escalates overdue ones, each exactly once."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        engine: WorkflowEngine,
+        links: Links,
+        composer: MailComposer,
+        outbox: Outbox,
+    ) -> None:
+        self.clock = clock
+        self.engine = engine
+        self.links = links
+        self.composer = composer
+        self.outbox = outbox
+
+    async def sweep(self) -> tuple[int, int]:
+        """Send what is due now: (reminders sent, tasks escalated)."""
+        now = self.clock.now()
+        reminded = escalated = 0
+        tasks = (
+            await Task.filter(state=TaskState.OPEN)
+            .order_by("id")
+            .values("id", "document_id", "stage_index", "due_at", "escalated_at")
+        )
+        docs: dict[int, Document | None] = {}
+        for row in tasks:
+            if row["document_id"] not in docs:
+                docs[row["document_id"]] = await Document.get_or_none(id=row["document_id"])
+            doc = docs[row["document_id"]]
+            stage = self._stage(doc, row["stage_index"]) if doc else None
+            if doc is None or stage is None:
+                continue
+            overdue = row["due_at"] is not None and row["due_at"] <= now
+            try:  # the claims decide; the checks here only spare needless transactions
+                if stage.remind_every is not None and await self._remind(
+                    doc, row["id"], stage, now - stage.remind_every, now
+                ):
+                    reminded += 1
+                if (
+                    stage.escalate_to
+                    and overdue
+                    and row["escalated_at"] is None
+                    and await self._escalate(doc, row["id"], stage, now)
+                ):
+                    escalated += 1
+            except Exception:  # one broken task must not stop the others' reminders
+                log.exception("reminder sweep failed for a task", extra={"task_id": row["id"]})
+        if reminded or escalated:
+            self.outbox.poke()
+            log.info("reminder sweep", extra={"reminded": reminded, "escalated": escalated})
+        return reminded, escalated
+
+    def _stage(self, doc: Document, index: int) -> Stage | None:
+        stages = self.engine.workflow_of(doc).stages
+        return stages[index] if 0 <= index < len(stages) else None  # the file may have changed
+
+    async def _remind(
+        self, doc: Document, task_id: int, stage: Stage, cutoff: datetime, now: datetime
+    ) -> bool:
+        async with in_transaction() as conn:
+            claimed = (
+                await Task.filter(
+                    Q(last_reminded_at__isnull=True, created_at__lte=cutoff)
+                    | Q(last_reminded_at__lte=cutoff),
+                    id=task_id,
+                    state=TaskState.OPEN,
+                )
+                .using_db(conn)
+                .update(last_reminded_at=now)
+            )
+            if claimed != 1:
+                return False  # not due, decided meanwhile, or another sweeper has it
+            task = await Task.filter(id=task_id).using_db(conn).prefetch_related("assignee").get()
+            await doc.fetch_related("author", using_db=conn)
+            user = task.assignee
+            issued = await self.links.issue(conn, task)
+            urls = {
+                name: self.links.url(getattr(issued, name))
+                for name in ("open", "approve", "changes", "reject")
+            }
+            due = task.due_at or now
+            msg = self.composer.reminder(
+                to=user.email,
+                name=user.name,
+                language=user.language,
+                code=doc.code,
+                title=doc.title,
+                version=task.version_number,
+                stage=stage.name(user.language).lower(),
+                due=self.engine.local_time(due),
+                overdue=due <= now,
+                urls=urls,
+                thread=await self.engine.thread(conn, doc),
+            )
+            await self.engine.send(conn, doc, msg, "reminder")
+            await self.engine.audit(
+                conn,
+                doc,
+                "docflow",
+                "reminded",
+                "system",
+                task.version_number,
+                task.stage_key,
+                {"assignee": user.email},
+            )
+        return True
+
+    async def _escalate(self, doc: Document, task_id: int, stage: Stage, now: datetime) -> bool:
+        async with in_transaction() as conn:
+            # the document's row first, as `WorkflowEngine.decide` takes it: a decision that
+            # closes the stage and an escalation adding to it (or two escalations of one
+            # document, each adding the same target) must not interleave
+            await Document.filter(id=doc.id).select_for_update().using_db(conn).get()
+            claimed = (
+                await Task.filter(
+                    id=task_id, state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now
+                )
+                .using_db(conn)
+                .update(escalated_at=now)
+            )
+            if claimed != 1:
+                return False
+            task = await Task.filter(id=task_id).using_db(conn).prefetch_related("assignee").get()
+            await doc.fetch_related("author", using_db=conn)
+            targets, added = await self._add_targets(conn, doc, task, stage, now)
+            await self.engine.audit(
+                conn,
+                doc,
+                "docflow",
+                "escalated",
+                "system",
+                task.version_number,
+                task.stage_key,
+                {"assignee": task.assignee.email, "added": [u.email for u in added]},
+            )
+            if not targets:
+                log.error(
+                    "overdue task has nobody to escalate to",
+                    extra={"code": doc.code, "stage": stage.key, "task_id": task.id},
+                )
+                return True
+            user = task.assignee
+            msg = self.composer.escalated(
+                to=user.email,
+                name=user.name,
+                language=user.language,
+                code=doc.code,
+                title=doc.title,
+                version=task.version_number,
+                stage=stage.name(user.language).lower(),
+                due=self.engine.local_time(task.due_at or now),
+                added=[f"{u.name} <{u.email}>" for u in targets],
+                thread=await self.engine.thread(conn, doc),
+            )
+            await self.engine.send(conn, doc, msg, "escalated")
+        return True
+
+    async def _add_targets(
+        self, conn: BaseDBAsyncClient, doc: Document, task: Task, stage: Stage, now: datetime
+    ) -> tuple[list[User], list[User]]:
+        """The escalation targets, and those of them given a task (and task mail) now.
+
+        A target already deciding in this stage (the task's own assignee, or added by
+        another task's escalation) is not added twice.
+        """
+        resolved = await self.engine.resolve(
+            conn, dataclasses.replace(stage, assignees=stage.escalate_to)
+        )
+        targets = [u for u in resolved if u.id != task.assignee.id]
+        busy = {
+            row["assignee_id"]
+            for row in await Task.filter(
+                document_id=doc.id,
+                version_number=task.version_number,
+                stage_index=task.stage_index,
+                state=TaskState.OPEN,
+            )
+            .using_db(conn)
+            .values("assignee_id")
+        }
+        added = [u for u in targets if u.id not in busy]
+        files = await self.engine.files(conn, doc, task.version_number)
+        due = now + stage.due
+        for user in added:
+            new = await Task.create(
+                document=doc,
+                version_number=task.version_number,
+                stage_index=task.stage_index,
+                stage_key=task.stage_key,
+                assignee=user,
+                created_at=now,
+                due_at=due,
+                escalated_at=now,  # an escalation's own task is not escalated again
+                using_db=conn,
+            )
+            await self.engine.mail_task(
+                conn, doc, new, user, stage, task.version_number, due, files
+            )
+        return targets, added
