@@ -17,9 +17,10 @@ from docflow.storage.filenames import safe_filename
 from docflow.web.keys import SERVICES
 from docflow.workflow.engine import DECISION_WORDS
 from docflow.workflow.links import LinkProblem
-from docflow.workflow.models import LinkToken, Task, TaskState
+from docflow.workflow.models import Task, TaskState
 
 routes = web.RouteTableDef()
+HISTORY = 30  # decisions shown on a link's page, latest last
 
 TEXT = {
     "vi": {
@@ -155,11 +156,13 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def _history(document_id: int, lang: str, local_time: Any) -> list[dict[str, Any]]:
-    tasks = (
+    tasks = (  # the latest 30: with quorum "all" over many people the list is long
         await Task.filter(document_id=document_id, state__in=list(TaskState.DECISIONS))
-        .order_by("decided_at")
-        .prefetch_related("assignee")
+        .order_by("-decided_at")
+        .limit(HISTORY)
+        .select_related("assignee")
     )
+    tasks.reverse()
     return [
         {
             "when": local_time(x.decided_at),
@@ -184,8 +187,7 @@ async def decide(request: web.Request) -> web.Response:
         result = await services.engine.decide(token, action, str(form.get("comment", "")))
     except LinkProblem as problem:
         return _problem_page(request, problem, token)
-    link = await LinkToken.get(token_hash=services.links.hash(token)).prefetch_related("recipient")
-    lang = link.recipient.language if link.recipient.language in TEXT else "vi"
+    lang = result.language if result.language in TEXT else "vi"
     word = DECISION_WORDS[result.decision][1 if lang == "en" else 0]
     return aiohttp_jinja2.render_template(
         "link_message.html",

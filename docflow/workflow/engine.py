@@ -47,6 +47,7 @@ class DecisionResult:
     code: str
     decision: str
     status: str  # the document's status afterwards
+    language: str  # the decider's, for the page that answers them
 
 
 class WorkflowEngine:
@@ -201,7 +202,7 @@ class WorkflowEngine:
             await self._after_decision(conn, doc, task)
         self.outbox.poke()
         log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
-        return DecisionResult(doc.code, task.state, doc.status)
+        return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
 
     async def _after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
         stage_tasks = Task.filter(

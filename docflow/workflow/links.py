@@ -86,10 +86,11 @@ class Links:
         query = LinkToken.filter(token_hash=token_hash(token))
         if lock:
             query = query.select_for_update()
+        # one query with joins: this runs on every click of every approver
         link = (
             await query.using_db(conn)
+            .select_related("task", "task__document", "task__assignee", "recipient")
             .first()
-            .prefetch_related("task", "task__document", "task__assignee", "recipient")
         )
         if link is None:
             raise LinkProblem("unknown")
