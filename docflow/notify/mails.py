@@ -187,7 +187,9 @@ class MailComposer:
             )
             for n, role, size in files
         ]
-        body = _TEMPLATES.get_template(f"receipt.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "receipt",
+            language,
             name=name,
             code=code,
             title=title,
@@ -197,7 +199,6 @@ class MailComposer:
             stage=stage,
             files=lines,
             status_url=status_url,
-            org_name=self.org_name,
         )
         return self._compose(
             to=to,
@@ -231,13 +232,14 @@ class MailComposer:
         problem, advice = (problem_en, advice_en) if en else (problem_vi, advice_vi)
         word = "Not accepted" if en else "Chưa tiếp nhận"
         tag = f"[{code}] " if code else ""
-        body = _TEMPLATES.get_template(f"refused.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "refused",
+            language,
             name=name,
             subject=subject,
             problem=problem.format(detail=detail),
             advice=advice,
             inbound_id=inbound_id,
-            org_name=self.org_name,
         )
         return self._compose(
             to=to,
@@ -248,6 +250,25 @@ class MailComposer:
             in_reply_to=in_reply_to,
             references=references,
             auto="auto-replied",
+        )
+
+    def _render(self, template: str, language: str, **context: object) -> str:
+        name = f"{template}.{'en' if language == 'en' else 'vi'}.txt"
+        return _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
+
+    def _threaded(
+        self, to: str, name: str, language: str, subject: str, body: str, thread: list[str]
+    ) -> Message:
+        """docflow's own notice in the document's thread (after its latest message)."""
+        return self._compose(
+            to=to,
+            to_name=name,
+            subject=subject,
+            body=body,
+            language=language,
+            in_reply_to=thread[-1] if thread else "",
+            references=thread,
+            auto="auto-generated",
         )
 
     def task(
@@ -269,7 +290,9 @@ class MailComposer:
         """An approver's task mail: one link per action, each personal to them."""
         en = language == "en"
         word = "To review" if en else "Cần xem xét"
-        body = _TEMPLATES.get_template(f"task.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "task",
+            language,
             name=name,
             code=code,
             title=title,
@@ -277,23 +300,13 @@ class MailComposer:
             author=author,
             stage=stage,
             due=due,
-            org_name=self.org_name,
             files=[{"name": n, "size_label": size_label(sz), "url": u} for n, sz, u in files],
             open_url=urls["open"],
             approve_url=urls["approve"],
             changes_url=urls["changes"],
             reject_url=urls["reject"],
         )
-        return self._compose(
-            to=to,
-            to_name=name,
-            subject=f"[{code}] {word}: {title}",
-            body=body,
-            language=language,
-            in_reply_to=thread[-1] if thread else "",
-            references=thread,
-            auto="auto-generated",
-        )
+        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def notice(
         self,
@@ -314,7 +327,9 @@ class MailComposer:
         """A mail to the author at each step of the document's way."""
         en = language == "en"
         status_name = STATUS_NAMES.get(status, (status, status))[1 if en else 0]
-        body = _TEMPLATES.get_template(f"notice.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "notice",
+            language,
             name=name,
             code=code,
             title=title,
@@ -323,18 +338,8 @@ class MailComposer:
             text=text_en if en else text_vi,
             comments=comments,
             status_url=status_url,
-            org_name=self.org_name,
         )
-        return self._compose(
-            to=to,
-            to_name=name,
-            subject=f"[{code}] {status_name}: {title}",
-            body=body,
-            language=language,
-            in_reply_to=thread[-1] if thread else "",
-            references=thread,
-            auto="auto-generated",
-        )
+        return self._threaded(to, name, language, f"[{code}] {status_name}: {title}", body, thread)
 
     def reminder(
         self,
@@ -354,7 +359,9 @@ class MailComposer:
         """A reminder of an open task, with fresh links (the earlier ones still work)."""
         en = language == "en"
         word = "Reminder" if en else "Nhắc việc"
-        body = _TEMPLATES.get_template(f"reminder.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "reminder",
+            language,
             name=name,
             code=code,
             title=title,
@@ -362,22 +369,12 @@ class MailComposer:
             stage=stage,
             due=due,
             overdue=overdue,
-            org_name=self.org_name,
             open_url=urls["open"],
             approve_url=urls["approve"],
             changes_url=urls["changes"],
             reject_url=urls["reject"],
         )
-        return self._compose(
-            to=to,
-            to_name=name,
-            subject=f"[{code}] {word}: {title}",
-            body=body,
-            language=language,
-            in_reply_to=thread[-1] if thread else "",
-            references=thread,
-            auto="auto-generated",
-        )
+        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def escalated(
         self,
@@ -396,7 +393,9 @@ class MailComposer:
         """Tells an assignee whose task is overdue who else may now decide."""
         en = language == "en"
         word = "Escalated" if en else "Đã chuyển cấp trên"
-        body = _TEMPLATES.get_template(f"escalated.{'en' if en else 'vi'}.txt").render(
+        body = self._render(
+            "escalated",
+            language,
             name=name,
             code=code,
             title=title,
@@ -404,15 +403,5 @@ class MailComposer:
             stage=stage,
             due=due,
             added=added,
-            org_name=self.org_name,
         )
-        return self._compose(
-            to=to,
-            to_name=name,
-            subject=f"[{code}] {word}: {title}",
-            body=body,
-            language=language,
-            in_reply_to=thread[-1] if thread else "",
-            references=thread,
-            auto="auto-generated",
-        )
+        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
