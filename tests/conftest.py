@@ -29,6 +29,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from docflow import db
 from docflow.app import create_app
+from docflow.clock import Clock
 from docflow.config import PACKAGE_ROOT, Settings, load_settings
 from docflow.services import Services
 from docflow.web.keys import SERVICES
@@ -37,6 +38,7 @@ T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TABLES = [
+    "delegations",
     "audit_events",
     "link_tokens",
     "tasks",
@@ -205,11 +207,12 @@ def make_settings(data_dir: Path, database_url: str, relay_port: int, **env: str
 class Stack:
     """docflow serving HTTP and SMTP on loopback ports, with helpers a test needs."""
 
-    def __init__(self, settings: Settings, relay: Relay) -> None:
+    def __init__(self, settings: Settings, relay: Relay, clock: Clock | None = None) -> None:
         self.settings = settings
         self.relay = relay
         self.intake = settings.intake_address
         self.base = settings.base_url
+        self.clock = clock
         self.runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None
 
@@ -219,7 +222,7 @@ class Stack:
         return self.runner.app[SERVICES]
 
     async def start(self) -> None:
-        app = create_app(self.settings)
+        app = create_app(self.settings, self.clock)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)

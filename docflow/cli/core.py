@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import click
 
@@ -198,3 +199,54 @@ def documents_show(code: str, as_json: bool) -> None:
                 f"    [{f['role']}] {f['name']}  {f['mime']}  {f['size']} B  "
                 f"sha256 {f['sha256'][:16]}…"
             )
+
+
+@user.command("delegate")
+@click.argument("email")
+@click.option("--to", "delegate", required=True, help="Who decides instead, meanwhile.")
+@click.option(
+    "--from",
+    "starts",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (office time zone).",
+)
+@click.option(
+    "--until", "ends", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included."
+)
+@click.option(
+    "--capacity",
+    type=click.Choice(["KT", "TUQ", "TL"], case_sensitive=False),
+    default="KT",
+    show_default=True,
+    help="KT. (on behalf of the head), TUQ. (written authorisation), TL. (by order).",
+)
+def user_delegate(
+    email: str, delegate: str, starts: datetime, ends: datetime, capacity: str
+) -> None:
+    """While the delegation runs, new tasks of EMAIL go to --to, decided "on behalf of"."""
+    settings = settings_or_exit()
+    tz = settings.timezone
+    start = starts.replace(tzinfo=tz)
+    end = (ends + timedelta(days=1)).replace(tzinfo=tz)
+    made = run_with_services(
+        settings, lambda s: s.engine.delegations.add(email, delegate, start, end, capacity)
+    )
+    click.echo(
+        f"{email} → {delegate} ({made.capacity}.) from {start:%Y-%m-%d} until {ends:%Y-%m-%d}"
+    )
+
+
+@user.command("delegations")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+def user_delegations(as_json: bool) -> None:
+    """List delegations."""
+    rows = run_with_services(settings_or_exit(), lambda s: s.engine.delegations.all())
+    if as_json:
+        echo_json(rows)
+        return
+    for d in rows:
+        click.echo(
+            f"{d['user']:32} → {d['delegate']:32} {d['capacity']:4} "
+            f"{d['from'][:16]} … {d['until'][:16]}"
+        )

@@ -70,7 +70,7 @@ async def get_audit(request: web.Request) -> web.Response:
 @routes.get("/api/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    query = Task.all().prefetch_related("assignee", "document").order_by("-id")
+    query = Task.all().prefetch_related("assignee", "document", "on_behalf_of").order_by("-id")
     if request.query.get("assignee"):
         query = query.filter(assignee__email=request.query["assignee"].strip().lower())
     if request.query.get("state"):

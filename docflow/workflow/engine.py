@@ -25,6 +25,7 @@ from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.users.models import User
 from docflow.workflow.definitions import Stage, Workflow, WorkflowCatalog
+from docflow.workflow.delegation import DelegationService
 from docflow.workflow.links import APPROVE, CHANGES, REJECT, LinkProblem, Links, token_hash
 from docflow.workflow.models import AuditEvent, LinkToken, Task, TaskState
 
@@ -72,6 +73,7 @@ class WorkflowEngine:
         self.links = links
         self.status_url = status_url
         self.timezone = timezone
+        self.delegations = DelegationService(clock)
         self.on_approved: list[ApprovedHook] = []  # issuing plugs in here (archive)
 
     # --- entering stages ----------------------------------------------------------------
@@ -122,18 +124,27 @@ class WorkflowEngine:
             log.error("stage has nobody to decide", extra={"code": doc.code, "stage": stage.key})
         due = self.clock.now() + stage.due
         files = await self.files(conn, doc, version)
+        delegations = await self.delegations.in_force(conn, assignees)
         for user in assignees:
+            # one level only: a delegate's own delegation is not followed (TUQ. may not be
+            # passed on, and a chain would hide who decided)
+            d = delegations.get(user.id)
+            decider = d.delegate if d else user
             task = await Task.create(
                 document=doc,
                 version_number=version,
                 stage_index=index,
                 stage_key=stage.key,
-                assignee=user,
+                assignee=decider,
+                on_behalf_of=user if d else None,
+                capacity=d.capacity if d else None,
                 created_at=self.clock.now(),
                 due_at=due,
                 using_db=conn,
             )
-            await self.mail_task(conn, doc, task, user, stage, version, due, files)
+            await self.mail_task(
+                conn, doc, task, decider, stage, version, due, files, for_user=user if d else None
+            )
         if not tell_author:
             return
         await self._tell_author(
@@ -189,6 +200,9 @@ class WorkflowEngine:
             task.comment = comment.strip()[:10000]
             await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
             actor = link.recipient.email
+            principal = None
+            if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
+                principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
             await self.audit(
                 conn,
                 doc,
@@ -197,7 +211,8 @@ class WorkflowEngine:
                 source,
                 task.version_number,
                 task.stage_key,
-                {"comment": task.comment},
+                {"comment": task.comment, "capacity": task.capacity},
+                on_behalf_of=principal.email if principal else None,
             )
             await self._after_decision(conn, doc, task)
         self.outbox.poke()
@@ -382,8 +397,12 @@ class WorkflowEngine:
         version: int,
         due: datetime,
         files: list[tuple[int, str, int]],
+        for_user: User | None = None,
     ) -> None:
         issued = await self.links.issue(conn, task)
+        stage_label = stage.name(user.language).lower()
+        if for_user is not None:  # e.g. "xem xét (KT. Nguyễn Văn A)"
+            stage_label += f" ({task.capacity}. {for_user.name})"
         urls = {
             name: self.links.url(getattr(issued, name))
             for name in ("open", "approve", "changes", "reject")
@@ -396,7 +415,7 @@ class WorkflowEngine:
             title=doc.title,
             version=version,
             author=doc.author.name,
-            stage=stage.name(user.language).lower(),
+            stage=stage_label,
             due=self.local_time(due),
             files=[(n, size, f"{urls['open']}/files/{pos}") for pos, n, size in files],
             urls=urls,
@@ -456,7 +475,11 @@ class WorkflowEngine:
         """Current stage, tasks and decisions, for the API's document view."""
         workflow = self.workflow_of(doc)
         stage = workflow.stages[doc.stage_index] if doc.stage_index is not None else None
-        tasks = await Task.filter(document=doc).order_by("id").prefetch_related("assignee")
+        tasks = (
+            await Task.filter(document=doc)
+            .order_by("id")
+            .prefetch_related("assignee", "on_behalf_of")
+        )
         return {
             "stage": None
             if stage is None
@@ -476,6 +499,8 @@ def task_view(t: Task) -> dict[str, object]:
         "version": t.version_number,
         "stage": t.stage_key,
         "assignee": t.assignee.email,
+        "on_behalf_of": t.on_behalf_of.email if t.on_behalf_of else None,
+        "capacity": t.capacity,
         "state": t.state,
         "created_at": t.created_at.isoformat(),
         "due_at": t.due_at.isoformat() if t.due_at else None,

@@ -33,6 +33,11 @@ class Task(Model):
     assignee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="tasks", on_delete=fields.RESTRICT
     )
+    # set when a delegation routed the task: whom the assignee decides for, and how
+    on_behalf_of: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="delegated_tasks", null=True, on_delete=fields.RESTRICT
+    )
+    capacity = fields.CharField(max_length=3, null=True)  # KT | TUQ | TL
     state = fields.CharField(max_length=20, default=TaskState.OPEN, db_index=True)
     created_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)
@@ -84,3 +89,26 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_events"
+
+
+class Delegation(Model):
+    """While it runs, new tasks of `user` go to `delegate`, who decides in a capacity.
+
+    The capacity is printed on Vietnamese documents: KT. (on behalf of the head),
+    TUQ. (by written authorisation, time-limited, not re-delegable) or TL. (by order).
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="delegations", on_delete=fields.RESTRICT
+    )
+    delegate: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="delegated_to_me", on_delete=fields.RESTRICT
+    )
+    capacity = fields.CharField(max_length=3)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "delegations"

@@ -6,20 +6,12 @@ days and escalates to role pho-truong-ban; its sign-off stage does neither.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
-import aiohttp
-import pytest
-from aiohttp import web
-
-from docflow.app import create_app
-from docflow.clock import FrozenClock
-from docflow.config import Settings
 from docflow.workflow.models import AuditEvent, Task
-from tests.conftest import Relay, Stack, make_settings
+from tests.conftest import Stack
+from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft
 from tests.integration.test_workflow_links import (
     REVIEWER,
@@ -33,35 +25,6 @@ from tests.integration.test_workflow_links import (
 )
 
 DEPUTY = "khoa.pv@bandantoc.gov.vn"  # role pho-truong-ban: the review stage's escalation target
-DAY = timedelta(days=1)
-
-
-class ClockedStack(Stack):
-    """The stack, with time from a clock the test moves."""
-
-    def __init__(self, settings: Settings, relay: Relay, clock: FrozenClock) -> None:
-        super().__init__(settings, relay)
-        self.clock = clock
-
-    async def start(self) -> None:
-        self.runner = web.AppRunner(create_app(self.settings, self.clock), access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port).start()
-        self.http = aiohttp.ClientSession()
-
-    async def sweep(self) -> tuple[int, int]:
-        result = await self.services.reminders.sweep()
-        await self.settled()
-        return result
-
-
-@pytest.fixture
-async def clocked(database_url: str, relay: Relay, tmp_path: Path) -> AsyncIterator[ClockedStack]:
-    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
-    s = ClockedStack(make_settings(tmp_path / "data", database_url, relay.port), relay, clock=clock)
-    await s.start()
-    yield s
-    await s.stop()
 
 
 def mails(stack: Stack, to: str, subject_word: str) -> list[EmailMessage]:

@@ -160,3 +160,38 @@ async def test_user_role_mistakes_are_refused_with_a_reason(env: dict[str, str])
         assert message in result.stderr, str(result)
         assert "Traceback" not in result.stderr, str(result)
     assert (await roles_json(env))["truong-ban"] == [HEAD]
+
+
+async def test_user_delegate_records_a_window_in_office_time(env: dict[str, str]) -> None:
+    await cli_ok(env, "user", "add", HEAD, "--name", "Trưởng Ban", "--role", "truong-ban")
+    await cli_ok(env, "user", "add", DEPUTY, "--name", "Phó Trưởng Ban")
+    made = await cli_ok(
+        env,
+        "user",
+        "delegate",
+        HEAD,
+        "--to",
+        DEPUTY,
+        "--from",
+        "2026-12-01",
+        "--until",
+        "2026-12-05",
+        "--capacity",
+        "tuq",
+    )
+    assert "(TUQ.)" in made.stdout, str(made)
+    rows = json.loads((await cli_ok(env, "user", "delegations", "--json")).stdout)
+    # 1 to 5 December included, Asia/Ho_Chi_Minh (UTC+7): ends at 6 December 00:00 there
+    assert rows == [
+        {
+            "user": HEAD,
+            "delegate": DEPUTY,
+            "capacity": "TUQ",
+            "from": "2026-11-30T17:00:00+00:00",
+            "until": "2026-12-05T17:00:00+00:00",
+        }
+    ]
+    wrong = await run_cli(
+        env, "user", "delegate", HEAD, "--to", HEAD, "--from", "2026-12-01", "--until", "2026-12-02"
+    )
+    assert wrong.returncode != 0 and "themselves" in wrong.stderr
