@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
@@ -18,3 +19,10 @@ def safe_filename(name: str, fallback: str = "file") -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) < 10 else name[:200]
     return name or fallback
+
+
+def content_disposition(name: str) -> str:
+    """`attachment` with an ASCII fallback and the UTF-8 name (RFC 6266), safe for disk."""
+    safe = safe_filename(name)
+    ascii_name = safe.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe)}"

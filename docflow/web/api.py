@@ -7,7 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from docflow.errors import InvalidRequestError, NotFoundError
-from docflow.storage.filenames import safe_filename
+from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
 from docflow.workflow.engine import audit_view, task_view
 from docflow.workflow.models import AuditEvent, Task, TaskState
@@ -96,14 +96,11 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     f = await services.documents.file_of(
         request.match_info["code"], _int(request, "number", lo=1), _int(request, "position")
     )
-    name = safe_filename(f.name)
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     return web.FileResponse(
         services.blobs.path_of(f.sha256),
         headers={
             "Content-Type": f.mime,
-            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
-            f"filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": content_disposition(f.name),
             "X-Content-SHA256": f.sha256,
         },
     )

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from docflow.notify.mails import size_label
-from docflow.storage.filenames import safe_filename
+from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
 from docflow.workflow.engine import DECISION_WORDS
 from docflow.workflow.links import LinkProblem
@@ -240,17 +240,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     f = await services.documents.file_of(
         link.task.document.code, link.task.version_number, position
     )
-    name = safe_filename(f.name)
     return web.FileResponse(
         services.blobs.path_of(f.sha256),
         headers={
             "Content-Type": f.mime,
-            "Content-Disposition": "attachment; filename*=UTF-8''" + _quote(name),
+            "Content-Disposition": content_disposition(f.name),
         },
     )
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)

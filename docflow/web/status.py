@@ -27,11 +27,9 @@ async def status_page(request: web.Request) -> dict[str, Any]:
     except NotFoundError:
         raise web.HTTPNotFound(text="Không tìm thấy / Not found") from None
     vi, en = STATUS_NAMES.get(doc["status"], (doc["status"], doc["status"]))
-    tz = services.settings.timezone
 
     def local_time(iso: str) -> str:
-        """What the office's clocks showed (org.timezone), not UTC."""
-        return datetime.fromisoformat(iso).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+        return services.engine.local_time(datetime.fromisoformat(iso))
 
     workflow = services.workflows.by_key.get(doc["workflow"])
     found = await services.documents.by_code(code)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.message import Message
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -36,6 +36,7 @@ DECISION_STATE = {
     CHANGES: TaskState.CHANGES_REQUESTED,
     REJECT: TaskState.REJECTED,
 }
+OUT_OF_REVIEW = ("approved", "rejected", "withdrawn")
 DECISION_WORDS = {  # (vi, en)
     TaskState.APPROVED: ("đồng ý", "approved"),
     TaskState.CHANGES_REQUESTED: ("yêu cầu chỉnh sửa", "requested changes"),
@@ -63,7 +64,7 @@ class WorkflowEngine:
         composer: MailComposer,
         links: Links,
         status_url: Callable[[str], str],
-        timezone: object,
+        timezone: tzinfo,
     ) -> None:
         self.clock = clock
         self.workflows = workflows
@@ -239,7 +240,7 @@ class WorkflowEngine:
             return
         if task.state == TaskState.REJECTED:
             await self._close_open_tasks(conn, doc, TaskState.CANCELLED)
-            await self._set_status(conn, doc, "rejected", stage=None)
+            await self._set_status(conn, doc, "rejected")
             await self._tell_author(
                 conn,
                 doc,
@@ -269,7 +270,7 @@ class WorkflowEngine:
         if task.stage_index + 1 < len(workflow.stages):
             await self._enter(conn, doc, task.stage_index + 1, task.version_number)
             return
-        await self._set_status(conn, doc, "approved", stage=None)
+        await self._set_status(conn, doc, "approved")
         await self.audit(conn, doc, "docflow", "approved", "system", task.version_number)
         await self._tell_author(
             conn,
@@ -318,7 +319,7 @@ class WorkflowEngine:
     ) -> None:
         """The author takes the document back: open tasks end, their links stop working."""
         await self._close_open_tasks(conn, doc, TaskState.CANCELLED)
-        await self._set_status(conn, doc, "withdrawn", stage=None)
+        await self._set_status(conn, doc, "withdrawn")
         version = await Version.filter(document=doc).using_db(conn).count()
         await self.audit(conn, doc, actor, "withdrawn", source, version)
         await self._tell_author(
@@ -334,15 +335,12 @@ class WorkflowEngine:
     def workflow_of(self, doc: Document) -> Workflow:
         return self.workflows.by_key.get(doc.workflow) or self.workflows.default
 
-    async def _set_status(
-        self, conn: BaseDBAsyncClient, doc: Document, status: str, stage: int | str | None = "keep"
-    ) -> None:
+    async def _set_status(self, conn: BaseDBAsyncClient, doc: Document, status: str) -> None:
+        """A document that has left review has no stage; changes_requested keeps its own."""
         doc.status, doc.updated_at = status, self.clock.now()
-        fields = ["status", "updated_at"]
-        if stage != "keep":
-            doc.stage_index = stage  # type: ignore[assignment]
-            fields.append("stage_index")
-        await doc.save(using_db=conn, update_fields=fields)
+        if status in OUT_OF_REVIEW:
+            doc.stage_index = None
+        await doc.save(using_db=conn, update_fields=["status", "updated_at", "stage_index"])
 
     async def _close_open_tasks(self, conn: BaseDBAsyncClient, doc: Document, state: str) -> None:
         await Task.filter(document=doc, state=TaskState.OPEN).using_db(conn).update(state=state)
@@ -385,7 +383,7 @@ class WorkflowEngine:
 
     def local_time(self, t: datetime) -> str:
         """As the office's clocks show it (org.timezone)."""
-        return t.astimezone(self.timezone).strftime("%d/%m/%Y %H:%M")  # type: ignore[arg-type]
+        return t.astimezone(self.timezone).strftime("%d/%m/%Y %H:%M")
 
     async def mail_task(
         self,
@@ -399,14 +397,10 @@ class WorkflowEngine:
         files: list[tuple[int, str, int]],
         for_user: User | None = None,
     ) -> None:
-        issued = await self.links.issue(conn, task)
+        urls = await self.links.issue(conn, task)
         stage_label = stage.name(user.language).lower()
         if for_user is not None:  # e.g. "xem xét (KT. Nguyễn Văn A)"
             stage_label += f" ({task.capacity}. {for_user.name})"
-        urls = {
-            name: self.links.url(getattr(issued, name))
-            for name in ("open", "approve", "changes", "reject")
-        }
         msg = self.composer.task(
             to=user.email,
             name=user.name,

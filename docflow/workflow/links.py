@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,16 +33,6 @@ class LinkProblem(Exception):
         self.link = link
 
 
-@dataclass(frozen=True)
-class IssuedLinks:
-    """The plaintext tokens of one task mail: they exist only in memory and in that mail."""
-
-    open: str
-    approve: str
-    changes: str
-    reject: str
-
-
 class Links:
     """Issues and checks links; `csrf` binds a form to the link that showed it."""
 
@@ -57,9 +46,13 @@ class Links:
 
     async def issue(
         self, conn: BaseDBAsyncClient, task: Task, lifetime: timedelta = LIFETIME
-    ) -> IssuedLinks:
+    ) -> dict[str, str]:
+        """One link per action (open, approve, changes, reject) → its URL.
+
+        The tokens exist only in what this returns and the mail it goes into.
+        """
         now = self.clock.now()
-        tokens: dict[str, str] = {}
+        urls: dict[str, str] = {}
         for name, actions in (
             (OPEN, ",".join(DECISIONS)),
             (APPROVE, APPROVE),
@@ -76,8 +69,8 @@ class Links:
                 expires_at=now + lifetime,
                 using_db=conn,
             )
-            tokens[name] = token
-        return IssuedLinks(**tokens)
+            urls[name] = self.url(token)
+        return urls
 
     async def find(
         self, token: str, conn: BaseDBAsyncClient | None = None, lock: bool = False

@@ -117,11 +117,7 @@ class Reminders:
             task = await Task.filter(id=task_id).using_db(conn).prefetch_related("assignee").get()
             await doc.fetch_related("author", using_db=conn)
             user = task.assignee
-            issued = await self.links.issue(conn, task)
-            urls = {
-                name: self.links.url(getattr(issued, name))
-                for name in ("open", "approve", "changes", "reject")
-            }
+            urls = await self.links.issue(conn, task)
             due = task.due_at or now
             msg = self.composer.reminder(
                 to=user.email,
