@@ -405,3 +405,37 @@ class MailComposer:
             added=added,
         )
         return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
+
+    def decision_code(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        version: int,
+        stage: str,
+        one_time_code: str,
+        attempts: int,
+        thread: list[str],
+    ) -> Message:
+        """The one-time code a stage with `require_code` asks for before a decision counts.
+
+        It travels apart from the task mail, so that a scanner which follows (or submits)
+        the task mail's links cannot decide on its own.
+        """
+        en = language == "en"
+        word = "Confirmation code" if en else "Mã xác nhận"
+        body = self._render(
+            "decision_code",
+            language,
+            name=name,
+            code=code,
+            title=title,
+            version=version,
+            stage=stage,
+            one_time_code=one_time_code,
+            attempts=attempts,
+        )
+        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)

@@ -43,6 +43,8 @@ TEXT = {
         "renew": "Gửi cho tôi đường dẫn mới",
         "renewed": "Đã gửi đường dẫn mới",
         "renewed_msg": "Một thư với đường dẫn mới đã được gửi tới hộp thư của anh/chị.",
+        "code": "Mã xác nhận (trong thư riêng gửi kèm thư giao việc)",
+        "back": "Quay lại trang quyết định",
     },
     "en": {
         "version": "Version",
@@ -64,6 +66,8 @@ TEXT = {
         "renew": "Mail me a fresh link",
         "renewed": "A fresh link is on its way",
         "renewed_msg": "A message with a fresh link has been sent to your mailbox.",
+        "code": "Confirmation code (in the separate mail that came with the task mail)",
+        "back": "Back to the decision page",
     },
 }
 PROBLEMS = {  # reason -> (vi, en) heading and message
@@ -93,7 +97,24 @@ PROBLEMS = {  # reason -> (vi, en) heading and message
         ("Không thể thực hiện", "Đường dẫn này không dùng cho quyết định đó."),
         ("Not possible", "This link is not for that decision."),
     ),
+    "code_missing": (
+        ("Cần mã xác nhận", "Bước này cần mã xác nhận được gửi trong một thư riêng."),
+        ("Confirmation code needed", "This stage needs the code sent in a separate mail."),
+    ),
+    "bad_code": (
+        ("Mã xác nhận không đúng", "Mã xác nhận không đúng; quyết định chưa được ghi nhận."),
+        ("Wrong confirmation code", "The code is wrong; the decision has not been recorded."),
+    ),
+    "code_locked": (
+        (
+            "Mã xác nhận đã bị khóa",
+            "Mã đã bị nhập sai quá nhiều lần. Hãy xin đường dẫn và mã mới.",
+        ),
+        ("Confirmation code locked", "Too many wrong codes. Ask for a fresh link and code."),
+    ),
 }
+STAYS_OPEN = ("code_missing", "bad_code")  # the link still works: offer the way back
+RENEWABLE = ("expired", "code_locked")
 
 
 def _problem_page(request: web.Request, problem: LinkProblem, token: str) -> web.Response:
@@ -107,11 +128,17 @@ def _problem_page(request: web.Request, problem: LinkProblem, token: str) -> web
     else:
         context["code"] = problem.link.task.document.code
         context["title"] = problem.link.task.document.title
-    if problem.reason == "expired" and problem.link and problem.link.task.state == TaskState.OPEN:
+    open_task = problem.link is not None and problem.link.task.state == TaskState.OPEN
+    if problem.reason in RENEWABLE and open_task:
         context["renew"] = f"/t/{token}/renew"
         context["renew_label"] = TEXT[lang]["renew"]
         context["csrf"] = services.links.csrf(token)
-    status = 404 if problem.reason == "unknown" else 410
+    if problem.reason in STAYS_OPEN:
+        context["back"] = f"/t/{token}"
+        context["back_label"] = TEXT[lang]["back"]
+    status = {"unknown": 404, "code_missing": 403, "bad_code": 403, "code_locked": 403}.get(
+        problem.reason, 410
+    )
     return aiohttp_jinja2.render_template("link_message.html", request, context, status=status)
 
 
@@ -149,6 +176,7 @@ async def show(request: web.Request) -> web.Response:
             "main_text": files[0].get("text") if files else None,
             "history": await _history(doc.id, lang, services.engine.local_time),
             "actions": link.actions.split(","),
+            "needs_code": stage.require_code and task.code_hash is not None,
             "csrf": services.links.csrf(token),
             "base": f"/t/{token}",
         },
@@ -184,7 +212,9 @@ async def decide(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="Yêu cầu không hợp lệ (CSRF) / Invalid request (CSRF)")
     action = str(form.get("action", ""))
     try:
-        result = await services.engine.decide(token, action, str(form.get("comment", "")))
+        result = await services.engine.decide(
+            token, action, str(form.get("comment", "")), code=str(form.get("code", ""))
+        )
     except LinkProblem as problem:
         return _problem_page(request, problem, token)
     lang = result.language if result.language in TEXT else "vi"

@@ -9,6 +9,7 @@ Concurrent decisions on one document serialise on the document's row
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime, tzinfo
 from email.message import Message
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
@@ -26,7 +28,15 @@ from docflow.notify.outbox import Outbox
 from docflow.users.models import User
 from docflow.workflow.definitions import Stage, Workflow, WorkflowCatalog
 from docflow.workflow.delegation import DelegationService
-from docflow.workflow.links import APPROVE, CHANGES, REJECT, LinkProblem, Links, token_hash
+from docflow.workflow.links import (
+    APPROVE,
+    CHANGES,
+    CODE_ATTEMPTS,
+    REJECT,
+    LinkProblem,
+    Links,
+    token_hash,
+)
 from docflow.workflow.models import AuditEvent, LinkToken, Task, TaskState
 
 log = logging.getLogger("docflow.workflow")
@@ -176,9 +186,18 @@ class WorkflowEngine:
     # --- deciding ---------------------------------------------------------------------------
 
     async def decide(
-        self, token: str, action: str, comment: str, source: str = "link"
+        self,
+        token: str,
+        action: str,
+        comment: str,
+        code: str | None = None,
+        source: str = "link",
     ) -> DecisionResult:
-        """Act on a decision link, once. LinkProblem says why a link cannot act."""
+        """Act on a decision link, once. LinkProblem says why a link cannot act.
+
+        On a stage with `require_code`, `code` must be the one mailed separately; a wrong
+        guess is counted (and committed) before LinkProblem("bad_code") is raised.
+        """
         async with in_transaction() as conn:
             link = await self.links.find(token, conn)
             doc_id = link.task.document.id  # the lock below orders concurrent decisions
@@ -187,38 +206,76 @@ class WorkflowEngine:
             link = await self.links.find(token, conn)  # again, now that the document is ours
             if action not in link.actions.split(","):
                 raise LinkProblem("wrong_action", link)
-            now = self.clock.now()
-            claimed = (
-                await LinkToken.filter(id=link.id, used_at__isnull=True)
-                .using_db(conn)
-                .update(used_at=now)
-            )
-            if claimed != 1:
-                raise LinkProblem("used", link)
-            task = link.task
-            task.state = DECISION_STATE[action]
-            task.decided_at = now
-            task.comment = comment.strip()[:10000]
-            await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
-            actor = link.recipient.email
-            principal = None
-            if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
-                principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
-            await self.audit(
-                conn,
-                doc,
-                actor,
-                f"decision:{task.state}",
-                source,
-                task.version_number,
-                task.stage_key,
-                {"comment": task.comment, "capacity": task.capacity},
-                on_behalf_of=principal.email if principal else None,
-            )
-            await self._after_decision(conn, doc, task)
+            problem = await self._code_problem(conn, doc, link.task, code)
+            if problem is None:
+                task = await self._record(conn, doc, link, action, comment, source)
+        if problem is not None:
+            raise LinkProblem(problem, link)
         self.outbox.poke()
-        log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
         return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
+
+    async def _code_problem(
+        self, conn: BaseDBAsyncClient, doc: Document, task: Task, code: str | None
+    ) -> str | None:
+        """Why the one-time code does not let the decision count, if the stage wants one.
+
+        A missing code spends no guess (a scanner submitting the form empty must not lock
+        the approver out); each wrong one does, and the fifth locks the code.
+        """
+        stage = self.workflow_of(doc).stages[task.stage_index]
+        if not stage.require_code or task.code_hash is None:
+            return None
+        if task.code_attempts >= CODE_ATTEMPTS:
+            return "code_locked"
+        if not code or not code.strip():
+            return "code_missing"
+        if hmac.compare_digest(self.links.code_digest(task.id, code), task.code_hash):
+            return None
+        await Task.filter(id=task.id).using_db(conn).update(code_attempts=F("code_attempts") + 1)
+        task.code_attempts += 1
+        return "code_locked" if task.code_attempts >= CODE_ATTEMPTS else "bad_code"
+
+    async def _record(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        link: LinkToken,
+        action: str,
+        comment: str,
+        source: str,
+    ) -> Task:
+        """The decision itself, with what it causes; the link is spent."""
+        now = self.clock.now()
+        claimed = (
+            await LinkToken.filter(id=link.id, used_at__isnull=True)
+            .using_db(conn)
+            .update(used_at=now)
+        )
+        if claimed != 1:
+            raise LinkProblem("used", link)
+        task = link.task
+        task.state = DECISION_STATE[action]
+        task.decided_at = now
+        task.comment = comment.strip()[:10000]
+        await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
+        actor = link.recipient.email
+        principal = None
+        if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
+            principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
+        await self.audit(
+            conn,
+            doc,
+            actor,
+            f"decision:{task.state}",
+            source,
+            task.version_number,
+            task.stage_key,
+            {"comment": task.comment, "capacity": task.capacity},
+            on_behalf_of=principal.email if principal else None,
+        )
+        await self._after_decision(conn, doc, task)
+        log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
+        return task
 
     async def _after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
         stage_tasks = Task.filter(
@@ -416,6 +473,35 @@ class WorkflowEngine:
             thread=await self.thread(conn, doc),
         )
         await self.send(conn, doc, msg, "task")
+        if stage.require_code:
+            await self._mail_code(conn, doc, task, user, stage_label, version)
+
+    async def _mail_code(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        task: Task,
+        user: User,
+        stage_label: str,
+        version: int,
+    ) -> None:
+        """A fresh one-time code for the task, in a mail of its own; earlier codes stop working."""
+        code = self.links.new_code()
+        task.code_hash, task.code_attempts = self.links.code_digest(task.id, code), 0
+        await task.save(using_db=conn, update_fields=["code_hash", "code_attempts"])
+        msg = self.composer.decision_code(
+            to=user.email,
+            name=user.name,
+            language=user.language,
+            code=doc.code,
+            title=doc.title,
+            version=version,
+            stage=stage_label,
+            one_time_code=code,
+            attempts=CODE_ATTEMPTS,
+            thread=await self.thread(conn, doc),
+        )
+        await self.send(conn, doc, msg, "code")
 
     async def _tell_author(
         self,

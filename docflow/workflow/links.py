@@ -18,6 +18,7 @@ CHANGES = "changes"
 REJECT = "reject"
 DECISIONS = (APPROVE, CHANGES, REJECT)
 LIFETIME = timedelta(days=14)
+CODE_ATTEMPTS = 5  # guesses at a one-time code before it is locked
 
 
 def token_hash(token: str) -> str:
@@ -25,7 +26,7 @@ def token_hash(token: str) -> str:
 
 
 class LinkProblem(Exception):
-    """Why a link cannot act: `reason` is one of expired, used, superseded, unknown."""
+    """Why a link cannot act: `reason` is a key of the decision pages' PROBLEMS."""
 
     def __init__(self, reason: str, link: LinkToken | None = None) -> None:
         super().__init__(reason)
@@ -106,3 +107,14 @@ class Links:
 
     def csrf_ok(self, token: str, value: str) -> bool:
         return hmac.compare_digest(self.csrf(token), value)
+
+    @staticmethod
+    def new_code() -> str:
+        """A six-digit one-time code, for stages that ask for one (`require_code`)."""
+        return f"{secrets.randbelow(10**6):06d}"
+
+    def code_digest(self, task_id: int, code: str) -> str:
+        """What the database keeps of a task's code: keyed, so a copy of the table
+        does not give the code away by trying all million."""
+        message = f"code:{task_id}:{code.strip()}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()

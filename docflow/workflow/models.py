@@ -46,6 +46,10 @@ class Task(Model):
     # set by the reminder sweep when it claims the task (see docflow.workflow.reminders)
     last_reminded_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
+    # stages with require_code: a keyed hash of the code mailed separately, and the
+    # guesses spent on it (see WorkflowEngine.decide)
+    code_hash = fields.CharField(max_length=64, null=True)
+    code_attempts = fields.IntField(default=0)
 
     class Meta:
         table = "tasks"
