@@ -9,8 +9,8 @@ from aiohttp import web
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
-from docflow.workflow.engine import audit_view, task_view
-from docflow.workflow.models import AuditEvent, Task, TaskState
+from docflow.workflow.engine import audit_view
+from docflow.workflow.models import AuditEvent
 
 routes = web.RouteTableDef()
 
@@ -70,16 +70,12 @@ async def get_audit(request: web.Request) -> web.Response:
 @routes.get("/api/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    query = Task.all().prefetch_related("assignee", "document", "on_behalf_of").order_by("-id")
-    if request.query.get("assignee"):
-        query = query.filter(assignee__email=request.query["assignee"].strip().lower())
-    if request.query.get("state"):
-        query = query.filter(state=request.query["state"])
-    if request.query.get("overdue") in ("1", "true", "yes"):
-        query = query.filter(state=TaskState.OPEN, due_at__lt=services.clock.now())
-    limit = _int(request, "limit", 100, 1, 500)
-    tasks = await query.limit(limit)
-    items = [{**task_view(t), "code": t.document.code} for t in tasks]
+    items = await services.engine.tasks(
+        assignee=request.query.get("assignee"),
+        state=request.query.get("state"),
+        overdue=request.query.get("overdue") in ("1", "true", "yes"),
+        limit=_int(request, "limit", 100, 1, 500),
+    )
     return web.json_response({"items": items, "next": None})
 
 

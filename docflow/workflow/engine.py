@@ -17,12 +17,13 @@ from datetime import datetime, tzinfo
 from email.message import Message
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
 from docflow.documents.models import Document, ThreadMessage, Version
 from docflow.documents.service import DocumentService
+from docflow.errors import DocflowError
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.users.models import User
@@ -132,30 +133,8 @@ class WorkflowEngine:
             {"assignees": [u.email for u in assignees]},
         )
         if not assignees:
-            log.error("stage has nobody to decide", extra={"code": doc.code, "stage": stage.key})
-        due = self.clock.now() + stage.due
-        files = await self.files(conn, doc, version)
-        delegations = await self.delegations.in_force(conn, assignees)
-        for user in assignees:
-            # one level only: a delegate's own delegation is not followed (TUQ. may not be
-            # passed on, and a chain would hide who decided)
-            d = delegations.get(user.id)
-            decider = d.delegate if d else user
-            task = await Task.create(
-                document=doc,
-                version_number=version,
-                stage_index=index,
-                stage_key=stage.key,
-                assignee=decider,
-                on_behalf_of=user if d else None,
-                capacity=d.capacity if d else None,
-                created_at=self.clock.now(),
-                due_at=due,
-                using_db=conn,
-            )
-            await self.mail_task(
-                conn, doc, task, decider, stage, version, due, files, for_user=user if d else None
-            )
+            await self._tell_unassigned(conn, doc, stage, version)
+        await self.assign(conn, doc, stage, index, version, assignees)
         if not tell_author:
             return
         await self._tell_author(
@@ -167,6 +146,123 @@ class WorkflowEngine:
             f"The document has moved to the stage “{stage.name('en')}” "
             f"({index + 1}/{len(workflow.stages)}).",
         )
+
+    async def assign(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        stage: Stage,
+        index: int,
+        version: int,
+        users: list[User],
+        escalated_from: Task | None = None,
+    ) -> list[Task]:
+        """One task (and task mail) per user, routed to a delegate where one is in force.
+
+        Delegations are followed one level only: a delegate's own delegation is not
+        (TUQ. may not be passed on, and a chain would hide who decided).
+        """
+        if not users:
+            return []
+        now = self.clock.now()
+        due = now + stage.due
+        files = await self.files(conn, doc, version)
+        delegations = await self.delegations.in_force(conn, users)
+        tasks = []
+        for user in users:
+            d = delegations.get(user.id)
+            decider = d.delegate if d else user
+            task = await Task.create(
+                document=doc,
+                version_number=version,
+                stage_index=index,
+                stage_key=stage.key,
+                assignee=decider,
+                on_behalf_of=user if d else None,
+                capacity=d.capacity if d else None,
+                escalated_from=escalated_from,
+                created_at=now,
+                due_at=due,
+                # an escalation's own task is not escalated again
+                escalated_at=now if escalated_from else None,
+                using_db=conn,
+            )
+            await self.mail_task(
+                conn,
+                doc,
+                task,
+                decider,
+                stage,
+                version,
+                due,
+                files,
+                for_user=user if d else None,
+                in_place_of=escalated_from.assignee if escalated_from else None,
+            )
+            tasks.append(task)
+        return tasks
+
+    async def fill_stage(self, doc_id: int) -> int:
+        """Give tasks to the stage's assignees who have none, when nobody can decide now.
+
+        A stage that resolved to nobody (a role nobody held), or whose quorum needs more
+        approvals than people had tasks, waits; the reminder sweep calls this, so adding
+        the role (`docflow user role add`) gets the document going. Returns tasks made.
+        """
+        async with in_transaction() as conn:
+            doc = await Document.filter(id=doc_id).select_for_update().using_db(conn).get()
+            if doc.status != "in_review" or doc.stage_index is None:
+                return 0
+            if await Task.filter(document=doc, state=TaskState.OPEN).using_db(conn).exists():
+                return 0
+            await doc.fetch_related("author", using_db=conn)
+            version = await Version.filter(document=doc).using_db(conn).count()
+            stage = self.workflow_of(doc).stages[doc.stage_index]
+            have = {
+                row["on_behalf_of_id"] or row["assignee_id"]
+                for row in await Task.filter(
+                    document=doc, version_number=version, stage_index=doc.stage_index
+                )
+                .using_db(conn)
+                .values("assignee_id", "on_behalf_of_id")
+            }
+            users = [u for u in await self.resolve(conn, stage) if u.id not in have]
+            tasks = await self.assign(conn, doc, stage, doc.stage_index, version, users)
+            if tasks:
+                await self.audit(
+                    conn,
+                    doc,
+                    "docflow",
+                    "stage_assigned",
+                    "system",
+                    version,
+                    stage.key,
+                    {"assignees": [u.email for u in users]},
+                )
+        if tasks:
+            self.outbox.poke()
+        return len(tasks)
+
+    async def _tell_unassigned(
+        self, conn: BaseDBAsyncClient, doc: Document, stage: Stage, version: int
+    ) -> None:
+        """Nobody holds the stage's roles: the admins hear of it (the author's receipt
+        names the stage; an author can do nothing about it)."""
+        log.error("stage has nobody to decide", extra={"code": doc.code, "stage": stage.key})
+        names = ", ".join(str(a) for a in stage.assignees)
+        admin_vi = (
+            f"Bước «{stage.name('vi')}» của văn bản này không có ai xử lý: không người dùng "
+            f"nào khớp {names}. Hãy giao vai trò (docflow user role add EMAIL VAI-TRÒ); "
+            "văn bản sẽ được giao trong vòng một phút."
+        )
+        admin_en = (
+            f"The stage “{stage.name('en')}” of this document has nobody to decide: no user "
+            f"matches {names}. Give someone the role (docflow user role add EMAIL ROLE); the "
+            "document is assigned within a minute."
+        )
+        active = await User.filter(active=True).using_db(conn).order_by("email")
+        for admin in [u for u in active if "admin" in u.roles]:
+            await self._tell(conn, doc, admin, version, admin_vi, admin_en)
 
     async def resolve(self, conn: BaseDBAsyncClient, stage: Stage) -> list[User]:
         """The active users a stage's assignees name, each once, in the order written."""
@@ -244,21 +340,34 @@ class WorkflowEngine:
         comment: str,
         source: str,
     ) -> Task:
-        """The decision itself, with what it causes; the link is spent."""
-        now = self.clock.now()
+        """The link's decision: the link is spent, then the task decided."""
         claimed = (
             await LinkToken.filter(id=link.id, used_at__isnull=True)
             .using_db(conn)
-            .update(used_at=now)
+            .update(used_at=self.clock.now())
         )
         if claimed != 1:
             raise LinkProblem("used", link)
-        task = link.task
+        return await self._decided(
+            conn, doc, link.task, link.recipient.email, action, comment, source
+        )
+
+    async def _decided(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        task: Task,
+        actor: str,
+        action: str,
+        comment: str,
+        source: str,
+        detail: dict[str, object] | None = None,
+    ) -> Task:
+        """Records one decision on an open task, with the audit event and what follows."""
         task.state = DECISION_STATE[action]
-        task.decided_at = now
+        task.decided_at = self.clock.now()
         task.comment = comment.strip()[:10000]
         await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
-        actor = link.recipient.email
         principal = None
         if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
             principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
@@ -270,17 +379,76 @@ class WorkflowEngine:
             source,
             task.version_number,
             task.stage_key,
-            {"comment": task.comment, "capacity": task.capacity},
+            {"comment": task.comment, "capacity": task.capacity, **(detail or {})},
             on_behalf_of=principal.email if principal else None,
         )
         await self._after_decision(conn, doc, task)
         log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
         return task
 
+    async def decide_task(
+        self, task_id: int, action: str, comment: str, entered_by: str
+    ) -> DecisionResult:
+        """A decision entered by an administrator (`docflow task decide`), e.g. one given
+        on paper or by telephone: recorded as the assignee's, with who entered it."""
+        if action not in DECISION_STATE:
+            raise DocflowError(f"action must be one of {', '.join(DECISION_STATE)}")
+        async with in_transaction() as conn:
+            found = await Task.filter(id=task_id).using_db(conn).first()
+            if found is None:
+                raise DocflowError(f"no task {task_id}")
+            doc = (
+                await Document.filter(id=found.document_id)  # type: ignore[attr-defined]
+                .select_for_update()
+                .using_db(conn)
+                .get()
+            )
+            await doc.fetch_related("author", using_db=conn)
+            task = await Task.filter(id=task_id).using_db(conn).select_related("assignee").get()
+            if task.state != TaskState.OPEN:
+                raise DocflowError(f"task {task_id} is {task.state}, not open")
+            await self._decided(
+                conn,
+                doc,
+                task,
+                task.assignee.email,
+                action,
+                comment,
+                "cli",
+                {"entered_by": entered_by},
+            )
+        self.outbox.poke()
+        return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
+
+    async def tasks(
+        self,
+        assignee: str | None = None,
+        state: str | None = None,
+        overdue: bool = False,
+        limit: int = 100,
+    ) -> list[dict[str, object]]:
+        """Tasks newest first, as the API and `docflow task list` show them."""
+        query = Task.all().prefetch_related("assignee", "document", "on_behalf_of").order_by("-id")
+        if assignee:
+            query = query.filter(assignee__email=assignee.strip().lower())
+        if state:
+            query = query.filter(state=state)
+        if overdue:
+            query = query.filter(state=TaskState.OPEN, due_at__lt=self.clock.now())
+        return [{**task_view(t), "code": t.document.code} for t in await query.limit(limit)]
+
     async def _after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
         stage_tasks = Task.filter(
             document=doc, version_number=task.version_number, stage_index=task.stage_index
         ).using_db(conn)
+        # quorum counts seats: an overdue task and the tasks its escalation added share one,
+        # and the first decision in a seat settles it (the others' links stop working)
+        seat = task.escalated_from_id or task.id  # type: ignore[attr-defined]
+        await (
+            Task.filter(Q(id=seat) | Q(escalated_from_id=seat), state=TaskState.OPEN)
+            .using_db(conn)
+            .update(state=TaskState.SUPERSEDED)
+        )
         if task.state == TaskState.CHANGES_REQUESTED:
             await self._close_open_tasks(conn, doc, TaskState.SUPERSEDED)
             await self._set_status(conn, doc, "changes_requested")
@@ -309,9 +477,11 @@ class WorkflowEngine:
             return
         workflow = self.workflow_of(doc)
         stage = workflow.stages[task.stage_index]
-        total = await stage_tasks.exclude(state=TaskState.SUPERSEDED).count()
-        approvals = await stage_tasks.filter(state=TaskState.APPROVED).count()
-        if not stage.quorum.reached(approvals, total):
+        rows = await stage_tasks.values("id", "escalated_from_id", "state")
+        seats = {r["escalated_from_id"] or r["id"] for r in rows}
+        approved = {r["escalated_from_id"] or r["id"] for r in rows if r["state"] == "approved"}
+        approvals = len(approved)
+        if not stage.quorum.reached(approvals, len(seats)):
             return
         await self.audit(
             conn,
@@ -453,11 +623,15 @@ class WorkflowEngine:
         due: datetime,
         files: list[tuple[int, str, int]],
         for_user: User | None = None,
+        in_place_of: User | None = None,
     ) -> None:
         urls = await self.links.issue(conn, task)
         stage_label = stage.name(user.language).lower()
         if for_user is not None:  # e.g. "xem xét (KT. Nguyễn Văn A)"
             stage_label += f" ({task.capacity}. {for_user.name})"
+        if in_place_of is not None:  # an escalation: e.g. "xem xét (thay Nguyễn Văn A)"
+            word = "in place of" if user.language == "en" else "thay"
+            stage_label += f" ({word} {in_place_of.name})"
         msg = self.composer.task(
             to=user.email,
             name=user.name,
@@ -512,11 +686,23 @@ class WorkflowEngine:
         text_en: str,
         comments: list[dict[str, str]] | None = None,
     ) -> None:
-        author = doc.author
+        await self._tell(conn, doc, doc.author, version, text_vi, text_en, comments)
+
+    async def _tell(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        user: User,
+        version: int,
+        text_vi: str,
+        text_en: str,
+        comments: list[dict[str, str]] | None = None,
+    ) -> None:
+        """A notice about the document, in the document's thread, in the user's language."""
         msg = self.composer.notice(
-            to=author.email,
-            name=author.name,
-            language=author.language,
+            to=user.email,
+            name=user.name,
+            language=user.language,
             code=doc.code,
             title=doc.title,
             version=version,

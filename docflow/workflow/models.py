@@ -14,7 +14,8 @@ class TaskState:
     APPROVED = "approved"
     CHANGES_REQUESTED = "changes_requested"
     REJECTED = "rejected"
-    SUPERSEDED = "superseded"  # a new version restarted the stage, or the stage ended
+    SUPERSEDED = "superseded"  # a new version restarted the stage, the stage ended, or
+    # the other task of the same seat (see Task.escalated_from) decided first
     CANCELLED = "cancelled"  # the document was withdrawn or rejected meanwhile
 
     DECISIONS = (APPROVED, CHANGES_REQUESTED, REJECTED)
@@ -38,6 +39,11 @@ class Task(Model):
         "docflow.User", related_name="delegated_tasks", null=True, on_delete=fields.RESTRICT
     )
     capacity = fields.CharField(max_length=3, null=True)  # KT | TUQ | TL
+    # set on a task that escalation added: the overdue task whose seat it may fill.
+    # Quorum counts seats, and the first decision in a seat settles it for both.
+    escalated_from: fields.ForeignKeyNullableRelation[Task] = fields.ForeignKeyField(
+        "docflow.Task", related_name="escalations", null=True, on_delete=fields.RESTRICT
+    )
     state = fields.CharField(max_length=20, default=TaskState.OPEN, db_index=True)
     created_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)

@@ -4,7 +4,9 @@ A task whose stage has `remind_every` is reminded when that long has passed sinc
 it was created or last reminded; the reminder carries fresh links (tokens are only
 ever stored hashed, so the old ones cannot be re-sent; they stay valid). A task past
 its due time whose stage has `escalate_to` gets the escalation targets added as
-assignees of the stage, once, and its assignee is told.
+assignees of the stage, once, and its assignee is told. A document in review with no
+open task at all (its stage resolved to nobody) is given to whoever holds the stage's
+roles now.
 
 Several `serve` processes may sweep the same database at once. Each reminder and
 escalation first claims the task row with a conditional UPDATE (`… SET
@@ -89,10 +91,27 @@ class Reminders:
                     escalated += 1
             except Exception:  # one broken task must not stop the others' reminders
                 log.exception("reminder sweep failed for a task", extra={"task_id": row["id"]})
-        if reminded or escalated:
+        filled = await self._fill_waiting_stages({row["document_id"] for row in tasks})
+        if reminded or escalated or filled:
             self.outbox.poke()
-            log.info("reminder sweep", extra={"reminded": reminded, "escalated": escalated})
+            log.info(
+                "reminder sweep",
+                extra={"reminded": reminded, "escalated": escalated, "assigned": filled},
+            )
         return reminded, escalated
+
+    async def _fill_waiting_stages(self, busy: set[int]) -> int:
+        """Documents in review with no open task: assign whoever can decide now."""
+        filled = 0
+        waiting = await Document.filter(status="in_review").values("id")
+        for doc_id in [int(row["id"]) for row in waiting]:
+            if doc_id in busy:
+                continue
+            try:
+                filled += await self.engine.fill_stage(doc_id)
+            except Exception:
+                log.exception("could not assign a waiting stage", extra={"document_id": doc_id})
+        return filled
 
     def _stage(self, doc: Document, index: int) -> Stage | None:
         stages = self.engine.workflow_of(doc).stages
@@ -200,40 +219,29 @@ class Reminders:
     ) -> tuple[list[User], list[User]]:
         """The escalation targets, and those of them given a task (and task mail) now.
 
-        A target already deciding in this stage (the task's own assignee, or added by
-        another task's escalation) is not added twice.
+        Each added task fills the overdue task's seat (`Task.escalated_from`): quorum
+        counts it once, whoever decides first. A target who already holds a seat of this
+        stage decides there and is not added; delegations in force route the new task.
         """
         resolved = await self.engine.resolve(
             conn, dataclasses.replace(stage, assignees=stage.escalate_to)
         )
         targets = [u for u in resolved if u.id != task.assignee.id]
-        busy = {
-            row["assignee_id"]
-            for row in await Task.filter(
+        busy: set[int] = set()
+        for row in (
+            await Task.filter(
                 document_id=doc.id,
                 version_number=task.version_number,
                 stage_index=task.stage_index,
                 state=TaskState.OPEN,
+                escalated_from_id=None,
             )
             .using_db(conn)
-            .values("assignee_id")
-        }
+            .values("assignee_id", "on_behalf_of_id")
+        ):
+            busy |= {row["assignee_id"], row["on_behalf_of_id"]}
         added = [u for u in targets if u.id not in busy]
-        files = await self.engine.files(conn, doc, task.version_number)
-        due = now + stage.due
-        for user in added:
-            new = await Task.create(
-                document=doc,
-                version_number=task.version_number,
-                stage_index=task.stage_index,
-                stage_key=task.stage_key,
-                assignee=user,
-                created_at=now,
-                due_at=due,
-                escalated_at=now,  # an escalation's own task is not escalated again
-                using_db=conn,
-            )
-            await self.engine.mail_task(
-                conn, doc, new, user, stage, task.version_number, due, files
-            )
+        await self.engine.assign(
+            conn, doc, stage, task.stage_index, task.version_number, added, escalated_from=task
+        )
         return targets, added

@@ -274,3 +274,47 @@ async def test_negative_limit_is_refused_with_a_usage_message_not_a_traceback(
     assert result.returncode != 0, str(result)
     assert "--limit" in result.stderr, str(result)
     assert "Traceback" not in result.stderr, str(result)
+
+
+# --- tasks ----------------------------------------------------------------------------
+
+
+async def test_task_decide_records_a_paper_decision_and_the_stage_moves_on(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    reviewer, signer = "hung.nv@bandantoc.gov.vn", "minh.td@bandantoc.gov.vn"
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME, "--role", "staff")
+    await cli_ok(
+        env, "user", "add", reviewer, "--name", "Nguyễn Văn Hùng", "--role", "chanh-van-phong"
+    )
+    await cli_ok(env, "user", "add", signer, "--name", "Trần Đức Minh", "--role", "truong-ban")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    await cli_ok(env, "ingest", *map(str, write_batch("eml", inbox, [draft(*KNOWN_DRAFTS[0])])))
+
+    [open_task] = json.loads((await cli_ok(env, "task", "list", "--json")).stdout)
+    assert (open_task["assignee"], open_task["state"]) == (reviewer, "open")
+    listed = (await cli_ok(env, "task", "list", "--assignee", reviewer)).stdout
+    assert open_task["code"] in listed and "open" in listed
+
+    decided = await cli_ok(
+        env,
+        "task",
+        "decide",
+        str(open_task["id"]),
+        "approve",
+        "--comment",
+        "Đã ký duyệt trên bản giấy.",
+        "--entered-by",
+        "Văn thư Nguyễn Thị Mai",
+    )
+    assert f"{open_task['code']}: task {open_task['id']} approved" in decided.stdout
+
+    tasks = json.loads((await cli_ok(env, "task", "list", "--json")).stdout)
+    assert [(t["assignee"], t["state"], t["comment"]) for t in tasks] == [
+        (signer, "open", ""),
+        (reviewer, "approved", "Đã ký duyệt trên bản giấy."),
+    ]
+    again = await run_cli(env, "task", "decide", str(open_task["id"]), "reject")
+    assert again.returncode != 0 and "is approved, not open" in again.stderr, str(again)
+    assert "Traceback" not in again.stderr
