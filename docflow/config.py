@@ -43,10 +43,20 @@ ENV_KEYS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Register:
-    """A numbering register (its book is kept by the archive)."""
+    """A numbering register (its book is kept by the archive).
+
+    `format` may use {seq} (with a format spec, e.g. {seq:02d}), {org}, {type},
+    {unit} and {year}; `confidential` registers keep their documents out of the
+    general distribution list and out of archivists' search.
+    """
 
     key: str
     format: str
+    unit: str = ""
+    confidential: bool = False
+
+    def number(self, seq: int, org: str, type_code: str, year: int) -> str:
+        return self.format.format(seq=seq, org=org, type=type_code, unit=self.unit, year=year)
 
 
 @dataclass(frozen=True)
@@ -223,10 +233,7 @@ def _build(raw: dict[str, Any]) -> Settings:
     if not isinstance(reg_raw, dict):
         raise SettingsError("registers", "expected a table of registers")
     for key, value in reg_raw.items():
-        fmt = value.get("format") if isinstance(value, dict) else None
-        if not isinstance(fmt, str) or "{seq" not in fmt:
-            raise SettingsError(f"registers.{key}.format", "expected a format with {seq...}")
-        registers[key] = Register(key=key, format=fmt)
+        registers[key] = _register(key, value)
     return Settings(
         data_dir=data_dir,
         workflows_dir=Path(r.text("workflows_dir", "config/workflows")).expanduser().resolve(),
@@ -261,3 +268,32 @@ def _build(raw: dict[str, Any]) -> Settings:
         default_language=language,
         registers=registers,
     )
+
+
+def _register(key: str, value: object) -> Register:
+    where = f"registers.{key}"
+    if not isinstance(value, dict):
+        raise SettingsError(where, 'expected a table with format = "{seq:02d}/…"')
+    unknown = set(value) - {"format", "unit", "confidential"}
+    if unknown:
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown setting")
+    fmt, unit, confidential = (
+        value.get("format"),
+        value.get("unit", ""),
+        value.get("confidential", False),
+    )
+    if not isinstance(fmt, str) or "{seq" not in fmt:
+        raise SettingsError(f"{where}.format", "expected a format with {seq...}")
+    if not isinstance(unit, str):
+        raise SettingsError(f"{where}.unit", 'expected text such as "VP"')
+    if not isinstance(confidential, bool):
+        raise SettingsError(f"{where}.confidential", "expected true or false")
+    register = Register(key=key, format=fmt, unit=unit, confidential=confidential)
+    try:
+        register.number(7, "ORG", "KH", 2026)
+    except (KeyError, ValueError, IndexError) as e:
+        raise SettingsError(
+            f"{where}.format",
+            f"cannot be filled ({e!s}); use {{seq:02d}}, {{org}}, {{type}}, {{unit}}, {{year}}",
+        ) from None
+    return register

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docflow import db
+from docflow.archive.issuing import Issuer
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.documents.service import DocumentService
@@ -109,6 +110,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links.url,
         settings.timezone,
     )
+    issuer = Issuer(settings, engine, blobs)
+    engine.on_approved.append(issuer.issue)
     intake = IntakeService(
         IntakeConfig(
             settings.intake_addresses,

@@ -260,7 +260,7 @@ async def one_round(n: int, concurrency: int, profile: Path | None) -> dict[str,
 
             async def approved() -> bool:
                 doc = await asyncio.to_thread(api, df, f"/api/v1/documents/{code}")
-                return bool(doc["status"] == "approved")
+                return bool(doc["status"] == "issued")
 
             await wait(approved, "the document to be approved", 60)
             doc = await asyncio.to_thread(api, df, f"/api/v1/documents/{code}")

@@ -38,6 +38,10 @@ T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TABLES = [
+    "legal_holds",
+    "issued_files",
+    "archive_records",
+    "register_counters",
     "delegations",
     "audit_events",
     "link_tokens",
@@ -164,6 +168,14 @@ class Relay:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for rcpts, m in self.messages if address.lower() in [r.lower() for r in rcpts]]
+
+    def texts_to(self, address: str) -> list[str]:
+        """The text of each mail to `address` (the body part of those with attachments)."""
+        out = []
+        for m in self.to(address):
+            body = m.get_body(("plain",))
+            out.append(body.get_content() if body is not None else "")
+        return out
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.header import Header
 from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
@@ -113,6 +115,13 @@ def size_label(n: int) -> str:
     return f"{n} B"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    mime: str
+    data: bytes
+
+
 class MailComposer:
     """Builds complete, threaded, UTF-8 messages ready for the outbox."""
 
@@ -133,14 +142,29 @@ class MailComposer:
         in_reply_to: str,
         references: list[str],
         auto: str,
+        attachments: list[Attachment] | None = None,
     ) -> Message:
-        """A text/plain UTF-8 message, threaded to the mail it answers.
+        """A text/plain UTF-8 message (multipart/mixed with attachments), threaded to the
+        mail it answers.
 
         Built with the stdlib's compat32 API: it encodes long non-ASCII subjects
         correctly (see `docflow.mime.MailPolicy`) and costs a fraction of `policy.default`'s
         header machinery, which matters at one receipt per draft.
         """
-        msg = MIMEText(body, "plain", "utf-8")
+        msg: Message = MIMEText(body, "plain", "utf-8")
+        if attachments:
+            mixed = MIMEMultipart("mixed")
+            mixed.attach(msg)
+            for a in attachments:
+                maintype, _, subtype = a.mime.partition("/")
+                part = MIMEApplication(
+                    a.data, subtype if maintype == "application" else "octet-stream"
+                )
+                if maintype != "application":
+                    part.replace_header("Content-Type", a.mime)
+                part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", a.name))
+                mixed.attach(part)
+            msg = mixed
         msg["From"] = formataddr(("docflow", self.from_address))
         msg["To"] = formataddr((to_name, to), charset="utf-8") if to_name else to
         msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", 998)  # type: ignore[assignment]
@@ -257,10 +281,18 @@ class MailComposer:
         return _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
 
     def _threaded(
-        self, to: str, name: str, language: str, subject: str, body: str, thread: list[str]
+        self,
+        to: str,
+        name: str,
+        language: str,
+        subject: str,
+        body: str,
+        thread: list[str],
+        attachments: list[Attachment] | None = None,
     ) -> Message:
         """docflow's own notice in the document's thread (after its latest message)."""
         return self._compose(
+            attachments=attachments,
             to=to,
             to_name=name,
             subject=subject,
@@ -439,3 +471,36 @@ class MailComposer:
             attempts=attempts,
         )
         return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
+
+    def issued(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        number: str,
+        title: str,
+        summary: str,
+        issue_date: str,
+        signer: str,
+        files: list[Attachment],
+        thread: list[str],
+    ) -> Message:
+        """The issued document, as distributed (nơi nhận) and sent back to its author."""
+        en = language == "en"
+        word = "Issued" if en else "Ban hành"
+        body = self._render(
+            "issued",
+            language,
+            name=name,
+            code=code,
+            number=number,
+            title=title,
+            summary=summary,
+            issue_date=issue_date,
+            signer=signer,
+            files=[f.name for f in files],
+        )
+        subject = f"[{code}] {word} {number}: {title}"
+        return self._threaded(to, name, language, subject, body, thread, files)

@@ -41,7 +41,7 @@ from docflow.workflow.links import (
 from docflow.workflow.models import AuditEvent, LinkToken, Task, TaskState
 
 log = logging.getLogger("docflow.workflow")
-ApprovedHook = Callable[[BaseDBAsyncClient, Document], Awaitable[None]]
+ApprovedHook = Callable[[BaseDBAsyncClient, Document], Awaitable[object]]
 DECISION_STATE = {
     APPROVE: TaskState.APPROVED,
     CHANGES: TaskState.CHANGES_REQUESTED,
@@ -507,7 +507,7 @@ class WorkflowEngine:
             "The document has been approved at every stage.",
             await self._comments(conn, doc, task.version_number, None),
         )
-        for hook in self.on_approved:
+        for hook in self.on_approved:  # issuing (docflow.archive.issuing): → `issued`
             await hook(conn, doc)
 
     async def renew(self, token: str) -> str | None:

@@ -117,7 +117,7 @@ async def test_decision_counts_only_with_the_separately_mailed_code(guarded: Sta
 
     status, page = await post(guarded, links["approve"], "approve", f" {code} ")
     assert status == 200 and "đã được ghi nhận" in page
-    assert await status_of(guarded, doc_code) == "approved"
+    assert await status_of(guarded, doc_code) == "issued"
     decisions = await AuditEvent.filter(action="decision:approved").count()
     assert decisions == 1
 

@@ -111,7 +111,7 @@ async def test_overdue_task_escalates_once_and_both_are_told(clocked: ClockedSta
         (DEPUTY, "approved"),
         (SIGNER, "open"),
     ]
-    told_author = [m.get_content() for m in clocked.relay.to(AUTHOR)]
+    told_author = clocked.relay.texts_to(AUTHOR)
     assert any("Lãnh đạo Ban ký" in t for t in told_author)
 
 

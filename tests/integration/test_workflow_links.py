@@ -81,12 +81,15 @@ async def test_draft_is_reviewed_and_signed_off_through_mailed_links(stack: Stac
     assert signoff_mail["Content-Language"] == "en" and "To review" in str(signoff_mail["Subject"])
     status, page = await submit(stack, links_of(signoff_mail)["open"], "approve")
     assert status == 200 and "has been recorded" in page
-    await wait_for(lambda: _has_status(stack, code, "approved"), what="approved")
+    await wait_for(lambda: _has_status(stack, code, "issued"), what="approved and issued")
 
     await stack.settled()
-    told = [m.get_content() for m in stack.relay.to(AUTHOR)]
+    told = stack.relay.texts_to(AUTHOR)
     assert any("Lãnh đạo Ban ký" in t for t in told), "the author hears of the stage change"
     assert any("phê duyệt ở tất cả các bước" in t and "Nhất trí, trình ký." in t for t in told)
+    [issued] = [m for m in stack.relay.to(AUTHOR) if "Ban hành" in str(m["Subject"])]
+    assert "Số:           01/BDT-VP" in stack.relay.texts_to(AUTHOR)[-1]
+    assert [a.get_filename() for a in issued.iter_attachments()] == ["Kế hoạch.docx"]
     doc = await stack.document(code)
     assert [(t["assignee"], t["state"]) for t in doc["tasks"]] == [
         (REVIEWER, "approved"),
@@ -94,7 +97,7 @@ async def test_draft_is_reviewed_and_signed_off_through_mailed_links(stack: Stac
     ]
     status, audit = await stack.api(f"/api/v1/documents/{code}/audit")
     actions = [e["action"] for e in audit["items"]]
-    assert actions.count("stage_completed") == 2 and actions[-1] == "approved"
+    assert actions.count("stage_completed") == 2 and actions[-2:] == ["approved", "issued"]
     assert all(e["source"] in ("mail", "link", "system") for e in audit["items"])
 
 
@@ -114,7 +117,7 @@ async def test_get_changes_nothing_and_spent_or_forged_links_say_why(stack: Stac
     status, page = await click(stack, review["open"][:-6] + "AAAAAA")
     assert status == 404 and "không hợp lệ" in page
     assert await status_of(stack, code) == "rejected"
-    told = [m.get_content() for m in stack.relay.to(AUTHOR)]
+    told = stack.relay.texts_to(AUTHOR)
     assert any("bị từ chối" in t and "Sai thể thức." in t for t in told)
 
 

@@ -1,0 +1,226 @@
+"""Issuing: when sign-off completes, the document gets its number, record and distribution.
+
+Plugged into `WorkflowEngine.on_approved`, so everything here runs inside the
+transaction of the decision that completed sign-off: the number is allocated, the
+archive record and its files written, the document marked `issued` and the
+distribution mails queued together, or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from docflow.archive import numbering
+from docflow.archive.records import ArchiveRecord, IssuedFile
+from docflow.archive.stamp import StampError, stamp_pdf
+from docflow.config import Register, Settings
+from docflow.documents.models import Document, Version, VersionFile
+from docflow.notify.mails import Attachment
+from docflow.storage.blobs import BlobStore
+from docflow.users.models import User
+from docflow.workflow.engine import WorkflowEngine
+from docflow.workflow.models import Task, TaskState
+
+log = logging.getLogger("docflow.archive")
+# a line of the author's mail naming the summary (trích yếu); else the title serves
+SUMMARY_LINE = re.compile(
+    r"^\s*(?:trích\s*yếu|summary)\s*[:：]\s*(?P<text>\S.*?)\s*$", re.IGNORECASE | re.MULTILINE
+)
+PDF = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Signer:
+    user: User
+    capacity: str | None
+    principal: User | None  # whom a delegate signed for
+
+    def line(self) -> str:
+        """As printed under the signature: "KT. Trần Đức Minh — Phạm Văn Khoa"."""
+        if self.principal and self.capacity:
+            return f"{self.capacity}. {self.principal.name} — {self.user.name}"
+        return self.user.name
+
+
+def summary_of(body_text: str, title: str) -> str:
+    found = SUMMARY_LINE.search(body_text or "")
+    return found.group("text")[:2000] if found else title
+
+
+class Issuer:
+    """Issues approved documents: number, archive record, stamped copy, distribution."""
+
+    def __init__(self, settings: Settings, engine: WorkflowEngine, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.blobs = blobs
+
+    async def issue(self, conn: BaseDBAsyncClient, doc: Document) -> ArchiveRecord:
+        workflow = self.engine.workflow_of(doc)
+        register = self.settings.registers[workflow.register]
+        version = await Version.filter(document=doc).using_db(conn).order_by("-number").first()
+        assert version is not None, "an approved document has a version"
+        signer = await self._signer(conn, doc, version.number)
+        now = self.engine.clock.now()
+        local = now.astimezone(self.settings.timezone)
+        seq = await numbering.allocate(conn, register.key, local.year)
+        number = register.number(seq, self.settings.org_code, workflow.type_code, local.year)
+        record = await ArchiveRecord.create(
+            document=doc,
+            register=register.key,
+            year=local.year,
+            seq=seq,
+            number=number,
+            type=workflow.type_code,
+            workflow=workflow.key,
+            title=doc.title,
+            summary=summary_of(version.body_text, doc.title),
+            version_number=version.number,
+            author_email=doc.author.email,
+            signer_email=signer.user.email,
+            signer_name=signer.user.name,
+            signer_capacity=signer.capacity,
+            signed_for_email=signer.principal.email if signer.principal else None,
+            signed_for_name=signer.principal.name if signer.principal else None,
+            issued_at=now,
+            issue_date=local.date(),
+            retention=workflow.retention,
+            confidential=register.confidential,
+            using_db=conn,
+        )
+        date_text = local.strftime("%d/%m/%Y")
+        files, stamp_problem = await self._files(conn, record, version, number, date_text)
+        doc.status, doc.updated_at = "issued", now
+        await doc.save(using_db=conn, update_fields=["status", "updated_at"])
+        detail: dict[str, object] = {
+            "number": number,
+            "register": register.key,
+            "record": record.id,
+            "files": [{"name": f.name, "role": f.role, "sha256": f.sha256} for f in files],
+        }
+        if stamp_problem:
+            detail["stamp_problem"] = stamp_problem
+        await self.engine.audit(
+            conn, doc, signer.user.email, "issued", "system", version.number, None, detail
+        )
+        await self._distribute(conn, doc, record, register, files, signer, date_text)
+        log.info("issued", extra={"code": doc.code, "number": number})
+        return record
+
+    async def _signer(self, conn: BaseDBAsyncClient, doc: Document, version: int) -> Signer:
+        """Who completed sign-off: the last approval of the last stage."""
+        last_stage = len(self.engine.workflow_of(doc).stages) - 1
+        task = (
+            await Task.filter(
+                document=doc,
+                version_number=version,
+                stage_index=last_stage,
+                state=TaskState.APPROVED,
+            )
+            .using_db(conn)
+            .order_by("-decided_at", "-id")
+            .select_related("assignee")
+            .first()
+        )
+        if task is None:  # approved without a sign-off decision (not reachable by links)
+            return Signer(doc.author, None, None)
+        principal = None
+        if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
+            principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
+        return Signer(task.assignee, task.capacity, principal)
+
+    async def _files(
+        self,
+        conn: BaseDBAsyncClient,
+        record: ArchiveRecord,
+        version: Version,
+        number: str,
+        date_text: str,
+    ) -> tuple[list[IssuedFile], str | None]:
+        """The final version's files, and a stamped copy of the main file if it is a PDF."""
+        originals = await VersionFile.filter(version=version).using_db(conn).order_by("position")
+        rows = [
+            IssuedFile(
+                record=record,
+                position=f.position,
+                role=f.role,
+                name=f.name,
+                mime=f.mime,
+                size=f.size,
+                sha256=f.sha256,
+            )
+            for f in originals
+        ]
+        problem = None
+        main = originals[0] if originals else None
+        if main is not None and main.mime == PDF:
+            try:
+                stamped = await asyncio.to_thread(
+                    stamp_pdf,
+                    await self.blobs.get(main.sha256),
+                    [f"Số: {number}", f"Ngày ban hành: {date_text}"],
+                )
+            except StampError as e:
+                problem = str(e)
+                log.warning("issued copy not stamped", extra={"number": number, "error": problem})
+            else:
+                stem = PurePath(main.name).stem
+                rows.append(
+                    IssuedFile(
+                        record=record,
+                        position=len(originals),
+                        role="issued",
+                        name=f"{stem} ({number.replace('/', '-')}).pdf",
+                        mime=PDF,
+                        size=len(stamped),
+                        sha256=await self.blobs.put(stamped),
+                    )
+                )
+        for row in rows:
+            await row.save(using_db=conn)
+        return rows, problem
+
+    async def _distribute(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        record: ArchiveRecord,
+        register: Register,
+        files: list[IssuedFile],
+        signer: Signer,
+        date_text: str,
+    ) -> None:
+        """The issued copy (or the original main file) and the annexes, to the workflow's
+        recipients and the author. Confidential registers go to the author only."""
+        stamped = [f for f in files if f.role == "issued"]
+        chosen = stamped + [f for f in files if f.role == "annex"]
+        if not stamped:
+            chosen = [f for f in files if f.role in ("main", "annex")]
+        attachments = [Attachment(f.name, f.mime, await self.blobs.get(f.sha256)) for f in chosen]
+        recipients = [doc.author.email]
+        if not register.confidential:
+            recipients += list(self.engine.workflow_of(doc).distribute_to)
+        users = {u.email: u for u in await User.filter(email__in=recipients).using_db(conn)}
+        for address in dict.fromkeys(recipients):
+            user = users.get(address)
+            language = user.language if user else self.settings.default_language
+            msg = self.engine.composer.issued(
+                to=address,
+                name=user.name if user else "",
+                language=language,
+                code=doc.code,
+                number=record.number,
+                title=doc.title,
+                summary=record.summary,
+                issue_date=date_text,
+                signer=signer.line(),
+                files=attachments,
+                thread=await self.engine.thread(conn, doc),
+            )
+            await self.engine.send(conn, doc, msg, "issued")

@@ -1,0 +1,98 @@
+"""The archive's tables: register counters, issued records and their files, legal holds.
+
+An archive record and its files are written once, when the document is issued, and
+never changed: the code has no update path, and triggers (migration 0007) make the
+database refuse UPDATE and DELETE on them. The legal hold, which admins may change,
+lives beside the record as a history of LegalHold rows.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from docflow.documents.models import Document
+
+
+class RegisterCounter(Model):
+    """The last number given in one register in one calendar year.
+
+    Allocation increments it with an upsert that locks the row until the issuing
+    transaction ends, so concurrent issuings queue and none reads a stale value.
+    """
+
+    id = fields.IntField(primary_key=True)
+    register = fields.CharField(max_length=50)
+    year = fields.IntField()
+    last_seq = fields.IntField(default=0)
+
+    class Meta:
+        table = "register_counters"
+        unique_together = (("register", "year"),)
+
+
+class ArchiveRecord(Model):
+    """An issued document: its official number, date, signer and summary (trích yếu)."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.OneToOneRelation[Document] = fields.OneToOneField(
+        "docflow.Document", related_name="archive_record", on_delete=fields.RESTRICT
+    )
+    register = fields.CharField(max_length=50)
+    year = fields.IntField()
+    seq = fields.IntField()
+    number = fields.CharField(max_length=100)  # as printed after "Số:", e.g. 47/KH-BDT
+    type = fields.CharField(max_length=20)
+    workflow = fields.CharField(max_length=100)
+    title = fields.CharField(max_length=1000)
+    summary = fields.TextField()
+    version_number = fields.IntField()
+    author_email = fields.CharField(max_length=320)
+    signer_email = fields.CharField(max_length=320)
+    signer_name = fields.CharField(max_length=200)
+    signer_capacity = fields.CharField(max_length=3, null=True)  # KT | TUQ | TL
+    signed_for_email = fields.CharField(max_length=320, null=True)
+    signed_for_name = fields.CharField(max_length=200, null=True)
+    issued_at = fields.DatetimeField()
+    issue_date = fields.DateField()  # in the office time zone, as printed
+    retention = fields.CharField(max_length=20)
+    confidential = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "archive_records"
+        unique_together = (("register", "year", "seq"),)
+
+
+class IssuedFile(Model):
+    """A file of an issued record: the final version's files, and the stamped copy."""
+
+    id = fields.IntField(primary_key=True)
+    record: fields.ForeignKeyRelation[ArchiveRecord] = fields.ForeignKeyField(
+        "docflow.ArchiveRecord", related_name="files", on_delete=fields.RESTRICT
+    )
+    position = fields.IntField()
+    role = fields.CharField(max_length=10)  # main | annex | issued (the stamped copy)
+    name = fields.CharField(max_length=500)
+    mime = fields.CharField(max_length=200)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "issued_files"
+        unique_together = (("record", "position"),)
+
+
+class LegalHold(Model):
+    """One change of a record legal hold, by an admin. The latest row is in force."""
+
+    id = fields.IntField(primary_key=True)
+    record: fields.ForeignKeyRelation[ArchiveRecord] = fields.ForeignKeyField(
+        "docflow.ArchiveRecord", related_name="holds", on_delete=fields.RESTRICT
+    )
+    held = fields.BooleanField()
+    by = fields.CharField(max_length=320)
+    reason = fields.TextField(default="")
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "legal_holds"
