@@ -13,6 +13,7 @@ from pathlib import Path
 
 from docflow import db
 from docflow.archive.issuing import Issuer
+from docflow.archive.service import ArchiveService
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.documents.service import DocumentService
@@ -46,6 +47,8 @@ class Services:
     links: Links
     engine: WorkflowEngine
     reminders: Reminders
+    issuer: Issuer
+    archive: ArchiveService
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links=decision_links,
         engine=engine,
         reminders=Reminders(clock, engine, decision_links, composer, outbox),
+        issuer=issuer,
+        archive=ArchiveService(settings, clock, engine),
     )
 
 

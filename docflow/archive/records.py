@@ -8,6 +8,8 @@ lives beside the record as a history of LegalHold rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -31,7 +33,26 @@ class RegisterCounter(Model):
         unique_together = (("register", "year"),)
 
 
-class ArchiveRecord(Model):
+class WrittenOnce(Model):
+    """A model whose rows are saved once: saving a row already stored raises."""
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._saved_in_db:
+            raise ImmutableRecordError(f"{self._meta.db_table} rows are never changed")
+        await super().save(*args, **kwargs)
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        raise ImmutableRecordError(f"{self._meta.db_table} rows are never deleted")
+
+    class Meta:
+        abstract = True
+
+
+class ImmutableRecordError(Exception):
+    """An attempt to change or delete an archive record or issued file."""
+
+
+class ArchiveRecord(WrittenOnce):
     """An issued document: its official number, date, signer and summary (trích yếu)."""
 
     id = fields.IntField(primary_key=True)
@@ -63,7 +84,7 @@ class ArchiveRecord(Model):
         unique_together = (("register", "year", "seq"),)
 
 
-class IssuedFile(Model):
+class IssuedFile(WrittenOnce):
     """A file of an issued record: the final version's files, and the stamped copy."""
 
     id = fields.IntField(primary_key=True)

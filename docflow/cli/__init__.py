@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from docflow.cli.archive import archive, registers
 from docflow.cli.core import main
 from docflow.cli.demo import demo
 from docflow.cli.intake import ingest, quarantine
@@ -13,5 +14,7 @@ main.add_command(ingest)
 main.add_command(demo)
 main.add_command(workflows)
 main.add_command(task)
+main.add_command(registers)
+main.add_command(archive)
 
 __all__ = ["main"]

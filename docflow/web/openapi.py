@@ -19,6 +19,20 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _resp(_ERROR, "Error") for c in codes}
 
 
+RECORD = {
+    "name": "record",
+    "in": "path",
+    "required": True,
+    "description": "The record's id, or the document's tracking code",
+    "schema": {"type": "string"},
+}
+LIST = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next": {"type": ["string", "null"]},
+    },
+}
 CODE = {
     "name": "code",
     "in": "path",
@@ -133,6 +147,75 @@ SPEC: dict[str, Any] = {
                     ),
                     **_errors(400, 401),
                 },
+            }
+        },
+        "/api/v1/archive/{record}": {
+            "get": {
+                "summary": "An issued document's archive record: number, date, signer, files "
+                "with SHA-256, retention, legal hold",
+                "parameters": [RECORD],
+                "responses": {"200": _resp({"type": "object"}), **_errors(401, 404)},
+            }
+        },
+        "/api/v1/archive/{record}/files/{position}": {
+            "get": {
+                "summary": "Download an issued file (the stamped copy, or an original)",
+                "parameters": [
+                    RECORD,
+                    {
+                        "name": "position",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The file's bytes"},
+                    **_errors(400, 401, 404),
+                },
+            }
+        },
+        "/api/v1/archive/{record}/legal-hold": {
+            "put": {
+                "summary": "Put a record on legal hold or lift it (admins), audited",
+                "parameters": [RECORD],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["held"],
+                                "properties": {
+                                    "held": {"type": "boolean"},
+                                    "reason": {"type": "string"},
+                                    "by": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": _resp({"type": "object"}), **_errors(400, 401, 404)},
+            }
+        },
+        "/api/v1/registers": {
+            "get": {
+                "summary": "Numbering registers and the last number given per year",
+                "responses": {"200": _resp(LIST), **_errors(401)},
+            }
+        },
+        "/api/v1/registers/{register}": {
+            "get": {
+                "summary": "A register book: every number given, in order",
+                "parameters": [
+                    {
+                        "name": "register",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": _resp(LIST), **_errors(400, 401, 404)},
             }
         },
         "/healthz": {

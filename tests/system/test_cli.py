@@ -318,3 +318,39 @@ async def test_task_decide_records_a_paper_decision_and_the_stage_moves_on(
     again = await run_cli(env, "task", "decide", str(open_task["id"]), "reject")
     assert again.returncode != 0 and "is approved, not open" in again.stderr, str(again)
     assert "Traceback" not in again.stderr
+
+
+async def test_register_book_and_archive_record_after_issuing_from_the_cli(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    reviewer, signer = "hung.nv@bandantoc.gov.vn", "minh.td@bandantoc.gov.vn"
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME, "--role", "staff")
+    for email, name, role in (
+        (reviewer, "Nguyễn Văn Hùng", "chanh-van-phong"),
+        (signer, "Trần Đức Minh", "truong-ban"),
+    ):
+        await cli_ok(env, "user", "add", email, "--name", name, "--role", role)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    await cli_ok(env, "ingest", *map(str, write_batch("eml", inbox, [draft(*KNOWN_DRAFTS[0])])))
+    for _ in range(2):  # review, then sign-off
+        [t] = json.loads((await cli_ok(env, "task", "list", "--state", "open", "--json")).stdout)
+        await cli_ok(env, "task", "decide", str(t["id"]), "approve")
+
+    registers = json.loads((await cli_ok(env, "registers", "list", "--json")).stdout)
+    cv = next(r for r in registers if r["key"] == "CV")
+    assert cv["example"] == "01/BDT-VP" and list(cv["years"].values()) == [1]
+    book = (await cli_ok(env, "registers", "show", "CV")).stdout
+    assert "01/BDT-VP" in book and KNOWN_DRAFTS[0][0] in book and "Trần Đức Minh" in book
+
+    shown = json.loads((await cli_ok(env, "archive", "show", "01/BDT-VP", "--json")).stdout)
+    assert (shown["number"], shown["title"], shown["legal_hold"]) == (
+        "01/BDT-VP",
+        KNOWN_DRAFTS[0][0],
+        False,
+    )
+    await cli_ok(env, "archive", "hold", "01/BDT-VP", "--on", "--reason", "Thanh tra", "--by", "qt")
+    shown = json.loads((await cli_ok(env, "archive", "show", shown["code"], "--json")).stdout)
+    assert shown["legal_hold"] is True
+    missing = await run_cli(env, "registers", "show", "ZZ")
+    assert missing.returncode != 0 and "no register 'ZZ'" in missing.stderr

@@ -1,0 +1,69 @@
+"""JSON API of the archive: issued records and their files, registers, legal holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from docflow.errors import InvalidRequestError
+from docflow.storage.filenames import content_disposition
+from docflow.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/archive/{record}")
+async def get_record(request: web.Request) -> web.Response:
+    """A record by id or tracking code (numbers hold a slash: find them by search)."""
+    view = await request.app[SERVICES].archive.view(request.match_info["record"])
+    return web.json_response(view)
+
+
+@routes.get("/api/v1/archive/{record}/files/{position}")
+async def download_issued(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    try:
+        position = int(request.match_info["position"])
+    except ValueError:
+        raise InvalidRequestError("position must be a whole number") from None
+    f = await services.archive.file(request.match_info["record"], position)
+    return web.FileResponse(
+        services.blobs.path_of(f.sha256),
+        headers={
+            "Content-Type": f.mime,
+            "Content-Disposition": content_disposition(f.name),
+            "X-Content-SHA256": f.sha256,
+        },
+    )
+
+
+@routes.put("/api/v1/archive/{record}/legal-hold")
+async def put_legal_hold(request: web.Request) -> web.Response:
+    """{"held": true|false, "reason": "…", "by": "…"}: admins only (the admin token)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidRequestError("expected a JSON object") from None
+    if not isinstance(body, dict) or not isinstance(body.get("held"), bool):
+        raise InvalidRequestError('expected {"held": true|false, "reason": "…"}')
+    reason, by = str(body.get("reason", "")), str(body.get("by") or "api")
+    services = request.app[SERVICES]
+    await services.archive.set_hold(request.match_info["record"], body["held"], by, reason, "api")
+    return web.json_response(await services.archive.view(request.match_info["record"]))
+
+
+@routes.get("/api/v1/registers")
+async def list_registers(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"items": await request.app[SERVICES].archive.registers(), "next": None}
+    )
+
+
+@routes.get("/api/v1/registers/{register}")
+async def get_register_book(request: web.Request) -> web.Response:
+    year = request.query.get("year")
+    if year is not None and not year.isdigit():
+        raise InvalidRequestError("year must be a whole number")
+    items = await request.app[SERVICES].archive.book(
+        request.match_info["register"], int(year) if year else None
+    )
+    return web.json_response({"items": items, "next": None})
