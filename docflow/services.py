@@ -23,6 +23,7 @@ from docflow.intake.spool import Spool
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.storage.blobs import BlobStore
+from docflow.users.accounts import AccountService
 from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog, load_workflows
 from docflow.workflow.engine import WorkflowEngine
@@ -49,6 +50,7 @@ class Services:
     reminders: Reminders
     issuer: Issuer
     archive: ArchiveService
+    accounts: AccountService
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         reminders=Reminders(clock, engine, decision_links, composer, outbox),
         issuer=issuer,
         archive=ArchiveService(settings, clock, engine),
+        accounts=AccountService(clock),
     )
 
 

@@ -7,6 +7,7 @@ from docflow.cli.core import main
 from docflow.cli.demo import demo
 from docflow.cli.intake import ingest, quarantine
 from docflow.cli.tasks import task
+from docflow.cli.tokens import token
 from docflow.cli.workflows import workflows
 
 main.add_command(quarantine)
@@ -16,5 +17,6 @@ main.add_command(workflows)
 main.add_command(task)
 main.add_command(registers)
 main.add_command(archive)
+main.add_command(token)
 
 __all__ = ["main"]

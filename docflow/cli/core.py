@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import datetime, timedelta
 
 import click
@@ -12,6 +13,7 @@ from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 from docflow.errors import NotMigratedError, SettingsError
 from docflow.logs import setup_logging
 from docflow.services import Services
+from docflow.users.service import UserView
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,12 +88,45 @@ def user() -> None:
     default=None,
     help="Language of the mail docflow sends them (default: org.default_language).",
 )
-def user_add(email: str, name: str, roles: tuple[str, ...], language: str | None) -> None:
-    """Add a user who may send drafts."""
+@click.option(
+    "--password",
+    "with_password",
+    is_flag=True,
+    help="Ask for a password (archivists and admins log in to the web app with it).",
+)
+def user_add(
+    email: str, name: str, roles: tuple[str, ...], language: str | None, with_password: bool
+) -> None:
+    """Add a user who may send drafts (and, with --password, log in)."""
     settings = settings_or_exit()
     lang = language or settings.default_language
-    added = run_with_services(settings, lambda s: s.users.add(email, name, list(roles), lang))
+    password = _ask_password() if with_password else None
+
+    async def add(s: Services) -> UserView:
+        added = await s.users.add(email, name, list(roles), lang)
+        if password is not None:
+            await s.accounts.set_password(email, password)
+        return added
+
+    added = run_with_services(settings, add)
     click.echo(f"added {added.email} ({added.name}), roles: {', '.join(added.roles)}")
+
+
+def _ask_password() -> str:
+    """From the terminal (asked twice), or one line of standard input when piped."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@user.command("password")
+@click.argument("email")
+def user_password(email: str) -> None:
+    """Set or change EMAIL's password (asked on the terminal, or read from stdin)."""
+    password = _ask_password()
+    run_with_services(settings_or_exit(), lambda s: s.accounts.set_password(email, password))
+    click.echo(f"password set for {email}")
 
 
 @user.command("list")

@@ -16,6 +16,43 @@ class User(Model):
     language = fields.CharField(max_length=2, default="vi")
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
+    # for those who log in (archivists, admins): an argon2 hash, never the password
+    password_hash = fields.CharField(max_length=200, null=True)
+    failed_logins = fields.IntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "users"
+
+
+class WebSession(Model):
+    """A logged-in browser: the cookie holds a random token, the table its SHA-256."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    csrf = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "web_sessions"
+
+
+class ApiToken(Model):
+    """A bearer token for automation, acting with its user roles. Kept as a hash."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="api_tokens", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"

@@ -7,3 +7,5 @@ from aiohttp import web
 from docflow.services import Services
 
 SERVICES = web.AppKey("services", Services)
+# who an API request comes from, set by the bearer_auth middleware
+PRINCIPAL = "docflow.principal"

@@ -11,7 +11,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from docflow.errors import DocflowError, InvalidRequestError, NotFoundError
-from docflow.web.keys import SERVICES
+from docflow.users.accounts import Principal
+from docflow.web.keys import PRINCIPAL, SERVICES
 
 log = logging.getLogger("docflow.web")
 PUBLIC_API = ("/api/v1/openapi.json",)
@@ -57,18 +58,35 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return errors_for(request, 500, "internal error")
 
 
+ADMIN = Principal("admin-token", "admin token", frozenset({"admin"}), "vi")
+# what a token of an archivist (not an admin) may read
+SEARCHER_PATHS = ("/api/v1/search", "/api/v1/archive/", "/api/v1/registers")
+
+
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API wants a bearer token: the admin token, or an API token (`docflow token
+    add`) acting with its user's roles: admins everything, archivists read the archive."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_API:
-        expected = request.app[SERVICES].settings.admin_token
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if (
-            not expected
-            or scheme.lower() != "bearer"
-            or not hmac.compare_digest(token.strip().encode(), expected.encode())
-        ):
+        token = token.strip()
+        principal = None
+        if scheme.lower() == "bearer" and token:
+            expected = request.app[SERVICES].settings.admin_token
+            if expected and hmac.compare_digest(token.encode(), expected.encode()):
+                principal = ADMIN
+            else:
+                principal = await request.app[SERVICES].accounts.token_principal(token)
+        if principal is None:
             resp = error_response(401, "a valid bearer token is required")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="docflow"'
             return resp
+        if not principal.is_admin and not (
+            principal.may_search
+            and request.method in ("GET", "HEAD")
+            and request.path.startswith(SEARCHER_PATHS)
+        ):
+            return error_response(403, "this token may not do that")
+        request[PRINCIPAL] = principal
     return await handler(request)
