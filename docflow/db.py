@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "docflow.intake.models",
     "docflow.notify.models",
     "docflow.workflow.models",
+    "docflow.archive.models",
 ]
 
 
