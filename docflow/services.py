@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docflow import db
+from docflow.archive.search import SearchIndex
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.documents.service import DocumentService
@@ -45,6 +46,7 @@ class Services:
     links: Links
     engine: WorkflowEngine
     reminders: Reminders
+    search: SearchIndex
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links=decision_links,
         engine=engine,
         reminders=Reminders(clock, engine, decision_links, composer, outbox),
+        search=SearchIndex(),
     )
 
 

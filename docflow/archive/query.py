@@ -1,9 +1,9 @@
 """Parsing what a user types into search terms: the same parse feeds both engines.
 
-    dân tộc            two words, both required, anywhere (title, summary, number, signer, text)
-    "cải cách hành chính"   a phrase: these words, adjacent, in this order
-    47/KH-BDT          a word that splits into several tokens is a phrase too
-    -thuế              excluded: no document containing it
+dân tộc            two words, both required, anywhere (title, summary, number, signer, text)
+"cải cách hành chính"   a phrase: these words, adjacent, in this order
+47/KH-BDT          a word that splits into several tokens is a phrase too
+-thuế              excluded: no document containing it
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ def _window(text: str, spans: list[tuple[int, int]], hit: int, words: frozenset[
     last = min(len(spans) - 1, hit + AFTER)
     start, end = spans[first][0], spans[last][1]
     body = _render(text, start, end, words).strip()
-    more_before = bool(text[:start].strip())
-    more_after = bool(text[end : end + 1000].strip())
+    more_before = TOKEN.search(text, max(0, start - 1000), start) is not None
+    more_after = TOKEN.search(text, end, end + 1000) is not None
     return ("… " if more_before else "") + body + (" …" if more_after else "")
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from docflow.cli.core import main
 from docflow.cli.demo import demo
 from docflow.cli.intake import ingest, quarantine
+from docflow.cli.search import reindex, search
 from docflow.cli.workflows import workflows
 
 main.add_command(quarantine)
 main.add_command(ingest)
 main.add_command(demo)
 main.add_command(workflows)
+main.add_command(search)
+main.add_command(reindex)
 
 __all__ = ["main"]
