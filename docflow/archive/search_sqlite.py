@@ -100,7 +100,9 @@ class SqliteSearch:
         sql = "search_fts MATCH ? AND rowid BETWEEN ? AND ?"
         if conds:
             where = " AND ".join(conds)
-            sql += f" AND rowid IN (SELECT sort_key FROM search_entries WHERE {where})"
+            # `+rowid`: filtered after the full-text match, not handed to FTS5 as one
+            # lookup per selected row (which would re-run the match thousands of times)
+            sql += f" AND +rowid IN (SELECT sort_key FROM search_entries WHERE {where})"
         return sql, [lo, hi, *values]
 
     async def window(
