@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "docflow.notify.models",
     "docflow.workflow.models",
     "docflow.archive.records",
+    "docflow.archive.models",
 ]
 
 

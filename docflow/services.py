@@ -13,6 +13,7 @@ from pathlib import Path
 
 from docflow import db
 from docflow.archive.issuing import Issuer
+from docflow.archive.search import SearchIndex
 from docflow.archive.service import ArchiveService
 from docflow.clock import Clock
 from docflow.config import Settings
@@ -51,6 +52,7 @@ class Services:
     issuer: Issuer
     archive: ArchiveService
     accounts: AccountService
+    search: SearchIndex
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         issuer=issuer,
         archive=ArchiveService(settings, clock, engine),
         accounts=AccountService(clock),
+        search=SearchIndex(),
     )
 
 

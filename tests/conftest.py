@@ -42,6 +42,7 @@ TABLES = [
     "issued_files",
     "archive_records",
     "register_counters",
+    "search_entries",
     "delegations",
     "audit_events",
     "link_tokens",

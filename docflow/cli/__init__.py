@@ -6,6 +6,7 @@ from docflow.cli.archive import archive, registers
 from docflow.cli.core import main
 from docflow.cli.demo import demo
 from docflow.cli.intake import ingest, quarantine
+from docflow.cli.search import reindex, search
 from docflow.cli.tasks import task
 from docflow.cli.tokens import token
 from docflow.cli.workflows import workflows
@@ -18,5 +19,7 @@ main.add_command(task)
 main.add_command(registers)
 main.add_command(archive)
 main.add_command(token)
+main.add_command(search)
+main.add_command(reindex)
 
 __all__ = ["main"]

@@ -31,7 +31,12 @@ async def log_in(
         page = await r.text()
     found = CSRF.search(page)
     assert found
-    form = {"csrf": csrf or found.group(1), "email": email, "password": password, "next": "/archive"}
+    form = {
+        "csrf": csrf or found.group(1),
+        "email": email,
+        "password": password,
+        "next": "/archive",
+    }
     async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
         await r.read()
         return r

@@ -1,0 +1,228 @@
+"""Search over issued documents, on SQLite (FTS5) and PostgreSQL (tsvector + GIN)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from docflow import db
+from docflow.archive.document import IndexEntry
+from docflow.archive.fold import fold
+from docflow.archive.search import SearchHit, SearchIndex, SearchQuery
+from docflow.errors import InvalidRequestError
+
+SAMPLE = Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt"
+PARAGRAPHS = [p.strip() for p in SAMPLE.read_text(encoding="utf-8").splitlines() if p.strip()]
+
+
+def entry(record_id: int, title: str, body: str = "", **kw: object) -> IndexEntry:
+    values: dict[str, object] = {
+        "number": f"{record_id}/KH-BDT",
+        "type": "KH",
+        "register": "KH",
+        "signer": "Nguyễn Văn An",
+        "issued_on": date(2024, 1, 1 + record_id % 28),
+        "summary": "",
+        **kw,
+    }
+    return IndexEntry(record_id=record_id, title=title, body=body, **values)  # type: ignore[arg-type]
+
+
+# A small archive: the sample's real paragraphs, and a few documents made to tell apart.
+CORPUS = [
+    entry(1, "Báo cáo cải cách hành chính năm 2018", PARAGRAPHS[0], number="47/KH-BDT"),
+    entry(2, "Kế hoạch đổi mới công tác dân tộc", PARAGRAPHS[2], type="BC", register="BC"),
+    entry(3, "Thông báo lịch tiếp công dân", PARAGRAPHS[3], signer="Lê Thị Thu"),
+    entry(4, "Về việc dần dần tăng tốc độ xử lý", "Không liên quan đến công tác."),
+    entry(5, "Quy chế đào tạo, bồi dưỡng", PARAGRAPHS[4], issued_on=date(2019, 6, 1)),
+    entry(
+        6, "Danh sách dân tộc thiểu số", "Các dân tộc: Tày, Nùng, Dao.", issued_on=date(2021, 3, 2)
+    ),
+    entry(7, "Tập huấn tạo đào kênh", "Ngược thứ tự: tạo trước, đào sau."),
+    entry(
+        8, "Tờ trình <khẩn> & bảo mật", 'Nội dung có ký tự <script>alert("x")</script> & dân tộc.'
+    ),
+]
+
+
+@pytest.fixture
+async def index(database_url: str) -> AsyncIterator[SearchIndex]:
+    await db.open_database(database_url)
+    search = SearchIndex(window=4)  # small, so that the tests cross the ranking window
+    async with in_transaction() as conn:
+        for e in CORPUS:
+            await search.add(conn, e)
+    yield search
+    await db.close_database()
+
+
+async def ids(index: SearchIndex, text: str = "", **kw: object) -> list[int]:
+    """Every record the query finds, following `next` to the end."""
+    out: list[int] = []
+    cursor = None
+    while True:
+        page = await index.search(SearchQuery(text=text, limit=2, cursor=cursor, **kw))  # type: ignore[arg-type]
+        out += [h.record_id for h in page.items]
+        if page.next is None:
+            return out
+        cursor = page.next
+
+
+async def first(index: SearchIndex, text: str) -> SearchHit:
+    page = await index.search(SearchQuery(text))
+    assert page.items, text
+    return page.items[0]
+
+
+def test_fold_strips_diacritics_and_d_stroke() -> None:
+    assert fold("Đổi mới Dân tộc ĐẮK LẮK") == "doi moi dan toc dak lak"
+
+
+async def test_query_without_diacritics_finds_text_with_them(index: SearchIndex) -> None:
+    assert set(await ids(index, "dan toc")) >= {2, 6, 8}
+    assert 2 in await ids(index, "doi moi")
+    assert 2 in await ids(index, "ĐỔI MỚI")
+
+
+async def test_exact_diacritics_rank_above_folded_only_matches(index: SearchIndex) -> None:
+    found = await ids(index, "dần")
+    assert found[0] == 4  # "dần" as typed
+    assert set(found[1:]) >= {2, 6, 8}  # "dân" only folds to it
+    page = await index.search(SearchQuery("dần"))
+    assert [h.exact for h in page.items][:2] == [True, False]
+
+
+async def test_phrase_needs_the_words_adjacent_and_in_order(index: SearchIndex) -> None:
+    assert 7 in await ids(index, "đào tạo")
+    phrase = await ids(index, '"đào tạo"')
+    assert 5 in phrase
+    assert 7 not in phrase  # "tạo đào", "tạo trước, đào sau"
+    # a number is a phrase of its parts; 2's text cites "Kế hoạch số: 47/KH-BDT"
+    assert await ids(index, "47/KH-BDT") == [1, 2]
+    assert await ids(index, "KH-BDT 48") == []
+
+
+async def test_excluded_word_removes_documents(index: SearchIndex) -> None:
+    assert 6 in await ids(index, "dân tộc")
+    assert 6 not in await ids(index, "dân tộc -thiểu")
+    with pytest.raises(InvalidRequestError):
+        await index.search(SearchQuery("-thiểu"))
+
+
+async def test_filters_narrow_the_results(index: SearchIndex) -> None:
+    assert await ids(index, "", number="47/KH-BDT") == [1]
+    assert await ids(index, "dân tộc", type="BC") == [2]
+    assert await ids(index, "", register="BC") == [2]
+    assert await ids(index, "", signer="le thi thu") == [3]
+    assert await ids(index, "", year=2019) == [5]
+    assert await ids(
+        index, "dan toc", issued_from=date(2021, 1, 1), issued_until=date(2021, 12, 31)
+    ) == [6]
+    assert await ids(index, "dan toc", year=2020) == []
+
+
+async def test_pages_list_every_match_once_ranked_window_first(index: SearchIndex) -> None:
+    everything = await ids(index)
+    assert sorted(everything) == sorted(e.record_id for e in CORPUS)
+    assert everything[-2:] == [6, 5]  # no words: newest first
+    broad = await ids(index, "công")  # more matches than the ranking window (4)
+    assert len(broad) == len(set(broad))
+    expected = await index.search(SearchQuery("công", limit=100))
+    assert broad == [h.record_id for h in expected.items]
+    with pytest.raises(InvalidRequestError):
+        await index.search(SearchQuery("công", cursor="nonsense"))
+
+
+async def test_snippets_are_escaped_and_mark_the_matches(index: SearchIndex) -> None:
+    hit = await first(index, '"cai cach hanh chinh"')
+    assert hit.record_id == 1
+    marked = "<mark>cải</mark> <mark>cách</mark> <mark>hành</mark> <mark>chính</mark>"
+    assert hit.title_html == f"Báo cáo {marked} năm 2018"
+    assert marked in hit.snippet_html
+    page = await index.search(SearchQuery("bao mat"))
+    (hit,) = page.items
+    assert hit.title_html == "Tờ trình &lt;khẩn&gt; &amp; <mark>bảo</mark> <mark>mật</mark>"
+    page = await index.search(SearchQuery('"dân tộc"', type="KH"))
+    (hit,) = [h for h in page.items if h.record_id == 8]
+    assert "<script>" not in hit.snippet_html
+    assert "&lt;script&gt;" in hit.snippet_html
+    assert "<mark>dân</mark> <mark>tộc</mark>" in hit.snippet_html
+
+
+async def test_adding_a_record_again_replaces_it_and_remove_takes_it_out(
+    index: SearchIndex,
+) -> None:
+    async with in_transaction() as conn:
+        await index.add(conn, entry(3, "Thông báo lịch họp xuân", "Họp mừng xuân."))
+    assert await ids(index, "tiếp công dân") == []
+    assert await ids(index, "hop xuan") == [3]
+    assert await index.count() == len(CORPUS)
+    async with in_transaction() as conn:
+        assert await index.remove(conn, 3)
+        assert not await index.remove(conn, 3)
+    assert await ids(index, "hop xuan") == []
+    assert await index.count() == len(CORPUS) - 1
+
+
+async def test_reindex_rebuilds_the_same_results(index: SearchIndex) -> None:
+    queries = ["dan toc", '"cải cách hành chính"', "công", "dần"]
+    before = [await ids(index, q) for q in queries]
+    seen: list[int] = []
+    assert await index.reindex(None, seen.append) == len(CORPUS)
+    assert sum(seen) == len(CORPUS)
+    assert [await ids(index, q) for q in queries] == before
+    assert await index.reindex(CORPUS[:3]) == 3
+    assert await ids(index) == [3, 2, 1]
+
+
+# query → the right first document, when there is one (the engines rank with their own
+# formulas, bm25 and ts_rank_cd, so ties and near-ties may come in another order)
+QUERIES: dict[str, int | None] = {
+    "dan toc": None,
+    "dân tộc": None,
+    "doi moi": 2,
+    '"cải cách hành chính"': 1,
+    "cong tac -dan": None,
+    "đào tạo": None,
+    '"đào tạo"': 5,
+    "công": None,
+    "dần": 4,
+    "47/KH-BDT": 1,
+    "nguyen van an": None,
+    "thieu so": 6,
+}
+
+
+def test_the_same_query_finds_the_same_documents_on_both_engines(
+    sqlite_template: Path, pg_database: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tests.conftest import _truncate_pg, run_in_thread
+
+    sqlite = tmp_path / "same.sqlite3"
+    shutil.copy(sqlite_template, sqlite)
+    run_in_thread(_truncate_pg(pg_database))
+
+    async def results(url: str) -> list[list[int]]:
+        await db.open_database(url)
+        try:
+            search = SearchIndex(window=4)
+            await search.reindex(CORPUS)
+            out = []
+            for q in QUERIES:
+                out.append(await ids(search, q))
+            return out
+        finally:
+            await db.close_database()
+
+    on_sqlite = run_in_thread(results(f"sqlite://{sqlite}"))
+    on_pg = run_in_thread(results(pg_database))
+    for (q, right), a, b in zip(QUERIES.items(), on_sqlite, on_pg, strict=True):
+        assert sorted(a) == sorted(b), q
+        if right is not None:
+            assert a[0] == b[0] == right, q
