@@ -24,7 +24,16 @@ from docflow.config import Settings
 from docflow.devrelay import start_dev_relay
 from docflow.intake.smtp import IntakeHandler, start_listener
 from docflow.services import Services, build_services
-from docflow.web import api, archive_api, auth, decisions, health, openapi, status
+from docflow.web import (
+    api,
+    archive_api,
+    archive_pages,
+    auth,
+    decisions,
+    health,
+    openapi,
+    status,
+)
 from docflow.web.health import METRICS, REGISTRY, Metrics
 from docflow.web.keys import SERVICES
 from docflow.web.middleware import bearer_auth, json_errors
@@ -49,7 +58,7 @@ def create_app(
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("docflow.web", "templates"), autoescape=True
     )
-    for module in (api, archive_api, auth, decisions, health, openapi, status):
+    for module in (api, archive_api, archive_pages, auth, decisions, health, openapi, status):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_database)
     if dev_relay:

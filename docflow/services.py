@@ -117,7 +117,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links.url,
         settings.timezone,
     )
-    issuer = Issuer(settings, engine, blobs)
+    search = SearchIndex()
+    issuer = Issuer(settings, engine, blobs, search)
     engine.on_approved.append(issuer.issue)
     intake = IntakeService(
         IntakeConfig(
@@ -154,7 +155,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         issuer=issuer,
         archive=ArchiveService(settings, clock, engine),
         accounts=AccountService(clock),
-        search=SearchIndex(),
+        search=search,
     )
 
 

@@ -17,7 +17,9 @@ from pathlib import PurePath
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from docflow.archive import numbering
+from docflow.archive.document import IndexEntry
 from docflow.archive.records import ArchiveRecord, IssuedFile
+from docflow.archive.search import SearchIndex
 from docflow.archive.stamp import StampError, stamp_pdf
 from docflow.config import Register, Settings
 from docflow.documents.models import Document, Version, VersionFile
@@ -56,10 +58,13 @@ def summary_of(body_text: str, title: str) -> str:
 class Issuer:
     """Issues approved documents: number, archive record, stamped copy, distribution."""
 
-    def __init__(self, settings: Settings, engine: WorkflowEngine, blobs: BlobStore) -> None:
+    def __init__(
+        self, settings: Settings, engine: WorkflowEngine, blobs: BlobStore, search: SearchIndex
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.blobs = blobs
+        self.search = search
 
     async def issue(self, conn: BaseDBAsyncClient, doc: Document) -> ArchiveRecord:
         workflow = self.engine.workflow_of(doc)
@@ -110,6 +115,8 @@ class Issuer:
             conn, doc, signer.user.email, "issued", "system", version.number, None, detail
         )
         await self._distribute(conn, doc, record, register, files, signer, date_text)
+        if not register.confidential:  # kept out of archivists' search
+            await self.search.add(conn, await index_entry(conn, record, signer.line()))
         log.info("issued", extra={"code": doc.code, "number": number})
         return record
 
@@ -224,3 +231,31 @@ class Issuer:
                 thread=await self.engine.thread(conn, doc),
             )
             await self.engine.send(conn, doc, msg, "issued")
+
+
+async def index_entry(
+    conn: BaseDBAsyncClient | None, record: ArchiveRecord, signer: str | None = None
+) -> IndexEntry:
+    """What search keeps of a record: its metadata and the text of every file issued."""
+    document_id: int = record.document_id  # type: ignore[attr-defined]
+    version = (
+        await Version.filter(document_id=document_id, number=record.version_number)
+        .using_db(conn)
+        .get()
+    )
+    texts = await VersionFile.filter(version=version).using_db(conn).order_by("position")
+    if signer is None:
+        signer = record.signer_name
+        if record.signer_capacity and record.signed_for_name:
+            signer = f"{record.signer_capacity}. {record.signed_for_name} — {record.signer_name}"
+    return IndexEntry(
+        record_id=record.id,
+        number=record.number,
+        type=record.type,
+        register=record.register,
+        signer=signer,
+        issued_on=record.issue_date,
+        title=record.title,
+        summary=record.summary,
+        body="\n\n".join(f.text for f in texts if f.text),
+    )

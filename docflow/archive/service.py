@@ -12,6 +12,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from docflow.archive import numbering
+from docflow.archive.document import IndexEntry
+from docflow.archive.issuing import index_entry
 from docflow.archive.records import ArchiveRecord, IssuedFile, LegalHold
 from docflow.clock import Clock
 from docflow.config import Settings
@@ -111,6 +113,15 @@ class ArchiveService:
         if year is not None:
             query = query.filter(year=year)
         return [record_summary(r) for r in await query.order_by("year", "seq")]
+
+    async def index_entries(self) -> list[IndexEntry]:
+        """What the search index should hold: every record outside confidential registers.
+
+        Kept in memory for `docflow reindex` (about the size of the archive's text).
+        """
+        secret = [k for k, r in self.settings.registers.items() if r.confidential]
+        records = await ArchiveRecord.exclude(register__in=secret).order_by("id")
+        return [await index_entry(None, r) for r in records]
 
     async def set_hold(self, key: str | int, held: bool, by: str, reason: str, source: str) -> bool:
         """Puts a record on legal hold or lifts it; audited. Returns the hold now in force."""

@@ -7,6 +7,7 @@ from aiohttp import web
 from docflow.errors import InvalidRequestError
 from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
+from docflow.web.search_params import query_string, search_query
 
 routes = web.RouteTableDef()
 
@@ -67,3 +68,15 @@ async def get_register_book(request: web.Request) -> web.Response:
         request.match_info["register"], int(year) if year else None
     )
     return web.json_response({"items": items, "next": None})
+
+
+@routes.get("/api/v1/search")
+async def search(request: web.Request) -> web.Response:
+    """Issued documents by words and filters, ranked; `next` pages on (see search_params)."""
+    page = await request.app[SERVICES].search.search(search_query(request.query))
+    body = page.to_json()
+    if page.next:
+        body["next"] = f"/api/v1/search?{query_string(request.query, cursor=page.next)}"
+        if request.query.get("limit"):
+            body["next"] += f"&limit={request.query['limit']}"
+    return web.json_response(body)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from docflow.services import Services
+from docflow.users.accounts import Principal
 
 SERVICES = web.AppKey("services", Services)
 # who an API request comes from, set by the bearer_auth middleware
-PRINCIPAL = "docflow.principal"
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -197,6 +197,28 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": _resp({"type": "object"}), **_errors(400, 401, 404)},
             }
         },
+        "/api/v1/search": {
+            "get": {
+                "summary": "Search issued documents: words (diacritics optional, exact ones "
+                'first), "phrases", -excluded words, and filters; ranked, with snippets',
+                "parameters": [
+                    {"name": name, "in": "query", "schema": schema}
+                    for name, schema in (
+                        ("q", {"type": "string"}),
+                        ("number", {"type": "string"}),
+                        ("type", {"type": "string"}),
+                        ("register", {"type": "string"}),
+                        ("signer", {"type": "string"}),
+                        ("from", {"type": "string", "format": "date"}),
+                        ("until", {"type": "string", "format": "date"}),
+                        ("year", {"type": "integer"}),
+                        ("limit", {"type": "integer", "maximum": 100}),
+                        ("cursor", {"type": "string"}),
+                    )
+                ],
+                "responses": {"200": _resp(LIST), **_errors(400, 401, 403)},
+            }
+        },
         "/api/v1/registers": {
             "get": {
                 "summary": "Numbering registers and the last number given per year",

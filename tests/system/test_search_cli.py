@@ -80,12 +80,36 @@ async def test_search_prints_the_documents_found_without_diacritics(
     assert bad.returncode != 0 and "Traceback" not in bad.stderr, str(bad)
 
 
-async def test_reindex_shows_progress_and_keeps_the_results(
-    env: dict[str, str], database_url: str
+async def test_issued_documents_are_found_and_reindex_rebuilds_from_the_archive(
+    env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    await archive(database_url)
-    before = (await cli_ok(env, "search", "cai cach", "--json")).stdout
+    from tests.system.conftest import AUTHOR, AUTHOR_NAME, draft
+    from tests.system.test_cli import KNOWN_DRAFTS, write_batch
+
+    people = [
+        (AUTHOR, AUTHOR_NAME, "staff"),
+        ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", "chanh-van-phong"),
+        ("minh.td@bandantoc.gov.vn", "Trần Đức Minh", "truong-ban"),
+    ]
+    for email, name, role in people:
+        await cli_ok(env, "user", "add", email, "--name", name, "--role", role)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    drafts = [draft(*d) for d in KNOWN_DRAFTS]
+    await cli_ok(env, "ingest", *map(str, write_batch("mbox", inbox, drafts)))
+    for _ in range(4):  # two documents: review, then sign-off, each
+        tasks = json.loads((await cli_ok(env, "task", "list", "--state", "open", "--json")).stdout)
+        await cli_ok(env, "task", "decide", str(tasks[0]["id"]), "approve")
+
+    found = json.loads((await cli_ok(env, "search", "dong bao muong", "--json")).stdout)
+    titles = [h["title"] for h in found["items"]]
+    assert titles == [KNOWN_DRAFTS[1][0]], "found by words of the file's text"
+    assert found["items"][0]["signer"] == "Trần Đức Minh"
+    await archive(database_url)  # two stray entries the archive does not hold
+    assert "47/KH-BDT" in (await cli_ok(env, "search", "cai cach")).stdout
+
     result = await cli_ok(env, "reindex")
-    assert "reindexed 2 document(s)" in result.stdout
-    assert "reindexing" in result.stderr
-    assert (await cli_ok(env, "search", "cai cach", "--json")).stdout == before
+    assert "reindexed 2 document(s)" in result.stdout and "reindexing" in result.stderr
+    assert "47/KH-BDT" not in (await cli_ok(env, "search", "cai cach")).stdout
+    again = json.loads((await cli_ok(env, "search", "dong bao muong", "--json")).stdout)
+    assert again == found
