@@ -10,20 +10,27 @@ from email.utils import make_msgid
 import aiosmtplib
 import click
 
+from docflow.archive.records import ArchiveRecord
 from docflow.cli.common import run_with_services, settings_or_exit
 from docflow.config import Settings
+from docflow.documents.models import Document
 from docflow.errors import DocflowError
 from docflow.intake.models import InboundMessage
 from docflow.mime import MAIL_POLICY
 from docflow.services import Services
+from docflow.workflow.models import Task, TaskState
 
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
+ARCHIVIST = ("luutru@bandantoc.gov.vn", "Đỗ Thị Lưu")
+ARCHIVIST_PASSWORD = "demo-luu-tru-2026"  # a sample account on a development machine
 SAMPLE_USERS = [
     (*AUTHOR, ["staff"]),
+    (*ARCHIVIST, ["archivist"]),
     ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong", "chanh-van-phong"]),
     ("truongban@bandantoc.gov.vn", "Trần Đức Minh", ["truong-ban"]),
 ]
 PLAN_TITLE = "[KH] Kế hoạch cải cách hành chính năm 2027"
+LETTER_TITLE = "Công văn về việc báo cáo công tác dân tộc quý IV"
 PLAN_TEXT = [
     "KẾ HOẠCH Cải cách hành chính năm 2027",
     "Năm 2027, Ban Dân tộc tiếp tục đẩy mạnh công tác cải cách hành chính, "
@@ -76,6 +83,8 @@ def demo(timeout: float) -> None:
             if await s.users.get(email) is None:
                 await s.users.add(email, name, roles, "vi")
                 click.echo(f"user added: {name} <{email}> ({', '.join(roles)})")
+                if email == ARCHIVIST[0]:
+                    await s.accounts.set_password(email, ARCHIVIST_PASSWORD)
         docx_ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         plan = _draft(
             settings,
@@ -85,7 +94,7 @@ def demo(timeout: float) -> None:
         )
         letter = _draft(
             settings,
-            "Công văn về việc báo cáo công tác dân tộc quý IV",
+            LETTER_TITLE,
             "Dự thảo công văn.",
             [
                 (
@@ -133,6 +142,9 @@ def demo(timeout: float) -> None:
                 f"  {row.subject!r}: {row.state} "
                 f"{row.document_code or ''} v{row.version_number or ''}".rstrip(" v")
             )
+        issued = await _sign_off_letter(s)
+        if issued:
+            click.echo(f"\nsigned off (as `docflow task decide` does) and issued: Số {issued}")
         base, token = settings.base_url, settings.admin_token or "<DOCFLOW_ADMIN_TOKEN>"
         click.echo("\nWhere to look:")
         click.echo(
@@ -142,6 +154,10 @@ def demo(timeout: float) -> None:
         click.echo(
             f"  mail:       {settings.data_dir / 'mail-out'} (with serve --dev-relay): "
             "receipts, and the approvers' task mails: open their links to decide"
+        )
+        click.echo(
+            f"  archive:    {base}/archive (log in as {ARCHIVIST[0]} / {ARCHIVIST_PASSWORD}; "
+            "search e.g. 'bao cao' without diacritics)"
         )
         click.echo(
             f"  send more:  swaks --server {settings.smtp_host}:{settings.smtp_port} "
@@ -159,3 +175,17 @@ async def _wait_processed(since_id: int, seconds: float) -> None:
         if not await InboundMessage.filter(id__gt=since_id, state="pending").exists():
             return
         await asyncio.sleep(0.2)
+
+
+async def _sign_off_letter(s: Services) -> str | None:
+    """Approve the letter's review and sign-off tasks, so the demo shows an issued document."""
+    doc = await Document.filter(title=LETTER_TITLE).order_by("-id").first()
+    if doc is None:
+        return None
+    for _ in range(len(s.engine.workflow_of(doc).stages)):
+        task = await Task.filter(document=doc, state=TaskState.OPEN).order_by("id").first()
+        if task is None:
+            break
+        await s.engine.decide_task(task.id, "approve", "Đồng ý (demo).", "docflow demo")
+    record = await ArchiveRecord.filter(document=doc).first()
+    return record.number if record else None

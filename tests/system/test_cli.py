@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mailbox
+import re
 from collections.abc import Awaitable, Callable
 from email import message_from_string, policy
 from email.message import EmailMessage
@@ -354,3 +355,36 @@ async def test_register_book_and_archive_record_after_issuing_from_the_cli(
     assert shown["legal_hold"] is True
     missing = await run_cli(env, "registers", "show", "ZZ")
     assert missing.returncode != 0 and "no register 'ZZ'" in missing.stderr
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+async def test_demo_mails_drafts_issues_the_letter_and_the_archivist_finds_it(
+    env: dict[str, str], relay: Relay, spawn: Spawn
+) -> None:
+    import aiohttp
+
+    from docflow.cli.demo import ARCHIVIST, ARCHIVIST_PASSWORD
+
+    server = await spawn(env)
+    result = await cli_ok(env, "demo")
+    assert "issued: Số 01/BDT-VP" in result.stdout, str(result)
+    assert f"{server.base}/archive" in result.stdout
+
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies of an IP-address host
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(f"{server.base}/login") as r:
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', await r.text())
+        assert csrf
+        form = {"csrf": csrf.group(1), "email": ARCHIVIST[0], "password": ARCHIVIST_PASSWORD}
+        async with http.post(f"{server.base}/login", data=form) as r:
+            assert r.status == 200 and str(r.url).endswith("/archive")
+        async with http.get(f"{server.base}/archive", params={"q": "bao cao cong tac"}) as r:
+            page = await r.text()
+    assert "01/BDT-VP" in page and "<mark>" in page
+
+    async def issued_mail() -> list[EmailMessage]:
+        return [m for m in relay.to(AUTHOR) if "Ban hành" in str(m["Subject"])]
+
+    await wait_until(issued_mail, what="the issued letter mailed to its author")
