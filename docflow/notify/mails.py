@@ -303,6 +303,24 @@ class MailComposer:
             auto="auto-generated",
         )
 
+    def _about_document(
+        self,
+        template: str,
+        words: tuple[str, str],
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        thread: list[str],
+        **context: object,
+    ) -> Message:
+        """A mail about one document: `[DF-…] word: title`, the body from `template`."""
+        word = words[1] if language == "en" else words[0]
+        body = self._render(template, language, name=name, code=code, title=title, **context)
+        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
+
     def task(
         self,
         *,
@@ -320,14 +338,15 @@ class MailComposer:
         thread: list[str],
     ) -> Message:
         """An approver's task mail: one link per action, each personal to them."""
-        en = language == "en"
-        word = "To review" if en else "Cần xem xét"
-        body = self._render(
+        return self._about_document(
             "task",
-            language,
+            ("Cần xem xét", "To review"),
+            to=to,
             name=name,
+            language=language,
             code=code,
             title=title,
+            thread=thread,
             version=version,
             author=author,
             stage=stage,
@@ -338,7 +357,6 @@ class MailComposer:
             changes_url=urls["changes"],
             reject_url=urls["reject"],
         )
-        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def notice(
         self,
@@ -389,14 +407,15 @@ class MailComposer:
         thread: list[str],
     ) -> Message:
         """A reminder of an open task, with fresh links (the earlier ones still work)."""
-        en = language == "en"
-        word = "Reminder" if en else "Nhắc việc"
-        body = self._render(
+        return self._about_document(
             "reminder",
-            language,
+            ("Nhắc việc", "Reminder"),
+            to=to,
             name=name,
+            language=language,
             code=code,
             title=title,
+            thread=thread,
             version=version,
             stage=stage,
             due=due,
@@ -406,7 +425,6 @@ class MailComposer:
             changes_url=urls["changes"],
             reject_url=urls["reject"],
         )
-        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def escalated(
         self,
@@ -423,20 +441,20 @@ class MailComposer:
         thread: list[str],
     ) -> Message:
         """Tells an assignee whose task is overdue who else may now decide."""
-        en = language == "en"
-        word = "Escalated" if en else "Đã chuyển cấp trên"
-        body = self._render(
+        return self._about_document(
             "escalated",
-            language,
+            ("Đã chuyển cấp trên", "Escalated"),
+            to=to,
             name=name,
+            language=language,
             code=code,
             title=title,
+            thread=thread,
             version=version,
             stage=stage,
             due=due,
             added=added,
         )
-        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def decision_code(
         self,
@@ -457,20 +475,20 @@ class MailComposer:
         It travels apart from the task mail, so that a scanner which follows (or submits)
         the task mail's links cannot decide on its own.
         """
-        en = language == "en"
-        word = "Confirmation code" if en else "Mã xác nhận"
-        body = self._render(
+        return self._about_document(
             "decision_code",
-            language,
+            ("Mã xác nhận", "Confirmation code"),
+            to=to,
             name=name,
+            language=language,
             code=code,
             title=title,
+            thread=thread,
             version=version,
             stage=stage,
             one_time_code=one_time_code,
             attempts=attempts,
         )
-        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
 
     def issued(
         self,

@@ -19,7 +19,7 @@ from docflow.workflow.definitions import (
 )
 
 SHIPPED = PACKAGE_ROOT / "config" / "workflows"
-REGISTERS = ("CV", "KH", "QD", "VB")
+REGISTERS = ("CV", "KH", "MAT", "QD", "VB")
 
 GOOD = """\
 key = "ke-hoach"
@@ -262,7 +262,7 @@ def test_each_mistake_is_reported_naming_file_stage_and_field(
 
 def test_unknown_register_error_lists_the_registers_docflow_toml_defines(tmp_path: Path) -> None:
     error = error_of(tmp_path, edited('register = "KH"', 'register = "KHX"'))
-    assert "CV, KH, QD, VB" in error
+    assert "CV, KH, MAT, QD, VB" in error
 
 
 def test_register_check_is_skipped_without_known_registers(tmp_path: Path) -> None:
