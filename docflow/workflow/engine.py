@@ -24,6 +24,7 @@ from docflow.documents.service import DocumentService
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.users.models import User
+from docflow.workflow import queries
 from docflow.workflow.definitions import Stage, Workflow, WorkflowCatalog
 from docflow.workflow.delegation import DelegationService
 from docflow.workflow.links import APPROVE, CHANGES, REJECT, LinkProblem, Links, token_hash
@@ -179,12 +180,11 @@ class WorkflowEngine:
         self, token: str, action: str, comment: str, source: str = "link"
     ) -> DecisionResult:
         """Act on a decision link, once. LinkProblem says why a link cannot act."""
+        queued = self.outbox.queued
         async with in_transaction() as conn:
-            link = await self.links.find(token, conn)
-            doc_id = link.task.document.id  # the lock below orders concurrent decisions
-            doc = await Document.filter(id=doc_id).select_for_update().using_db(conn).get()
-            await doc.fetch_related("author", using_db=conn)
-            link = await self.links.find(token, conn)  # again, now that the document is ours
+            await queries.lock_document_of_link(conn, token_hash(token))  # orders decisions
+            link = await self.links.find(token, conn)  # read once the document is ours
+            doc = link.task.document
             if action not in link.actions.split(","):
                 raise LinkProblem("wrong_action", link)
             now = self.clock.now()
@@ -216,14 +216,12 @@ class WorkflowEngine:
                 on_behalf_of=principal.email if principal else None,
             )
             await self._after_decision(conn, doc, task)
-        self.outbox.poke()
+        if self.outbox.queued != queued:  # mail from this decision (or another meanwhile)
+            self.outbox.poke()
         log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
         return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
 
     async def _after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
-        stage_tasks = Task.filter(
-            document=doc, version_number=task.version_number, stage_index=task.stage_index
-        ).using_db(conn)
         if task.state == TaskState.CHANGES_REQUESTED:
             await self._close_open_tasks(conn, doc, TaskState.SUPERSEDED)
             await self._set_status(conn, doc, "changes_requested")
@@ -252,8 +250,9 @@ class WorkflowEngine:
             return
         workflow = self.workflow_of(doc)
         stage = workflow.stages[task.stage_index]
-        total = await stage_tasks.exclude(state=TaskState.SUPERSEDED).count()
-        approvals = await stage_tasks.filter(state=TaskState.APPROVED).count()
+        states = await queries.stage_counts(conn, doc.id, task.version_number, task.stage_index)
+        total = sum(n for state, n in states.items() if state != TaskState.SUPERSEDED)
+        approvals = states.get(TaskState.APPROVED, 0)
         if not stage.quorum.reached(approvals, total):
             return
         await self.audit(
