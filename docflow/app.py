@@ -111,7 +111,7 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
     s = services.settings
     handler = IntakeHandler(services.intake, s.lmtp)
     server = await start_listener(
-        handler, s.smtp_host, s.smtp_port, s.max_message_size, s.smtp_hostname
+        handler, s.smtp_host, s.smtp_port, s.max_message_size, s.smtp_hostname, s.reuse_port
     )
     app[SMTP_SERVER] = server
     log.info(

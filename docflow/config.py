@@ -27,6 +27,7 @@ ENV_KEYS: dict[str, str] = {
     "DOCFLOW_DATABASE_URL": "database.url",
     "DOCFLOW_HTTP_HOST": "http.host",
     "DOCFLOW_HTTP_PORT": "http.port",
+    "DOCFLOW_REUSE_PORT": "http.reuse_port",
     "DOCFLOW_BASE_URL": "http.base_url",
     "DOCFLOW_ADMIN_TOKEN": "http.admin_token",
     "DOCFLOW_SMTP_HOST": "smtp.host",
@@ -69,6 +70,7 @@ class Settings:
     database_url: str
     http_host: str
     http_port: int
+    reuse_port: bool  # SO_REUSEPORT on the HTTP and SMTP ports: several processes share them
     base_url: str
     admin_token: str
     smtp_host: str
@@ -241,6 +243,7 @@ def _build(raw: dict[str, Any]) -> Settings:
         database_url=db_url,
         http_host=http_host,
         http_port=http_port,
+        reuse_port=r.flag("http.reuse_port", False),
         base_url=base_url.rstrip("/"),
         admin_token=r.text("http.admin_token"),
         smtp_host=r.text("smtp.host", "127.0.0.1"),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
-from tortoise import Tortoise
+import asyncpg
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.migrations.api import migrate as migrate_api
@@ -25,8 +30,12 @@ MODEL_MODULES = [
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The one Tortoise config: a single app, `docflow`, with its migrations package."""
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith(("postgres://", "postgresql://")):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "docflow": {
                 "models": MODEL_MODULES,
@@ -37,6 +46,34 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Hand a connection back to the pool as it is.
+
+    asyncpg's default runs `RESET ALL; UNLISTEN *; …` on every release: a second
+    round trip for each query outside a transaction. docflow sets no session state
+    (no SET, LISTEN, advisory locks or cursors), and asyncpg rolls back an open
+    transaction before this is called.
+    """
+
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+@functools.cache
+def _for(dialect: str, sql: str) -> str:
+    return sql if dialect == "postgres" else _PLACEHOLDER.sub("?", sql)
+
+
+async def fetch(conn: BaseDBAsyncClient | None, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """The rows of a hand-written query as dicts, on either database.
+
+    `$1, $2…` placeholders (in order, each used once) become `?` on SQLite. For the
+    hottest reads only: Tortoise builds a query's SQL anew on every call (~1 ms).
+    """
+    db = conn or connections.get("default")
+    return await db.execute_query_dict(_for(db.capabilities.dialect, sql), list(params))
 
 
 def dialect() -> str:

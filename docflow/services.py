@@ -73,13 +73,24 @@ class StatusLinks:
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """A per-installation key for signed links, created on first use (mode 0600)."""
+    """A per-installation key for signed links, created on first use (mode 0600).
+
+    Several processes sharing the data dir may start at once: the key is written
+    aside and linked into place, so each reads a whole key and all read the same one.
+    """
     path = data_dir / "secret.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = data_dir / f".secret.key.{secrets.token_hex(8)}"
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            aside.unlink()
     return bytes.fromhex(path.read_text().strip())
 
 

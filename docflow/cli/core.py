@@ -42,6 +42,7 @@ def serve(dev_relay: bool) -> None:
             app,
             host=settings.http_host,
             port=settings.http_port,
+            reuse_port=settings.reuse_port,
             print=None,
             access_log=None,
             handle_signals=True,

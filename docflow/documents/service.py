@@ -12,12 +12,18 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from docflow.clock import Clock
+from docflow.db import fetch
 from docflow.documents.models import CodeCounter, Document, ThreadMessage, Version, VersionFile
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.users.models import User
 
 OPEN_STATUSES = ("received", "in_review", "changes_requested")
 CODE_PATTERN = re.compile(r"DF-[0-9]{4}-[0-9]{6}")
+VERSION_FILES = (
+    'SELECT f."position", f."name", f."role", f."size", f."text" FROM "version_files" f'
+    ' JOIN "versions" v ON v."id" = f."version_id"'
+    ' WHERE v."document_id" = $1 AND v."number" = $2 ORDER BY f."position"'
+)
 
 
 def normal_code(code: str) -> str:
@@ -180,6 +186,11 @@ class DocumentService:
         out["subject"] = version.subject
         out["body_text"] = version.body_text
         return out
+
+    async def files_with_text(self, document_id: int, number: int) -> list[dict[str, Any]]:
+        """A version's files in order (position, name, role, size, text): one query, as
+        every decision page shows them."""
+        return await fetch(None, VERSION_FILES, document_id, number)
 
     async def file_of(self, code: str, number: int, position: int) -> VersionFile:
         f = await VersionFile.get_or_none(

@@ -69,9 +69,18 @@ class IntakeHandler:
 
 
 async def start_listener(
-    handler: IntakeHandler, host: str, port: int, max_size: int, hostname: str
+    handler: IntakeHandler,
+    host: str,
+    port: int,
+    max_size: int,
+    hostname: str,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
-    """Listen on the app's own event loop (the ORM's connections belong to it)."""
+    """Listen on the app's own event loop (the ORM's connections belong to it).
+
+    With `reuse_port`, several `serve` processes bind the same port (SO_REUSEPORT)
+    and the kernel spreads connections over them.
+    """
     protocol: Any = ChunkedLMTP if handler.lmtp else ChunkedSMTP
     loop = asyncio.get_running_loop()
     return await loop.create_server(
@@ -85,4 +94,5 @@ async def start_listener(
         ),
         host=host,
         port=port,
+        reuse_port=reuse_port,
     )

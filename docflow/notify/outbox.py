@@ -48,6 +48,7 @@ class Outbox:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self.wakeup = asyncio.Event()
+        self.queued = 0  # rows enqueued by this process: a caller pokes only if it moved
 
     async def enqueue(
         self,
@@ -59,6 +60,7 @@ class Outbox:
         """Store `msg` for sending; call `poke()` after the transaction commits."""
         rcpts = [addr for _, addr in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))]
         now = self.clock.now()
+        self.queued += 1
         return await OutboxMessage.create(
             created_at=now,
             kind=kind,

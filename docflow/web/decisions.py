@@ -17,7 +17,8 @@ from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
 from docflow.workflow.engine import DECISION_WORDS
 from docflow.workflow.links import LinkProblem
-from docflow.workflow.models import Task, TaskState
+from docflow.workflow.models import TaskState
+from docflow.workflow.queries import decided_tasks
 
 routes = web.RouteTableDef()
 HISTORY = 30  # decisions shown on a link's page, latest last
@@ -153,13 +154,12 @@ async def show(request: web.Request) -> web.Response:
     task, doc = link.task, link.task.document
     lang = link.recipient.language if link.recipient.language in TEXT else "vi"
     t = TEXT[lang]
-    version = await services.documents.version_view(doc.code, task.version_number)
-    await doc.fetch_related("author")
+    version_files = await services.documents.files_with_text(doc.id, task.version_number)
     workflow = services.engine.workflow_of(doc)
     stage = workflow.stages[task.stage_index]
     files = [
         {**f, "role_label": t[f["role"]], "size_label": size_label(f["size"])}
-        for f in version["files"]
+        for f in version_files
     ]
     return aiohttp_jinja2.render_template(
         "decision.html",
@@ -184,22 +184,18 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def _history(document_id: int, lang: str, local_time: Any) -> list[dict[str, Any]]:
-    tasks = (  # the latest 30: with quorum "all" over many people the list is long
-        await Task.filter(document_id=document_id, state__in=list(TaskState.DECISIONS))
-        .order_by("-decided_at")
-        .limit(HISTORY)
-        .select_related("assignee")
-    )
-    tasks.reverse()
+    # the latest 30: with quorum "all" over many people the list is long
+    rows = await decided_tasks(document_id, HISTORY)
+    rows.reverse()
     return [
         {
-            "when": local_time(x.decided_at),
-            "who": x.assignee.name,
-            "version": x.version_number,
-            "decision": DECISION_WORDS[x.state][1 if lang == "en" else 0],
-            "comment": x.comment,
+            "when": local_time(x["decided_at"]),
+            "who": x["name"],
+            "version": x["version_number"],
+            "decision": DECISION_WORDS[x["state"]][1 if lang == "en" else 0],
+            "comment": x["comment"],
         }
-        for x in tasks
+        for x in rows
     ]
 
 

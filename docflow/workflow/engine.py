@@ -27,6 +27,7 @@ from docflow.errors import DocflowError
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.users.models import User
+from docflow.workflow import queries
 from docflow.workflow.definitions import Stage, Workflow, WorkflowCatalog
 from docflow.workflow.delegation import DelegationService
 from docflow.workflow.links import (
@@ -294,12 +295,11 @@ class WorkflowEngine:
         On a stage with `require_code`, `code` must be the one mailed separately; a wrong
         guess is counted (and committed) before LinkProblem("bad_code") is raised.
         """
+        queued = self.outbox.queued
         async with in_transaction() as conn:
-            link = await self.links.find(token, conn)
-            doc_id = link.task.document.id  # the lock below orders concurrent decisions
-            doc = await Document.filter(id=doc_id).select_for_update().using_db(conn).get()
-            await doc.fetch_related("author", using_db=conn)
-            link = await self.links.find(token, conn)  # again, now that the document is ours
+            await queries.lock_document_of_link(conn, token_hash(token))  # orders decisions
+            link = await self.links.find(token, conn)  # read once the document is ours
+            doc = link.task.document
             if action not in link.actions.split(","):
                 raise LinkProblem("wrong_action", link)
             problem = await self._code_problem(conn, doc, link.task, code)
@@ -307,7 +307,8 @@ class WorkflowEngine:
                 task = await self._record(conn, doc, link, action, comment, source)
         if problem is not None:
             raise LinkProblem(problem, link)
-        self.outbox.poke()
+        if self.outbox.queued != queued:  # mail from this decision (or another meanwhile)
+            self.outbox.poke()
         return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
 
     async def _code_problem(

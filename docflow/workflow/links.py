@@ -11,6 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from docflow.clock import Clock
 from docflow.workflow.models import LinkToken, Task, TaskState
+from docflow.workflow.queries import link_by_hash
 
 OPEN = "open"
 APPROVE = "approve"
@@ -73,19 +74,13 @@ class Links:
             urls[name] = self.url(token)
         return urls
 
-    async def find(
-        self, token: str, conn: BaseDBAsyncClient | None = None, lock: bool = False
-    ) -> LinkToken:
-        """The link for `token` if it may still act, else LinkProblem saying why."""
-        query = LinkToken.filter(token_hash=token_hash(token))
-        if lock:
-            query = query.select_for_update()
-        # one query with joins: this runs on every click of every approver
-        link = (
-            await query.using_db(conn)
-            .select_related("task", "task__document", "task__assignee", "recipient")
-            .first()
-        )
+    async def find(self, token: str, conn: BaseDBAsyncClient | None = None) -> LinkToken:
+        """The link for `token` if it may still act, else LinkProblem saying why.
+
+        The task, its document and the document's author, the assignee and the
+        recipient come with it, in one joined query.
+        """
+        link = await link_by_hash(conn, token_hash(token))
         if link is None:
             raise LinkProblem("unknown")
         if link.task.state == TaskState.SUPERSEDED or link.task.state == TaskState.CANCELLED:
