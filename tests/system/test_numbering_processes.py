@@ -29,8 +29,8 @@ async def approved_plans(url: str, count: int) -> list[int]:
     try:
         now = datetime.now(UTC)
         author = await conn.fetchval(
-            "INSERT INTO users (email, name, roles, language, active, created_at) "
-            "VALUES ($1, $2, '[\"staff\"]', 'vi', true, $3) RETURNING id",
+            "INSERT INTO users (email, name, roles, language, active, created_at, failed_logins) "
+            "VALUES ($1, $2, '[\"staff\"]', 'vi', true, $3, 0) RETURNING id",
             AUTHOR,
             AUTHOR_NAME,
             now,
