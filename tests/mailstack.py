@@ -50,9 +50,9 @@ DEFAULT_USERS = (
 )
 PASSWORD = "mailstack-test"  # every test user's IMAP password: a throwaway local stack
 MAIL_USER = "nobody"  # owner of the mail dirs (Dovecot refuses root-owned ones)
-MESSAGE_SIZE_LIMIT = 40 * 1024 * 1024  # above docflow's 36 MiB default, headers included
 STATE_FILE = "mailstack.json"
 DEFAULT_ROOT = Path(tempfile.gettempdir()) / "docflow-mailstack"
+OFFICE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "postfix"  # what offices use
 
 
 class MailstackError(RuntimeError):
@@ -151,10 +151,19 @@ class Mailstack:
         os.chown(self.mail_dir, nobody.pw_uid, nobody.pw_gid)
         (self.postfix_dir / "main.cf").write_text(self._main_cf())
         (self.postfix_dir / "master.cf").write_text(self._master_cf())
-        # texthash: maps read as they are, no postmap step
+        transport = (OFFICE_CONFIG / "docflow_transport").read_text()
+        (self.postfix_dir / "docflow_transport").write_text(
+            transport.replace("127.0.0.1:2525", f"127.0.0.1:{self.docflow_lmtp_port}").replace(
+                f"\n{WORKFLOW_DOMAIN} ", f"\n{self.workflow_domain} "
+            )
+        )
         (self.postfix_dir / "docflow_recipients").write_text(
             "".join(f"{a} OK\n" for a in self.intake_addresses)
         )
+        for name in ("docflow_transport", "docflow_recipients"):
+            result = _run(["postmap", "-c", str(self.postfix_dir), str(self.postfix_dir / name)])
+            if result.returncode != 0:
+                raise MailstackError(f"postmap {name}: {result.stdout}")
         (self.postfix_dir / "mailboxes").write_text("".join(f"{u} OK\n" for u in self.users))
         (self.root / "dovecot" / "users").write_text(
             "".join(f"{u}:{{PLAIN}}{self.password}::::::\n" for u in self.users)
@@ -163,6 +172,12 @@ class Mailstack:
         self._save_state()
 
     def _main_cf(self) -> str:
+        office = (
+            (OFFICE_CONFIG / "main.cf").read_text().replace("/etc/postfix/", f"{self.postfix_dir}/")
+        )
+        office = office.replace(
+            "relay_domains = docflow.localhost", f"relay_domains = {self.workflow_domain}"
+        )
         return f"""\
 # A private Postfix of docflow's mail stack (tests/mailstack.py); not the system's.
 compatibility_level = 3.6
@@ -179,8 +194,6 @@ inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_banner = $myhostname ESMTP docflow mailstack
-recipient_delimiter = +
-message_size_limit = {MESSAGE_SIZE_LIMIT}
 alias_maps =
 alias_database =
 local_recipient_maps =
@@ -189,11 +202,9 @@ append_dot_mydomain = no
 maillog_file = {self.postfix_log}
 maillog_file_prefixes = {self.root}
 
-# The workflow domain goes to docflow over LMTP (what config/postfix/main.cf does).
-relay_domains = {self.workflow_domain}
-relay_recipient_maps = texthash:{self.postfix_dir / "docflow_recipients"}
-relay_transport = lmtp:inet:127.0.0.1:{self.docflow_lmtp_port}
-
+# --- config/postfix/main.cf, as an office adds it (maps under this config dir) ---
+{office}
+# --- the harness's own ---
 # The office's domain goes to Dovecot over LMTP: docflow's receipts land in mailboxes.
 virtual_mailbox_domains = {self.office_domain}
 virtual_mailbox_maps = texthash:{self.postfix_dir / "mailboxes"}

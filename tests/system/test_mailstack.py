@@ -8,6 +8,7 @@ once for the module; every test gets its own docflow, database and data dir.
 from __future__ import annotations
 
 import asyncio
+import smtplib
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,9 +46,11 @@ def mailstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailstack]:
     private to root, and Dovecot serves the mail as `nobody`."""
     root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
     stack = Mailstack(root, docflow_lmtp_port=free_port())
-    stack.start()
-    yield stack
-    stack.cleanup()
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.cleanup()
 
 
 @pytest.fixture
@@ -142,6 +145,18 @@ def queued_for(mailstack: Mailstack, rcpt: str) -> list[str]:
 
 
 # --- the tests ------------------------------------------------------------------------------
+
+
+def test_postfix_takes_only_intake_addresses_of_the_workflow_domain(mailstack: Mailstack) -> None:
+    """config/postfix/: other addresses are refused in the dialogue, never bounced later."""
+    with smtplib.SMTP("127.0.0.1", mailstack.smtp_port, timeout=10) as client:
+        client.ehlo("mua.bandantoc.gov.vn")
+        client.mail(AUTHOR)
+        assert client.rcpt("nobody@docflow.localhost")[0] == 550
+        assert client.rcpt("vanban+ke-hoach@docflow.localhost")[0] == 250
+        assert client.rcpt(INTAKE)[0] == 250
+        assert client.rcpt("nobody@bandantoc.gov.vn")[0] == 550
+        client.rset()
 
 
 async def test_draft_through_postfix_becomes_a_document_and_its_receipt_reaches_the_imap_inbox(
