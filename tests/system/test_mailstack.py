@@ -1,7 +1,7 @@
 """docflow behind a real Postfix (LMTP) with a real Dovecot: the path of an office's mail.
 
 swaks → Postfix → LMTP → `docflow serve` (DOCFLOW_LMTP=1); docflow's receipts →
-Postfix → Dovecot, read back over IMAP. The stack (tests/mailstack.py) is started
+Postfix → Dovecot, read back over IMAP. The stack (tests/mailstack/) is started
 once for the module; every test gets its own docflow, database and data dir.
 """
 
@@ -40,7 +40,7 @@ SWAKS = Path("/usr/bin/swaks")
 
 
 @pytest.fixture(scope="module")
-def mailstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailstack]:
+def mailstack() -> Iterator[Mailstack]:
     """Postfix and Dovecot on free loopback ports, relaying the workflow domain to a port
     that each test's docflow listens on (LMTP). Not under pytest's tmp dir: that one is
     private to root, and Dovecot serves the mail as `nobody`."""
@@ -162,8 +162,7 @@ def test_postfix_takes_only_intake_addresses_of_the_workflow_domain(mailstack: M
 async def test_draft_through_postfix_becomes_a_document_and_its_receipt_reaches_the_imap_inbox(
     mailstack: Mailstack, lmtp_env: dict[str, str], tmp_path: Path, spawn: Spawn
 ) -> None:
-    await add_author(lmtp_env)
-    server = await spawn(lmtp_env)
+    server = (await asyncio.gather(spawn(lmtp_env), add_author(lmtp_env)))[0]
     title = f"Kế hoạch công tác dân tộc năm 2027 ({uuid.uuid4().hex[:6]})"
     data = make_docx_python_docx(["Năm 2027, Ban Dân tộc đẩy mạnh cải cách hành chính."])
 
@@ -196,8 +195,7 @@ async def test_draft_through_postfix_becomes_a_document_and_its_receipt_reaches_
 async def test_mail_docflow_cannot_take_stays_in_postfix_and_arrives_once_when_docflow_is_back(
     mailstack: Mailstack, lmtp_env: dict[str, str], tmp_path: Path, spawn: Spawn
 ) -> None:
-    await add_author(lmtp_env)
-    server = await spawn(lmtp_env)
+    server = (await asyncio.gather(spawn(lmtp_env), add_author(lmtp_env)))[0]
     # A storage failure inside docflow: the spool cannot make its day's directory (a file
     # stands where the year's directory goes), so storing fails and the handler says 451.
     spool = Path(lmtp_env["DOCFLOW_DATA_DIR"]) / "spool"

@@ -1,26 +1,7 @@
-"""A private Postfix + Dovecot in a temp dir on 127.0.0.1 high ports, in front of docflow.
-
-    Postfix smtpd 127.0.0.1:SMTP ─┬─ docflow.localhost  → lmtp:inet:127.0.0.1:DOCFLOW (docflow)
-                                  └─ bandantoc.gov.vn   → lmtp:inet:127.0.0.1:LMTP (Dovecot)
-    Dovecot IMAP 127.0.0.1:IMAP, passwd-file users, maildirs under ROOT/mail
-
-Drafts go to Postfix (swaks, a mail client); Postfix hands the workflow domain to
-docflow over LMTP (as an office's MTA does, config/postfix/) and keeps a message
-that docflow answers 4xx, or cannot be reached, in its queue. docflow's own mail
-(DOCFLOW_RELAY_HOST/PORT = Postfix) goes to the office domain: Dovecot's mailboxes,
-read back over IMAP. Used by tests/system/test_mailstack.py, and by a person through
-`scripts/mailstack start|stop|status` (docs/operations.md, "Behind Postfix (LMTP)").
-
-Nothing touches /etc/postfix, /etc/dovecot or the system's ports: both run from
-config files under ROOT, listen on 127.0.0.1 only, log to ROOT. Postfix needs
-root to start (its master drops to the `postfix` user); Dovecot delivers and
-serves the mail as `nobody`, so that no mail dir belongs to root.
-Only the standard library here: the harness does not depend on docflow.
-"""
+"""The mail stack: one private Postfix and one Dovecot under a directory (see __init__)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pwd
@@ -29,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -37,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-WORKFLOW_DOMAIN = "docflow.localhost"
+from tests.mailstack import configs
+from tests.mailstack.configs import MAIL_USER, WORKFLOW_DOMAIN
+
 OFFICE_DOMAIN = "bandantoc.gov.vn"
 INTAKE_ADDRESSES = ("vanban@docflow.localhost",)
 # The users of `docflow demo`, the workflows' distribution address and the tests' author.
@@ -49,10 +31,8 @@ DEFAULT_USERS = (
     "vanthu@bandantoc.gov.vn",
 )
 PASSWORD = "mailstack-test"  # every test user's IMAP password: a throwaway local stack
-MAIL_USER = "nobody"  # owner of the mail dirs (Dovecot refuses root-owned ones)
 STATE_FILE = "mailstack.json"
 DEFAULT_ROOT = Path(tempfile.gettempdir()) / "docflow-mailstack"
-OFFICE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "postfix"  # what offices use
 
 
 class MailstackError(RuntimeError):
@@ -124,12 +104,6 @@ class Mailstack:
     def dovecot_log(self) -> Path:
         return self.root / "dovecot.log"
 
-    def maildir(self, user: str) -> Path:
-        local, domain = user.split("@", 1)
-        return self.mail_dir / domain / local / "Maildir"
-
-    # --- config ---------------------------------------------------------------------------
-
     def write_config(self) -> None:
         """Both servers' private config under `root`, with owners each one insists on."""
         if os.geteuid() != 0:
@@ -149,14 +123,9 @@ class Mailstack:
         for d in (self.root / "dovecot" / "run", self.root / "dovecot" / "state", self.mail_dir):
             d.mkdir(parents=True, exist_ok=True)
         os.chown(self.mail_dir, nobody.pw_uid, nobody.pw_gid)
-        (self.postfix_dir / "main.cf").write_text(self._main_cf())
-        (self.postfix_dir / "master.cf").write_text(self._master_cf())
-        transport = (OFFICE_CONFIG / "docflow_transport").read_text()
-        (self.postfix_dir / "docflow_transport").write_text(
-            transport.replace("127.0.0.1:2525", f"127.0.0.1:{self.docflow_lmtp_port}").replace(
-                f"\n{WORKFLOW_DOMAIN} ", f"\n{self.workflow_domain} "
-            )
-        )
+        (self.postfix_dir / "main.cf").write_text(configs.postfix_main_cf(self))
+        (self.postfix_dir / "master.cf").write_text(configs.postfix_master_cf(self.smtp_port))
+        (self.postfix_dir / "docflow_transport").write_text(configs.docflow_transport(self))
         (self.postfix_dir / "docflow_recipients").write_text(
             "".join(f"{a} OK\n" for a in self.intake_addresses)
         )
@@ -168,127 +137,8 @@ class Mailstack:
         (self.root / "dovecot" / "users").write_text(
             "".join(f"{u}:{{PLAIN}}{self.password}::::::\n" for u in self.users)
         )
-        self.dovecot_conf.write_text(self._dovecot_conf())
+        self.dovecot_conf.write_text(configs.dovecot_conf(self))
         self._save_state()
-
-    def _main_cf(self) -> str:
-        office = (
-            (OFFICE_CONFIG / "main.cf").read_text().replace("/etc/postfix/", f"{self.postfix_dir}/")
-        )
-        office = office.replace(
-            "relay_domains = docflow.localhost", f"relay_domains = {self.workflow_domain}"
-        )
-        return f"""\
-# A private Postfix of docflow's mail stack (tests/mailstack.py); not the system's.
-compatibility_level = 3.6
-queue_directory = {self.queue_dir}
-data_directory = {self.root / "postfix" / "data"}
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mailstack.localhost
-mydomain = localhost
-myorigin = $myhostname
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_banner = $myhostname ESMTP docflow mailstack
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-append_dot_mydomain = no
-maillog_file = {self.postfix_log}
-maillog_file_prefixes = {self.root}
-
-# --- config/postfix/main.cf, as an office adds it (maps under this config dir) ---
-{office}
-# --- the harness's own ---
-# The office's domain goes to Dovecot over LMTP: docflow's receipts land in mailboxes.
-virtual_mailbox_domains = {self.office_domain}
-virtual_mailbox_maps = texthash:{self.postfix_dir / "mailboxes"}
-virtual_transport = lmtp:inet:127.0.0.1:{self.dovecot_lmtp_port}
-
-# Retry deferred mail soon (tests flush with `postqueue -f` anyway).
-queue_run_delay = 10s
-minimal_backoff_time = 10s
-maximal_backoff_time = 60s
-"""
-
-    def _master_cf(self) -> str:
-        services = [
-            f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd",
-            "pickup unix n - n 60 1 pickup",
-            "cleanup unix n - n - 0 cleanup",
-            "qmgr unix n - n 300 1 qmgr",
-            "rewrite unix - - n - - trivial-rewrite",
-            "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce",
-            "trace unix - - n - 0 bounce",
-            "verify unix - - n - 1 verify",
-            "flush unix n - n 1000? 0 flush",
-            "proxymap unix - - n - - proxymap",
-            "showq unix n - n - - showq",
-            "error unix - - n - - error",
-            "retry unix - - n - - error",
-            "discard unix - - n - - discard",
-            "lmtp unix - - n - - lmtp",
-            "smtp unix - - n - - smtp",
-            "anvil unix - - n - 1 anvil",
-            "scache unix - - n - 1 scache",
-            "postlog unix-dgram n - n - 1 postlogd",
-        ]
-        return "# no chroot: the queue is a temp dir\n" + "\n".join(services) + "\n"
-
-    def _dovecot_conf(self) -> str:
-        d = self.root / "dovecot"
-        return f"""\
-# A private Dovecot of docflow's mail stack (tests/mailstack.py); not the system's.
-instance_name = docflow-mailstack-{self.imap_port}
-base_dir = {d / "run"}
-state_dir = {d / "state"}
-log_path = {self.dovecot_log}
-listen = 127.0.0.1
-protocols = imap lmtp
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_login_user = dovenull
-default_internal_user = dovecot
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d / "users"}
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {d / "users"}
-  default_fields = uid={MAIL_USER} gid={pwd.getpwnam(MAIL_USER).pw_gid} home={self.mail_dir}/%d/%n
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.imap_port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service lmtp {{
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {self.dovecot_lmtp_port}
-  }}
-  unix_listener lmtp {{
-    mode = 0
-  }}
-}}
-protocol lmtp {{
-  postmaster_address = postmaster@{self.office_domain}
-}}
-"""
 
     # --- running --------------------------------------------------------------------------
 
@@ -406,10 +256,6 @@ protocol lmtp {{
             check=True,
         )
 
-    def purge(self) -> None:
-        """Delete every queued message (`postsuper -d ALL`)."""
-        _run(["postsuper", "-c", str(self.postfix_dir), "-d", "ALL"])
-
     def logs(self, chars: int = 3000) -> str:
         out = []
         for path in (self.postfix_log, self.dovecot_log):
@@ -463,61 +309,3 @@ Read the receipt:
   curl -s --url "imap://127.0.0.1:{self.imap_port}/INBOX;UID=1" --user "{author}:{self.password}"
   (or any IMAP client: server 127.0.0.1, port {self.imap_port}, no encryption)
 """
-
-
-# --- the person's entry point: scripts/mailstack ------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/mailstack",
-        description="A private Postfix + Dovecot on 127.0.0.1 in front of docflow (LMTP).",
-    )
-    parser.add_argument(
-        "--dir", type=Path, default=DEFAULT_ROOT, help=f"where it lives (default {DEFAULT_ROOT})"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    start = sub.add_parser("start", help="write the config, start both, print how to use them")
-    start.add_argument("--docflow-lmtp-port", type=int, default=2525, help="docflow's LMTP port")
-    start.add_argument(
-        "--smtp-port",
-        type=int,
-        default=2526,
-        help="Postfix's SMTP port (default 2526: docflow's default relay port; 0: any free one)",
-    )
-    start.add_argument("--imap-port", type=int, default=0, help="Dovecot's IMAP port (0: free)")
-    start.add_argument("--user", action="append", default=[], help="another mailbox user (EMAIL)")
-    sub.add_parser("status", help="print ports, users and whether it runs")
-    sub.add_parser("stop", help="stop both and remove the directory")
-    args = parser.parse_args(argv)
-    root: Path = args.dir
-    try:
-        if args.command == "start":
-            if (root / STATE_FILE).exists() and Mailstack.load(root).running():
-                print(f"already running:\n{Mailstack.load(root).describe()}", file=sys.stderr)
-                return 1
-            stack = Mailstack(
-                root,
-                docflow_lmtp_port=args.docflow_lmtp_port,
-                smtp_port=args.smtp_port,
-                imap_port=args.imap_port,
-                users=[*DEFAULT_USERS, *args.user],
-            )
-            stack.stop()  # leftovers of an earlier run in the same dir
-            stack.start()
-            print(stack.describe())
-        elif args.command == "status":
-            stack = Mailstack.load(root)
-            print(stack.describe())
-            return 0 if stack.running() else 3
-        else:
-            Mailstack.load(root).cleanup()
-            print(f"stopped; removed {root}")
-    except MailstackError as e:
-        print(f"mailstack: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
