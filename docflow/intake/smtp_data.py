@@ -141,6 +141,8 @@ else:
 class ChunkedDataMixin(_Base):
     """Overrides aiosmtpd's ``smtp_DATA`` with a chunked reader; mix in before SMTP."""
 
+    replies_per_recipient = False  # LMTP: one reply after DATA per accepted recipient
+
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
         if await self.check_helo_needed():
@@ -180,9 +182,13 @@ class ChunkedDataMixin(_Base):
             if sink is not None:
                 sink.discard()
             if collector.state is _State.TOO_LONG:
-                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+                refusal = "500 Line too long (see RFC5321 4.5.3.1.6)"
             else:
-                await self.push("552 Error: Too much mail data")
+                refusal = "552 Error: Too much mail data"
+            # LMTP answers once per accepted recipient, refusals too (RFC 2033 4.2;
+            # aiosmtpd's LMTP answers once, and an MTA would wait for the rest)
+            for _ in range(len(self.envelope.rcpt_tos) if self.replies_per_recipient else 1):
+                await self.push(refusal)
             self._post_data()
             return
 
@@ -286,3 +292,5 @@ class ChunkedSMTP(ChunkedDataMixin, SMTP):
 
 class ChunkedLMTP(ChunkedDataMixin, LMTP):
     """Same, speaking LMTP (LHLO)."""
+
+    replies_per_recipient = True
