@@ -34,6 +34,7 @@ log = logging.getLogger("mail.log")  # aiosmtpd's logger, so its log lines read 
 _CRLF = b"\r\n"
 _TERMINATOR = b"\r\n.\r\n"
 _DOT_LINE = b".\r\n"
+NO_SINK = "451 4.3.0 Temporary failure, please try again later"
 # Endings of the bytes already consumed that a terminator could continue.
 _TERMINATOR_PREFIXES = (b"\r", b"\r\n", b"\r\n.")
 
@@ -157,11 +158,19 @@ class ChunkedDataMixin(_Base):
             await self.push("501 Syntax: DATA")
             return
 
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
         opener = getattr(self.event_handler, "open_data_sink", None)
-        sink: DataSink | None = opener(self.session, self.envelope) if opener else None
+        try:
+            sink: DataSink | None = opener(self.session, self.envelope) if opener else None
+        except Exception:
+            # Before the 354: the sender keeps the message and tries again later. (After
+            # it, aiosmtpd would answer "500 Error: …", a permanent refusal, while the
+            # message's lines arrive as commands.)
+            log.exception("cannot take a message now (no sink): DATA answered 451")
+            await self.push(NO_SINK)
+            return
         collector = _Collector(self.data_size_limit, self.line_length_limit, sink)
         try:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._read_data(collector)
         except asyncio.CancelledError:
             # The connection got reset during the DATA command.

@@ -8,6 +8,7 @@ once for the module; every test gets its own docflow, database and data dir.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import smtplib
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -196,25 +197,41 @@ async def test_mail_docflow_cannot_take_stays_in_postfix_and_arrives_once_when_d
     mailstack: Mailstack, lmtp_env: dict[str, str], tmp_path: Path, spawn: Spawn
 ) -> None:
     server = (await asyncio.gather(spawn(lmtp_env), add_author(lmtp_env)))[0]
-    # A storage failure inside docflow: the spool cannot make its day's directory (a file
-    # stands where the year's directory goes), so storing fails and the handler says 451.
-    spool = Path(lmtp_env["DOCFLOW_DATA_DIR"]) / "spool"
-    spool.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    blockers = {spool / str((now + timedelta(days=d)).year) for d in (-1, 0, 1)}
-    for blocker in blockers:
-        blocker.write_text("not a directory")
     title = f"Công văn về việc báo cáo quý IV ({uuid.uuid4().hex[:6]})"
-
-    await send_draft(mailstack, tmp_path, title, make_docx_python_docx(["Báo cáo quý IV."]))
+    spool = Path(lmtp_env["DOCFLOW_DATA_DIR"]) / "spool"
 
     async def deferred(reason: str) -> list[str]:
         reasons = await asyncio.to_thread(queued_for, mailstack, INTAKE)
         return [r for r in reasons if reason in r]
 
-    await wait_until(lambda: deferred("said: 451 4.3.0"), what=f"a 451\n{mailstack.logs()}")
+    # Storage failing inside docflow (a file stands where a spool directory goes; as a full
+    # disk would). First the temp file of DATA cannot be created: 451 to DATA itself.
+    shutil.rmtree(spool / "tmp", ignore_errors=True)
+    spool.mkdir(parents=True, exist_ok=True)
+    (spool / "tmp").write_text("not a directory")
+    await send_draft(mailstack, tmp_path, title, make_docx_python_docx(["Báo cáo quý IV."]))
+    await wait_until(
+        lambda: deferred("said: 451 4.3.0 Temporary failure, please try again later (in reply "
+                         "to DATA command)"),
+        what=f"a 451 to DATA\n{mailstack.logs()}",
+    )  # fmt: skip
+
+    # Then the message arrives but cannot be made durable (no directory for its day): 451
+    # after the data, instead of the 250.
+    (spool / "tmp").unlink()
+    now = datetime.now(UTC)
+    blockers = {spool / str((now + timedelta(days=d)).year) for d in (-1, 0, 1)}
+    for blocker in blockers:
+        blocker.write_text("not a directory")
+    await asyncio.to_thread(mailstack.flush)
+    await wait_until(
+        lambda: deferred("said: 451 4.3.0 Temporary failure, please try again later (in reply "
+                         "to end of DATA command)"),
+        what=f"a 451 after the data\n{mailstack.logs()}",
+    )  # fmt: skip
     assert await server.inbound("pending") == 0
     assert await server.documents() == []
+    assert list((spool / "tmp").iterdir()) == []  # nothing half-written left behind
 
     # docflow down: Postfix keeps trying, and keeping the mail.
     await server.stop()

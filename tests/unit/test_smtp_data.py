@@ -404,6 +404,38 @@ async def test_lmtp_refusal_after_data_is_answered_once_per_recipient(
         assert served.handler.contents == []
 
 
+class BrokenSpool(Recorder):
+    """A handler whose sink cannot be opened (a full disk, a spool it may not write)."""
+
+    def open_data_sink(self, session: Session, envelope: Envelope) -> Any:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("cls", [ChunkedSMTP, ChunkedLMTP])
+async def test_a_sink_that_cannot_be_opened_answers_data_with_451_before_any_data(
+    cls: type[SMTP],
+) -> None:
+    """Not aiosmtpd's "500 Error: (OSError) …" after the 354, which a sender takes for a
+    permanent refusal while it is still sending the message as commands."""
+    loop = asyncio.get_running_loop()
+    handler = BrokenSpool()
+    server = await loop.create_server(
+        lambda: cls(handler, hostname="test", loop=loop), "127.0.0.1", 0
+    )
+    try:
+        async with connect(server.sockets[0].getsockname()[1]) as client:
+            assert (await client.reply()).startswith("220")
+            greeting = "LHLO client" if cls is ChunkedLMTP else "EHLO client"
+            assert (await client.command(greeting)).startswith("250")
+            assert await client.command("MAIL FROM:<a@example.org>") == "250 OK"
+            assert await client.command("RCPT TO:<b@example.org>") == "250 OK"
+            assert (await client.command("DATA")).startswith("451 4.3.0")
+            assert await client.command("RSET") == "250 OK"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_lmtp_content_matches_aiosmtpd_lmtp() -> None:
     data = stuffed(base64_message(100_000, seed=3))
     contents = []
