@@ -34,6 +34,7 @@ log = logging.getLogger("mail.log")  # aiosmtpd's logger, so its log lines read 
 _CRLF = b"\r\n"
 _TERMINATOR = b"\r\n.\r\n"
 _DOT_LINE = b".\r\n"
+NO_SINK = "451 4.3.0 Temporary failure, please try again later"
 # Endings of the bytes already consumed that a terminator could continue.
 _TERMINATOR_PREFIXES = (b"\r", b"\r\n", b"\r\n.")
 
@@ -141,6 +142,8 @@ else:
 class ChunkedDataMixin(_Base):
     """Overrides aiosmtpd's ``smtp_DATA`` with a chunked reader; mix in before SMTP."""
 
+    replies_per_recipient = False  # LMTP: one reply after DATA per accepted recipient
+
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
         if await self.check_helo_needed():
@@ -155,11 +158,19 @@ class ChunkedDataMixin(_Base):
             await self.push("501 Syntax: DATA")
             return
 
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
         opener = getattr(self.event_handler, "open_data_sink", None)
-        sink: DataSink | None = opener(self.session, self.envelope) if opener else None
+        try:
+            sink: DataSink | None = opener(self.session, self.envelope) if opener else None
+        except Exception:
+            # Before the 354: the sender keeps the message and tries again later. (After
+            # it, aiosmtpd would answer "500 Error: …", a permanent refusal, while the
+            # message's lines arrive as commands.)
+            log.exception("cannot take a message now (no sink): DATA answered 451")
+            await self.push(NO_SINK)
+            return
         collector = _Collector(self.data_size_limit, self.line_length_limit, sink)
         try:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._read_data(collector)
         except asyncio.CancelledError:
             # The connection got reset during the DATA command.
@@ -180,9 +191,13 @@ class ChunkedDataMixin(_Base):
             if sink is not None:
                 sink.discard()
             if collector.state is _State.TOO_LONG:
-                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+                refusal = "500 Line too long (see RFC5321 4.5.3.1.6)"
             else:
-                await self.push("552 Error: Too much mail data")
+                refusal = "552 Error: Too much mail data"
+            # LMTP answers once per accepted recipient, refusals too (RFC 2033 4.2;
+            # aiosmtpd's LMTP answers once, and an MTA would wait for the rest)
+            for _ in range(len(self.envelope.rcpt_tos) if self.replies_per_recipient else 1):
+                await self.push(refusal)
             self._post_data()
             return
 
@@ -286,3 +301,5 @@ class ChunkedSMTP(ChunkedDataMixin, SMTP):
 
 class ChunkedLMTP(ChunkedDataMixin, LMTP):
     """Same, speaking LMTP (LHLO)."""
+
+    replies_per_recipient = True

@@ -377,6 +377,65 @@ async def test_lmtp_answers_lhlo_and_delivers() -> None:
         assert served.handler.contents == [b"Subject: lmtp\r\n\r\n.dot\r\n"]
 
 
+@pytest.mark.parametrize(
+    ("data", "reply"),
+    [
+        (b"x" * 2000 + b"\r\n.\r\n", "500 Line too long (see RFC5321 4.5.3.1.6)"),
+        (b"short line\r\n" * 2000 + b".\r\n", "552 Error: Too much mail data"),
+    ],
+)
+async def test_lmtp_refusal_after_data_is_answered_once_per_recipient(
+    data: bytes, reply: str
+) -> None:
+    """RFC 2033: one reply per accepted recipient after DATA, refusals too; an MTA that
+    got only one would wait for the others and defer the message."""
+    async with (
+        serve(ChunkedLMTP, data_size_limit=10_000) as served,
+        connect(served.port) as client,
+    ):
+        assert (await client.reply()).startswith("220")
+        assert (await client.command("LHLO client")).startswith("250")
+        assert await client.command("MAIL FROM:<a@example.org>") == "250 OK"
+        assert await client.command("RCPT TO:<b@example.org>") == "250 OK"
+        assert await client.command("RCPT TO:<c@example.org>") == "250 OK"
+        assert (await client.command("DATA")).startswith("354")
+        await client.write(data + b"NOOP\r\n")
+        assert [await client.reply() for _ in range(3)] == [reply, reply, "250 OK"]
+        assert served.handler.contents == []
+
+
+class BrokenSpool(Recorder):
+    """A handler whose sink cannot be opened (a full disk, a spool it may not write)."""
+
+    def open_data_sink(self, session: Session, envelope: Envelope) -> Any:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("cls", [ChunkedSMTP, ChunkedLMTP])
+async def test_a_sink_that_cannot_be_opened_answers_data_with_451_before_any_data(
+    cls: type[SMTP],
+) -> None:
+    """Not aiosmtpd's "500 Error: (OSError) …" after the 354, which a sender takes for a
+    permanent refusal while it is still sending the message as commands."""
+    loop = asyncio.get_running_loop()
+    handler = BrokenSpool()
+    server = await loop.create_server(
+        lambda: cls(handler, hostname="test", loop=loop), "127.0.0.1", 0
+    )
+    try:
+        async with connect(server.sockets[0].getsockname()[1]) as client:
+            assert (await client.reply()).startswith("220")
+            greeting = "LHLO client" if cls is ChunkedLMTP else "EHLO client"
+            assert (await client.command(greeting)).startswith("250")
+            assert await client.command("MAIL FROM:<a@example.org>") == "250 OK"
+            assert await client.command("RCPT TO:<b@example.org>") == "250 OK"
+            assert (await client.command("DATA")).startswith("451 4.3.0")
+            assert await client.command("RSET") == "250 OK"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_lmtp_content_matches_aiosmtpd_lmtp() -> None:
     data = stuffed(base64_message(100_000, seed=3))
     contents = []

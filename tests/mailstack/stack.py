@@ -1,0 +1,311 @@
+"""The mail stack: one private Postfix and one Dovecot under a directory (see __init__)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.mailstack import configs
+from tests.mailstack.configs import MAIL_USER, WORKFLOW_DOMAIN
+
+OFFICE_DOMAIN = "bandantoc.gov.vn"
+INTAKE_ADDRESSES = ("vanban@docflow.localhost",)
+# The users of `docflow demo`, the workflows' distribution address and the tests' author.
+DEFAULT_USERS = (
+    "thu.lt@bandantoc.gov.vn",
+    "luutru@bandantoc.gov.vn",
+    "hung.nv@bandantoc.gov.vn",
+    "truongban@bandantoc.gov.vn",
+    "vanthu@bandantoc.gov.vn",
+)
+PASSWORD = "mailstack-test"  # every test user's IMAP password: a throwaway local stack
+STATE_FILE = "mailstack.json"
+DEFAULT_ROOT = Path(tempfile.gettempdir()) / "docflow-mailstack"
+
+
+class MailstackError(RuntimeError):
+    """The stack could not be set up, started or stopped; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _run(args: Sequence[str], within: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run a command; Postfix prints fatal errors only to a terminal, so give it one."""
+    return subprocess.run(
+        ["script", "-qec", shlex.join(args), "/dev/null"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=within,
+        check=False,
+    )
+
+
+@dataclass
+class Mailstack:
+    """One Postfix and one Dovecot under `root`; `start()`, use, `stop()`."""
+
+    root: Path
+    docflow_lmtp_port: int
+    smtp_port: int = 0  # 0: a free port, chosen when the config is written
+    imap_port: int = 0
+    dovecot_lmtp_port: int = 0
+    users: list[str] = field(default_factory=lambda: list(DEFAULT_USERS))
+    password: str = PASSWORD
+    workflow_domain: str = WORKFLOW_DOMAIN
+    office_domain: str = OFFICE_DOMAIN
+    intake_addresses: list[str] = field(default_factory=lambda: list(INTAKE_ADDRESSES))
+
+    # --- where things are ---------------------------------------------------------------
+
+    @property
+    def postfix_dir(self) -> Path:
+        """Postfix's config_directory (main.cf, master.cf, maps)."""
+        return self.root / "postfix" / "etc"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.root / "postfix" / "queue"
+
+    @property
+    def dovecot_conf(self) -> Path:
+        return self.root / "dovecot" / "dovecot.conf"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.root / "mail"
+
+    @property
+    def postfix_log(self) -> Path:
+        return self.root / "postfix.log"
+
+    @property
+    def dovecot_log(self) -> Path:
+        return self.root / "dovecot.log"
+
+    def write_config(self) -> None:
+        """Both servers' private config under `root`, with owners each one insists on."""
+        if os.geteuid() != 0:
+            raise MailstackError("the mail stack needs root (Postfix's master starts as root)")
+        for name in ("postfix", "dovecot"):
+            if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists():
+                raise MailstackError(f"{name} is missing: run scripts/bootstrap --test")
+        self.smtp_port = self.smtp_port or free_port()
+        self.imap_port = self.imap_port or free_port()
+        self.dovecot_lmtp_port = self.dovecot_lmtp_port or free_port()
+        nobody = pwd.getpwnam(MAIL_USER)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)  # `nobody` and Postfix's users walk through it
+        for d in (self.postfix_dir, self.queue_dir, self.root / "postfix" / "data"):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.chown(self.root / "postfix" / "data", "postfix")  # postfix refuses otherwise
+        for d in (self.root / "dovecot" / "run", self.root / "dovecot" / "state", self.mail_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chown(self.mail_dir, nobody.pw_uid, nobody.pw_gid)
+        (self.postfix_dir / "main.cf").write_text(configs.postfix_main_cf(self))
+        (self.postfix_dir / "master.cf").write_text(configs.postfix_master_cf(self.smtp_port))
+        (self.postfix_dir / "docflow_transport").write_text(configs.docflow_transport(self))
+        (self.postfix_dir / "docflow_recipients").write_text(
+            "".join(f"{a} OK\n" for a in self.intake_addresses)
+        )
+        for name in ("docflow_transport", "docflow_recipients"):
+            result = _run(["postmap", "-c", str(self.postfix_dir), str(self.postfix_dir / name)])
+            if result.returncode != 0:
+                raise MailstackError(f"postmap {name}: {result.stdout}")
+        (self.postfix_dir / "mailboxes").write_text("".join(f"{u} OK\n" for u in self.users))
+        (self.root / "dovecot" / "users").write_text(
+            "".join(f"{u}:{{PLAIN}}{self.password}::::::\n" for u in self.users)
+        )
+        self.dovecot_conf.write_text(configs.dovecot_conf(self))
+        self._save_state()
+
+    # --- running --------------------------------------------------------------------------
+
+    def start(self, within: float = 30) -> None:
+        """Write the config, start Dovecot then Postfix, return once all three ports answer."""
+        self.write_config()
+        for port in (self.smtp_port, self.imap_port, self.dovecot_lmtp_port):
+            if _port_taken(port):
+                raise MailstackError(f"127.0.0.1:{port} is already in use")
+        try:
+            self._start_dovecot()
+            self._start_postfix()
+            end = time.monotonic() + within
+            self._wait_banner(self.dovecot_lmtp_port, b"220", end, "Dovecot LMTP")
+            self._wait_banner(self.imap_port, b"* OK", end, "Dovecot IMAP")
+            self._wait_banner(self.smtp_port, b"220", end, "Postfix smtpd")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_dovecot(self) -> None:
+        out = self.root / "dovecot" / "startup.log"
+        with out.open("wb") as log:  # not a pipe: the daemon keeps it open
+            result = subprocess.run(
+                ["dovecot", "-c", str(self.dovecot_conf)],  # daemonises; master.pid in base_dir
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=30,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise MailstackError(f"dovecot did not start: {out.read_text(errors='replace')}")
+
+    def _start_postfix(self) -> None:
+        result = _run(["postfix", "-c", str(self.postfix_dir), "start"])
+        if result.returncode != 0:
+            raise MailstackError(f"postfix did not start: {result.stdout}{result.stderr}")
+
+    def _wait_banner(self, port: int, banner: bytes, end: float, what: str) -> None:
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                    if s.recv(200).startswith(banner):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > end:
+                raise MailstackError(f"{what} is not answering on 127.0.0.1:{port}\n{self.logs()}")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _pid(path: Path, name: str) -> int | None:
+        """The live process named `name` whose pid the file holds (a stale file whose pid
+        now belongs to another program, or to a zombie, is no process of ours)."""
+        try:
+            pid = int(path.read_text().split()[0])
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError, IndexError):
+            return None
+        comm, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
+        return pid if comm == name and state != "Z" else None
+
+    @property
+    def postfix_pid(self) -> int | None:
+        return self._pid(self.queue_dir / "pid" / "master.pid", "master")
+
+    @property
+    def dovecot_pid(self) -> int | None:
+        return self._pid(self.root / "dovecot" / "run" / "master.pid", "dovecot")
+
+    def stop(self, within: float = 20) -> None:
+        """Stop both masters, which stop their children (SIGTERM, then SIGKILL); quiet if
+        nothing runs."""
+        for pid in (self.postfix_pid, self.dovecot_pid):
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + within
+        while pids := [p for p in (self.postfix_pid, self.dovecot_pid) if p is not None]:
+            if time.monotonic() > end:
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        """Stop and remove the whole temp dir."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def running(self) -> bool:
+        return self.postfix_pid is not None and self.dovecot_pid is not None
+
+    # --- Postfix's queue ------------------------------------------------------------------
+
+    def queue(self) -> list[dict[str, Any]]:
+        """The messages in Postfix's queue (`postqueue -j`: queue_name, recipients, …)."""
+        result = subprocess.run(
+            ["postqueue", "-c", str(self.postfix_dir), "-j"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+    def flush(self) -> None:
+        """Deliver deferred mail now (`postqueue -f`), as an admin does after an outage."""
+        subprocess.run(
+            ["postqueue", "-c", str(self.postfix_dir), "-f"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+
+    def logs(self, chars: int = 3000) -> str:
+        out = []
+        for path in (self.postfix_log, self.dovecot_log):
+            try:
+                out.append(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}")
+            except FileNotFoundError:
+                out.append(f"--- {path.name}: none")
+        return "\n".join(out)
+
+    # --- state, for `scripts/mailstack status|stop` --------------------------------------
+
+    def _save_state(self) -> None:
+        state = asdict(self)
+        state["root"] = str(self.root)
+        (self.root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, root: Path) -> Mailstack:
+        try:
+            state = json.loads((root / STATE_FILE).read_text())
+        except FileNotFoundError:
+            raise MailstackError(f"no mail stack in {root}") from None
+        state["root"] = Path(state["root"])
+        return cls(**state)
+
+    def describe(self) -> str:
+        """What a person needs: ports, users, how to send and how to read."""
+        users = "\n".join(f"    {u}" for u in self.users)
+        intake = self.intake_addresses[0]
+        author = self.users[0]
+        return f"""\
+docflow mail stack in {self.root} ({"running" if self.running() else "NOT running"})
+  Postfix SMTP   127.0.0.1:{self.smtp_port}   (send drafts here; docflow's relay too)
+                 {self.workflow_domain} → LMTP 127.0.0.1:{self.docflow_lmtp_port} (docflow)
+                 {self.office_domain} → LMTP 127.0.0.1:{self.dovecot_lmtp_port} (Dovecot)
+  Dovecot IMAP   127.0.0.1:{self.imap_port}   (plain login, no TLS), password {self.password!r} for
+{users}
+  logs           {self.postfix_log}  {self.dovecot_log}
+  queue          postqueue -c {self.postfix_dir} -p     (flush: -f)
+
+Run docflow behind it (another terminal, from the checkout):
+  export DOCFLOW_LMTP=1 DOCFLOW_SMTP_PORT={self.docflow_lmtp_port} \\
+         DOCFLOW_RELAY_PORT={self.smtp_port}
+  .venv/bin/docflow migrate
+  .venv/bin/docflow user add {author} --name "Lê Thị Thu"
+  .venv/bin/docflow serve
+Send a draft through Postfix:
+  swaks --server 127.0.0.1:{self.smtp_port} --from {author} --to {intake} \\
+        --header "Subject: [KH] Kế hoạch công tác năm 2027" --attach @draft.docx
+Read the receipt:
+  curl -s --url "imap://127.0.0.1:{self.imap_port}/INBOX;UID=1" --user "{author}:{self.password}"
+  (or any IMAP client: server 127.0.0.1, port {self.imap_port}, no encryption)
+"""

@@ -1,0 +1,256 @@
+"""docflow behind a real Postfix (LMTP) with a real Dovecot: the path of an office's mail.
+
+swaks → Postfix → LMTP → `docflow serve` (DOCFLOW_LMTP=1); docflow's receipts →
+Postfix → Dovecot, read back over IMAP. The stack (tests/mailstack/) is started
+once for the module; every test gets its own docflow, database and data dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import smtplib
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+import pytest
+
+from tests.filebuilders import make_docx_python_docx
+from tests.mailstack import Mailstack, free_port
+from tests.system.conftest import (
+    AUTHOR,
+    AUTHOR_NAME,
+    DOCX,
+    INTAKE,
+    Server,
+    cli_ok,
+    docflow_env,
+    sha256,
+    wait_until,
+)
+
+Spawn = Callable[[dict[str, str]], Awaitable[Server]]
+SWAKS = Path("/usr/bin/swaks")
+
+
+@pytest.fixture(scope="module")
+def mailstack() -> Iterator[Mailstack]:
+    """Postfix and Dovecot on free loopback ports, relaying the workflow domain to a port
+    that each test's docflow listens on (LMTP). Not under pytest's tmp dir: that one is
+    private to root, and Dovecot serves the mail as `nobody`."""
+    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
+    stack = Mailstack(root, docflow_lmtp_port=free_port())
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.cleanup()
+
+
+@pytest.fixture
+def lmtp_env(database_url: str, mailstack: Mailstack, tmp_path: Path) -> dict[str, str]:
+    """docflow speaking LMTP on the port Postfix relays to, sending through that Postfix."""
+    return docflow_env(
+        tmp_path,
+        database_url,
+        mailstack.smtp_port,
+        DOCFLOW_LMTP="1",
+        DOCFLOW_SMTP_PORT=str(mailstack.docflow_lmtp_port),
+    )
+
+
+def swaks_path() -> Path:
+    if not SWAKS.exists():
+        pytest.fail(f"{SWAKS} is missing: run scripts/bootstrap --test")
+    return SWAKS
+
+
+async def swaks(mailstack: Mailstack, *args: str) -> str:
+    """Send one message to Postfix with Debian's swaks; its transcript."""
+    client = await asyncio.create_subprocess_exec(
+        str(swaks_path()),
+        "--server", f"127.0.0.1:{mailstack.smtp_port}",
+        "--from", AUTHOR,
+        "--to", INTAKE,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    transcript = (await asyncio.wait_for(client.communicate(), 60))[0].decode(errors="replace")
+    assert client.returncode == 0, transcript[-3000:]
+    assert "<-  250 2.0.0 Ok: queued as" in transcript, transcript[-3000:]
+    return transcript
+
+
+async def send_draft(mailstack: Mailstack, tmp_path: Path, title: str, data: bytes) -> str:
+    """A DOCX draft from the author through Postfix; its Message-ID."""
+    path = tmp_path / f"{uuid.uuid4().hex}.docx"
+    path.write_bytes(data)
+    message_id = make_msgid(domain="bandantoc.gov.vn")
+    await swaks(
+        mailstack,
+        "--header", f"Subject: {title}",
+        "--header", f"Message-Id: {message_id}",
+        "--attach-type", DOCX,
+        "--attach-name", "Dự thảo.docx",
+        "--attach", f"@{path}",
+    )  # fmt: skip
+    return message_id
+
+
+async def add_author(env: dict[str, str]) -> None:
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME, "--role", "staff")
+
+
+async def documents_titled(server: Server, title: str) -> list[dict[str, Any]]:
+    return [d for d in await server.documents() if d["title"] == title]
+
+
+async def mailbox(mailstack: Mailstack, user: str) -> list[EmailMessage]:
+    """Every message in `user`'s INBOX, read over IMAP (PEEK: nothing marked seen)."""
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=mailstack.imap_port, timeout=10)
+    await client.wait_hello_from_server()
+    try:
+        response = await client.login(user, mailstack.password)
+        assert response.result == "OK", response
+        response = await client.select("INBOX")
+        assert response.result == "OK", response
+        response = await client.uid("fetch", "1:*", "(BODY.PEEK[])")
+        assert response.result == "OK", response
+    finally:
+        await client.logout()
+    out = []
+    for line in response.lines:
+        if isinstance(line, bytearray):  # a literal: one whole message
+            msg = message_from_bytes(bytes(line), policy=policy.default)
+            assert isinstance(msg, EmailMessage)
+            out.append(msg)
+    return out
+
+
+def queued_for(mailstack: Mailstack, rcpt: str) -> list[str]:
+    """Why Postfix still holds mail for `rcpt`: one delay reason a queued recipient."""
+    return [
+        r.get("delay_reason", "")
+        for entry in mailstack.queue()
+        for r in entry["recipients"]
+        if r["address"] == rcpt
+    ]
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_postfix_takes_only_intake_addresses_of_the_workflow_domain(mailstack: Mailstack) -> None:
+    """config/postfix/: other addresses are refused in the dialogue, never bounced later."""
+    with smtplib.SMTP("127.0.0.1", mailstack.smtp_port, timeout=10) as client:
+        client.ehlo("mua.bandantoc.gov.vn")
+        client.mail(AUTHOR)
+        assert client.rcpt("nobody@docflow.localhost")[0] == 550
+        assert client.rcpt("vanban+ke-hoach@docflow.localhost")[0] == 250
+        assert client.rcpt(INTAKE)[0] == 250
+        assert client.rcpt("nobody@bandantoc.gov.vn")[0] == 550
+        client.rset()
+
+
+async def test_draft_through_postfix_becomes_a_document_and_its_receipt_reaches_the_imap_inbox(
+    mailstack: Mailstack, lmtp_env: dict[str, str], tmp_path: Path, spawn: Spawn
+) -> None:
+    server = (await asyncio.gather(spawn(lmtp_env), add_author(lmtp_env)))[0]
+    title = f"Kế hoạch công tác dân tộc năm 2027 ({uuid.uuid4().hex[:6]})"
+    data = make_docx_python_docx(["Năm 2027, Ban Dân tộc đẩy mạnh cải cách hành chính."])
+
+    message_id = await send_draft(mailstack, tmp_path, f"[KH] {title}", data)
+
+    docs = await wait_until(lambda: documents_titled(server, title), what="the document")
+    status, doc = await server.api(f"/api/v1/documents/{docs[0]['code']}")
+    assert status == 200, doc
+    assert (doc["author"], doc["workflow"], doc["status"]) == (AUTHOR, "ke-hoach", "in_review")
+    assert doc["versions"][0]["message_id"] == message_id.strip("<>")
+    assert [(f["name"], f["sha256"]) for f in doc["versions"][0]["files"]] == [
+        ("Dự thảo.docx", sha256(data))
+    ]
+
+    async def receipt() -> EmailMessage | None:
+        for msg in await mailbox(mailstack, AUTHOR):
+            if doc["code"] in str(msg["Subject"]) and title in str(msg["Subject"]):
+                return msg
+        return None
+
+    msg = await wait_until(receipt, what=f"the receipt in {AUTHOR}'s mailbox\n{mailstack.logs()}")
+    assert msg["In-Reply-To"] == message_id
+    assert msg["Delivered-To"] == AUTHOR  # Dovecot's LMTP delivered it …
+    assert any("(Postfix)" in r for r in msg.get_all("Received", []))  # … from Postfix
+    body = msg.get_body(("plain",))
+    assert body is not None and doc["code"] in body.get_content()
+    assert queued_for(mailstack, INTAKE) == []
+
+
+async def test_mail_docflow_cannot_take_stays_in_postfix_and_arrives_once_when_docflow_is_back(
+    mailstack: Mailstack, lmtp_env: dict[str, str], tmp_path: Path, spawn: Spawn
+) -> None:
+    server = (await asyncio.gather(spawn(lmtp_env), add_author(lmtp_env)))[0]
+    title = f"Công văn về việc báo cáo quý IV ({uuid.uuid4().hex[:6]})"
+    spool = Path(lmtp_env["DOCFLOW_DATA_DIR"]) / "spool"
+
+    async def deferred(reason: str) -> list[str]:
+        reasons = await asyncio.to_thread(queued_for, mailstack, INTAKE)
+        return [r for r in reasons if reason in r]
+
+    # Storage failing inside docflow (a file stands where a spool directory goes; as a full
+    # disk would). First the temp file of DATA cannot be created: 451 to DATA itself.
+    shutil.rmtree(spool / "tmp", ignore_errors=True)
+    spool.mkdir(parents=True, exist_ok=True)
+    (spool / "tmp").write_text("not a directory")
+    await send_draft(mailstack, tmp_path, title, make_docx_python_docx(["Báo cáo quý IV."]))
+    await wait_until(
+        lambda: deferred("said: 451 4.3.0 Temporary failure, please try again later (in reply "
+                         "to DATA command)"),
+        what=f"a 451 to DATA\n{mailstack.logs()}",
+    )  # fmt: skip
+
+    # Then the message arrives but cannot be made durable (no directory for its day): 451
+    # after the data, instead of the 250.
+    (spool / "tmp").unlink()
+    now = datetime.now(UTC)
+    blockers = {spool / str((now + timedelta(days=d)).year) for d in (-1, 0, 1)}
+    for blocker in blockers:
+        blocker.write_text("not a directory")
+    await asyncio.to_thread(mailstack.flush)
+    await wait_until(
+        lambda: deferred("said: 451 4.3.0 Temporary failure, please try again later (in reply "
+                         "to end of DATA command)"),
+        what=f"a 451 after the data\n{mailstack.logs()}",
+    )  # fmt: skip
+    assert await server.inbound("pending") == 0
+    assert await server.documents() == []
+    assert list((spool / "tmp").iterdir()) == []  # nothing half-written left behind
+
+    # docflow down: Postfix keeps trying, and keeping the mail.
+    await server.stop()
+    for blocker in blockers:
+        blocker.unlink()
+    await asyncio.to_thread(mailstack.flush)
+    await wait_until(lambda: deferred("Connection refused"), what="a retry while docflow is down")
+
+    await server.start()
+    await asyncio.to_thread(mailstack.flush)
+
+    docs = await wait_until(lambda: documents_titled(server, title), what="the document")
+    assert await asyncio.to_thread(queued_for, mailstack, INTAKE) == []
+    await wait_until(lambda: _settled(server), what="intake to settle")
+    assert [d["code"] for d in await documents_titled(server, title)] == [docs[0]["code"]]
+    assert len(await server.documents()) == 1
+    states = ("pending", "accepted", "duplicate", "quarantined")
+    assert sum([await server.inbound(state) for state in states]) == 1  # received once
+
+
+async def _settled(server: Server) -> bool:
+    return await server.inbound("pending") == 0
