@@ -2,38 +2,45 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
 
-# The engine-specific full-text index beside search_entries (see docflow/archive/search.py).
-# SQLite: a contentless FTS5 table whose rowid is search_entries.sort_key, with the exact
-# (diacritics kept) and folded columns, fed ready-made tokens by docflow.
-# PostgreSQL: a tsvector column (folded lexemes, and exact ones prefixed with "=") and a
-# GIN index on it.
-FTS5 = (
+# The engine-specific full-text indexes beside search_entries (see docflow/archive/search.py
+# and backend.py). docflow feeds both ready-made tokens.
+# SQLite: two contentless FTS5 tables whose rowid is search_entries.sort_key: search_fts
+# (exact and folded columns of every field, and the filter tokens) and search_head
+# (title, summary, meta exact and folded, the filter tokens): the ranked candidates.
+# PostgreSQL: tsvector columns tsv (folded lexemes, exact ones prefixed with "=", filter
+# tokens prefixed with "#") and head_tsv (the same for title, summary, meta),
+# each with a GIN index.
+TOKENIZE = "tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\""
+FTS5 = [
     "CREATE VIRTUAL TABLE search_fts USING fts5("
-    "title, summary, meta, body, title_f, summary_f, meta_f, body_f, content='', "
-    "tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")"
-)
+    "title, summary, meta, body, title_f, summary_f, meta_f, body_f, tags, content='', "
+    f"{TOKENIZE})",
+    "CREATE VIRTUAL TABLE search_head USING fts5("
+    f"title, summary, meta, title_f, summary_f, meta_f, tags, content='', {TOKENIZE})",
+]
 PG = [
     "ALTER TABLE search_entries ADD COLUMN tsv tsvector NOT NULL DEFAULT ''::tsvector",
+    "ALTER TABLE search_entries ADD COLUMN head_tsv tsvector NOT NULL DEFAULT ''::tsvector",
     "CREATE INDEX search_entries_tsv ON search_entries USING gin (tsv)",
+    "CREATE INDEX search_entries_head_tsv ON search_entries USING gin (head_tsv)",
 ]
 
 
 async def engine_index(apps, schema_editor) -> None:
     client = schema_editor.client
-    if client.capabilities.dialect == "sqlite":
-        await client.execute_script(FTS5)
-    else:
-        for sql in PG:
-            await client.execute_script(sql)
+    for sql in FTS5 if client.capabilities.dialect == "sqlite" else PG:
+        await client.execute_script(sql)
 
 
 async def drop_engine_index(apps, schema_editor) -> None:
     client = schema_editor.client
     if client.capabilities.dialect == "sqlite":
         await client.execute_script("DROP TABLE IF EXISTS search_fts")
+        await client.execute_script("DROP TABLE IF EXISTS search_head")
     else:
-        await client.execute_script("DROP INDEX IF EXISTS search_entries_tsv")
-        await client.execute_script("ALTER TABLE search_entries DROP COLUMN IF EXISTS tsv")
+        for column in ("tsv", "head_tsv"):
+            await client.execute_script(f"DROP INDEX IF EXISTS search_entries_{column}")
+            await client.execute_script(f"ALTER TABLE search_entries DROP COLUMN IF EXISTS {column}")
 
 class Migration(migrations.Migration):
     dependencies = [('docflow', '0008_accounts')]
