@@ -64,7 +64,9 @@ class SearchHit:
     title: str
     title_html: str  # escaped, matches in <mark>
     snippet_html: str  # a passage of the summary or text around the first match, same
-    exact: bool  # every word found with the diacritics as typed
+    # every word found with the diacritics as typed: in the title, summary, number or
+    # signer for a document ranked by them, anywhere for the others
+    exact: bool
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -67,6 +67,14 @@ def tsquery_literal(
     return " & ".join([*parts, *(f"'#{t}'" for t in tags or [])])
 
 
+def tsquery_sql(literal: str) -> str:
+    """A tsquery written into the SQL, not bound: a bound one is planned once for every
+    query after a few runs (a generic plan), blind to how common its words are, which
+    picks the sort-key walk for a rare word too (a scan of every row). The literal holds
+    tokens of letters and digits and docflow's own quotes, doubled here."""
+    return "'" + literal.replace("'", "''") + "'::tsquery"
+
+
 class PostgresSearch:
     """tsvector + GIN behind the search service."""
 
@@ -92,32 +100,28 @@ class PostgresSearch:
     async def candidates(
         self, conn: BaseDBAsyncClient, query: ParsedQuery, filters: Filters
     ) -> Candidates:
-        # $1 the match, $2/$3 the sort-key range, $4 the exact tier, $5 the rank query
+        match = tsquery_sql(tsquery_literal(query, tags=filters.tags()))
         walk = (
-            "SELECT sort_key FROM search_entries WHERE {col} @@ $1::text::tsquery "
-            "AND sort_key BETWEEN $2 AND $3 ORDER BY sort_key DESC LIMIT {n}"
+            "SELECT sort_key FROM search_entries WHERE {col} @@ {match} "
+            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
+            "ORDER BY sort_key DESC LIMIT {n}"
         )
-        head = walk.format(col="head_tsv", n=int(self.head_size))
-        recent = walk.format(col="tsv", n=int(self.window_size))
-        negated = "e.tsv @@ $1::text::tsquery" if query.negative else "true"
+        head = walk.format(col="head_tsv", match=match, n=int(self.head_size))
+        recent = walk.format(col="tsv", match=match, n=int(self.window_size))
+        exact = tsquery_sql(tsquery_literal(query, exact=True))
+        rank = tsquery_sql(tsquery_literal(query, negated=False))
+        negated = f"e.tsv @@ {match}" if query.negative else "true"
         rows = await conn.execute_query_dict(
             f"WITH h AS MATERIALIZED ({head}), r AS MATERIALIZED ({recent}) "
             "SELECT e.sort_key, h.sort_key IS NOT NULL AS head, r.sort_key IS NOT NULL AS recent, "
             "(SELECT count(*) FROM r) AS n, (SELECT min(sort_key) FROM r) AS bound, "
             "CASE WHEN h.sort_key IS NULL THEN 0 "
-            "ELSE ts_rank_cd(e.head_tsv, $5::text::tsquery, 1) END AS score, "
-            "CASE WHEN h.sort_key IS NULL THEN e.tsv @@ $4::text::tsquery "
-            "ELSE e.head_tsv @@ $4::text::tsquery END AS exact, "
+            f"ELSE ts_rank_cd(e.head_tsv, {rank}, 1) END AS score, "
+            f"CASE WHEN h.sort_key IS NULL THEN e.tsv @@ {exact} "
+            f"ELSE e.head_tsv @@ {exact} END AS exact, "
             f"CASE WHEN r.sort_key IS NULL THEN {negated} ELSE true END AS full_match "
             "FROM h FULL JOIN r ON h.sort_key = r.sort_key "
-            "JOIN search_entries e ON e.sort_key = coalesce(h.sort_key, r.sort_key)",
-            [
-                tsquery_literal(query, tags=filters.tags()),
-                filters.lo,
-                filters.hi,
-                tsquery_literal(query, exact=True),
-                tsquery_literal(query, negated=False),
-            ],
+            "JOIN search_entries e ON e.sort_key = coalesce(h.sort_key, r.sort_key)"
         )
         if not rows:
             return Candidates([], None)
@@ -144,11 +148,13 @@ class PostgresSearch:
     ) -> list[int]:
         if query.empty:
             return await listed(conn, mark, filters, filters.hi, offset, limit)
+        skipped = ", ".join(str(int(k)) for k in skip or [])
         rows = await conn.execute_query_dict(
-            "SELECT sort_key FROM search_entries WHERE tsv @@ $1::text::tsquery "
-            "AND sort_key BETWEEN $2 AND $3 AND sort_key <> ALL($4::bigint[]) "
-            f"ORDER BY sort_key DESC LIMIT {int(limit)} OFFSET {int(offset)}",
-            [tsquery_literal(query, tags=filters.tags()), filters.lo, filters.hi, skip or []],
+            "SELECT sort_key FROM search_entries "
+            f"WHERE tsv @@ {tsquery_sql(tsquery_literal(query, tags=filters.tags()))} "
+            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
+            + (f"AND sort_key NOT IN ({skipped}) " if skipped else "")
+            + f"ORDER BY sort_key DESC LIMIT {int(limit)} OFFSET {int(offset)}"
         )
         return [int(r["sort_key"]) for r in rows]
 
