@@ -330,6 +330,7 @@ async def run_engine(
                     "query": p.query,
                     "why": p.why,
                     "first": ids[0] if ids else None,
+                    "first_title": page.items[0].title if page.items else None,
                     "right": p.record_id,
                     "rank": ids.index(p.record_id) + 1 if p.record_id in ids else None,
                 }

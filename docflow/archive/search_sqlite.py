@@ -179,7 +179,7 @@ class SqliteSearch:
         exact = await self._members(
             conn,
             "search_head",
-            match_expression(query, exact=True, columns=HEAD_EXACT),
+            match_expression(query, exact=True, columns=HEAD_EXACT, tags=tags),
             list(scores),
             walk=len(scores) > LOOKUPS,
         )
@@ -188,7 +188,7 @@ class SqliteSearch:
             rows = await conn.execute_query_dict(
                 "SELECT rowid AS k FROM search_fts WHERE search_fts MATCH ? "
                 "AND rowid BETWEEN ? AND ?",
-                [match_expression(query, exact=True), min(others), hi],
+                [match_expression(query, exact=True, tags=tags), min(others), hi],
             )
             exact |= {int(r["k"]) for r in rows} & others
         items = [Candidate(k, scores.get(k, 0.0), k in exact) for k in recent_keys | set(scores)]

@@ -259,3 +259,20 @@ def test_the_same_query_finds_the_same_documents_on_both_engines(
         assert sorted(a) == sorted(b), q
         if right is not None:
             assert a[0] == b[0] == right, q
+
+
+def test_snippets_find_the_phrase_before_a_lone_word_in_composed_and_decomposed_text() -> None:
+    import unicodedata
+
+    from docflow.archive.query import parse_query
+    from docflow.archive.snippets import snippet
+
+    text = "Đổi mới. " + "chữ " * 40 + "Công tác đổi mới, sáng tạo."
+    q = parse_query('"đổi mới, sáng tạo"')
+    words, phrases = q.highlight_words(), [t.folded for t in q.positive]
+    marked = "<mark>đổi</mark> <mark>mới</mark>, <mark>sáng</mark> <mark>tạo</mark>"
+    assert marked in snippet([text], words, phrases)
+    decomposed = unicodedata.normalize("NFD", text)
+    assert unicodedata.normalize("NFC", snippet([decomposed], words, phrases)) == snippet(
+        [text], words, phrases
+    )
