@@ -1,10 +1,11 @@
-"""The PostgreSQL engine: tsvector columns `tsv` and `head_tsv` on search_entries, GIN.
+"""The PostgreSQL engine: a tsvector `tsv` on search_entries, `head_tsv` in search_heads.
 
 docflow writes the tsvectors itself (no text search configuration involved). `tsv`:
 every token twice at its position, folded (`dan`) and exact with a `=` prefix (`=dân`),
 weighted by field (title A, summary B, number and signer C, text D), with a one-position
-gap between fields so that no phrase spans two of them, and the filter tokens with a `#`
-prefix. `head_tsv`: the same for title, summary and meta: the head candidates are
+gap between fields so that no phrase spans two of them, the folded word pairs (`dan~toc`,
+no position) and the filter tokens with a `#` prefix. `head_tsv`, in a narrow table of
+its own (few pages to read): the same for title, summary and meta: the head candidates are
 walked there, ranked by `ts_rank_cd` over it (cover density, weights 1.0/0.4/0.2) and
 put in the first tier by `head_tsv @@ exact`: a small value read, not the whole text.
 Queries are tsquery literals built the same way; `tsv @@ exact` decides the first tier
@@ -13,6 +14,7 @@ of the other candidates.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -33,22 +35,27 @@ def mark(n: int) -> str:
 
 def tsvector_literal(entry: IndexEntry, head: bool = False) -> str:
     """The tsvector of `entry` (`head`: of its title, summary and meta only), as text
-    PostgreSQL parses (`'dan':1A '=dân':1A … '#xt4b48'`)."""
+    PostgreSQL parses (`'dan':1A '=dân':1A … 'dan~toc' … '#xt4b48'`)."""
     fields = field_tokens(entry)
     lexemes: dict[str, list[str]] = {}
+    pairs: set[str] = set()
     position = 1
     for name in FIELDS[:3] if head else FIELDS:
         weight = WEIGHTS[name]
         exact = fields[name]
-        for token, folded in zip(exact, folded_tokens(exact), strict=True):
+        folded_all = folded_tokens(exact)
+        for token, folded in zip(exact, folded_all, strict=True):
             at = f"{min(position, MAX_POSITION)}{weight}"
             lexemes.setdefault(folded, []).append(at)
             lexemes.setdefault("=" + token, []).append(at)
             position += 1
         position += 1
+        pairs.update(f"{a}~{b}" for a, b in itertools.pairwise(folded_all))
     # tokens are letters and digits only: nothing to escape inside the quotes
     words = [f"'{lex}':{','.join(ats[:MAX_POSITIONS])}" for lex, ats in lexemes.items()]
-    return " ".join([*words, *(f"'#{t}'" for t in entry_tags(entry))])
+    return " ".join(
+        [*words, *(f"'{p}'" for p in sorted(pairs)), *(f"'#{t}'" for t in entry_tags(entry))]
+    )
 
 
 def tsquery_literal(
@@ -64,7 +71,15 @@ def tsquery_literal(
     parts = [phrase(t) for t in query.positive]
     if not exact and negated:
         parts += [f"!{phrase(t)}" for t in query.negative]
+    if tags is not None:  # a match (not a rank) query: the word pairs narrow a phrase
+        parts += [f"'{a}~{b}'" for t in query.positive for a, b in pairs_of(t.folded)]
     return " & ".join([*parts, *(f"'#{t}'" for t in tags or [])])
+
+
+def pairs_of(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The adjacent pairs of a phrase: GIN keeps no positions, so a phrase of common words
+    is otherwise rechecked in every row that has them all; each pair is a lexeme too."""
+    return list(itertools.pairwise(tokens))
 
 
 def tsquery_sql(literal: str) -> str:
@@ -85,10 +100,13 @@ class PostgresSearch:
     async def add(self, conn: BaseDBAsyncClient, entry: IndexEntry, fresh: bool = False) -> None:
         n = len(entry_values(entry)) + 1
         await conn.execute_query(
-            upsert_sql(
-                mark, {"tsv": f"${n}::text::tsvector", "head_tsv": f"${n + 1}::text::tsvector"}
-            ),
-            [*entry_values(entry), tsvector_literal(entry), tsvector_literal(entry, head=True)],
+            upsert_sql(mark, {"tsv": f"${n}::text::tsvector"}),
+            [*entry_values(entry), tsvector_literal(entry)],
+        )
+        await conn.execute_query(
+            "INSERT INTO search_heads (sort_key, head_tsv) VALUES ($1, $2::text::tsvector) "
+            "ON CONFLICT (sort_key) DO UPDATE SET head_tsv = excluded.head_tsv",
+            [entry.sort_key, tsvector_literal(entry, head=True)],
         )
 
     async def remove(self, conn: BaseDBAsyncClient, record_id: int) -> bool:
@@ -102,26 +120,33 @@ class PostgresSearch:
     ) -> Candidates:
         match = tsquery_sql(tsquery_literal(query, tags=filters.tags()))
         walk = (
-            "SELECT sort_key FROM search_entries WHERE {col} @@ {match} "
+            "SELECT sort_key FROM {table} WHERE {col} @@ {match} "
             f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
             "ORDER BY sort_key DESC LIMIT {n}"
         )
-        head = walk.format(col="head_tsv", match=match, n=int(self.head_size))
-        recent = walk.format(col="tsv", match=match, n=int(self.window_size))
+        head = walk.format(table="search_heads", col="head_tsv", match=match, n=int(self.head_size))
+        recent = walk.format(
+            table="search_entries", col="tsv", match=match, n=int(self.window_size)
+        )
         exact = tsquery_sql(tsquery_literal(query, exact=True))
         rank = tsquery_sql(tsquery_literal(query, negated=False))
-        negated = f"e.tsv @@ {match}" if query.negative else "true"
+
+        def whole(test: str, key: str) -> str:
+            return f"(SELECT e.tsv @@ {test} FROM search_entries e WHERE e.sort_key = {key})"
+
+        negated = whole(match, "h.sort_key") if query.negative else "true"
         rows = await conn.execute_query_dict(
             f"WITH h AS MATERIALIZED ({head}), r AS MATERIALIZED ({recent}) "
-            "SELECT e.sort_key, h.sort_key IS NOT NULL AS head, r.sort_key IS NOT NULL AS recent, "
+            "SELECT coalesce(h.sort_key, r.sort_key) AS sort_key, "
+            "r.sort_key IS NOT NULL AS recent, "
             "(SELECT count(*) FROM r) AS n, (SELECT min(sort_key) FROM r) AS bound, "
             "CASE WHEN h.sort_key IS NULL THEN 0 "
-            f"ELSE ts_rank_cd(e.head_tsv, {rank}, 1) END AS score, "
-            f"CASE WHEN h.sort_key IS NULL THEN e.tsv @@ {exact} "
-            f"ELSE e.head_tsv @@ {exact} END AS exact, "
+            f"ELSE ts_rank_cd(hh.head_tsv, {rank}, 1) END AS score, "
+            f"CASE WHEN h.sort_key IS NULL THEN {whole(exact, 'r.sort_key')} "
+            f"ELSE hh.head_tsv @@ {exact} END AS exact, "
             f"CASE WHEN r.sort_key IS NULL THEN {negated} ELSE true END AS full_match "
             "FROM h FULL JOIN r ON h.sort_key = r.sort_key "
-            "JOIN search_entries e ON e.sort_key = coalesce(h.sort_key, r.sort_key)"
+            "LEFT JOIN search_heads hh ON hh.sort_key = h.sort_key"
         )
         if not rows:
             return Candidates([], None)
