@@ -299,7 +299,7 @@ async def run_engine(
             await index.reindex(entries, progress)
         conn = index.connection()
         if engine == "postgres":
-            await conn.execute_script("VACUUM ANALYZE search_entries")
+            await conn.execute_script("VACUUM ANALYZE search_entries, search_heads")
         else:
             await conn.execute_script(
                 "ANALYZE; INSERT INTO search_fts(search_fts) VALUES('optimize'); "

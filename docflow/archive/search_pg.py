@@ -120,13 +120,15 @@ class PostgresSearch:
     ) -> Candidates:
         match = tsquery_sql(tsquery_literal(query, tags=filters.tags()))
         walk = (
-            "SELECT sort_key FROM {table} WHERE {col} @@ {match} "
+            "SELECT sort_key{extra} FROM {table} WHERE {col} @@ {match} "
             f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
             "ORDER BY sort_key DESC LIMIT {n}"
         )
-        head = walk.format(table="search_heads", col="head_tsv", match=match, n=int(self.head_size))
+        head = walk.format(
+            extra=", head_tsv", table="search_heads", col="head_tsv", match=match, n=self.head_size
+        )
         recent = walk.format(
-            table="search_entries", col="tsv", match=match, n=int(self.window_size)
+            extra="", table="search_entries", col="tsv", match=match, n=self.window_size
         )
         exact = tsquery_sql(tsquery_literal(query, exact=True))
         rank = tsquery_sql(tsquery_literal(query, negated=False))
@@ -141,12 +143,11 @@ class PostgresSearch:
             "r.sort_key IS NOT NULL AS recent, "
             "(SELECT count(*) FROM r) AS n, (SELECT min(sort_key) FROM r) AS bound, "
             "CASE WHEN h.sort_key IS NULL THEN 0 "
-            f"ELSE ts_rank_cd(hh.head_tsv, {rank}, 1) END AS score, "
+            f"ELSE ts_rank_cd(h.head_tsv, {rank}, 1) END AS score, "
             f"CASE WHEN h.sort_key IS NULL THEN {whole(exact, 'r.sort_key')} "
-            f"ELSE hh.head_tsv @@ {exact} END AS exact, "
+            f"ELSE h.head_tsv @@ {exact} END AS exact, "
             f"CASE WHEN r.sort_key IS NULL THEN {negated} ELSE true END AS full_match "
-            "FROM h FULL JOIN r ON h.sort_key = r.sort_key "
-            "LEFT JOIN search_heads hh ON hh.sort_key = h.sort_key"
+            "FROM h FULL JOIN r ON h.sort_key = r.sort_key"
         )
         if not rows:
             return Candidates([], None)
