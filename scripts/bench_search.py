@@ -1,7 +1,7 @@
 """Search at scale: 100,000 synthetic Vietnamese documents, top-20 latency and relevance.
 
 Run: .venv/bin/python scripts/bench_search.py [-n 100000] [--engines sqlite,postgres]
-                                             [--repeat 3] [--window 1000] [--json out.json]
+                                 [--repeat 3] [--window 200] [--head 1000] [--json out.json]
 
 For each engine: a fresh database (a new PostgreSQL database on the local server, a temp
 SQLite file), migrated; the documents loaded through `SearchIndex.reindex` (the real
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from docflow import db  # noqa: E402
+from docflow.archive.backend import HEAD_WINDOW, RANK_WINDOW  # noqa: E402
 from docflow.archive.document import IndexEntry  # noqa: E402
 from docflow.archive.fold import fold  # noqa: E402
 from docflow.archive.search import SearchIndex, SearchQuery  # noqa: E402
@@ -261,6 +262,7 @@ async def run_engine(
     n: int,
     repeat: int,
     window: int,
+    head: int,
     tmp: Path,
     reuse: str | None = None,
     keep: bool = False,
@@ -280,7 +282,7 @@ async def run_engine(
     try:
         await db.migrate(url)
         await db.open_database(url)
-        index = SearchIndex(window=window)
+        index = SearchIndex(window=window, head=head)
         entries, planted, vocab = corpus(n)
         if reuse:
             entries = iter(())
@@ -297,10 +299,11 @@ async def run_engine(
             await index.reindex(entries, progress)
         conn = index.connection()
         if engine == "postgres":
-            await conn.execute_script("VACUUM ANALYZE search_entries")
+            await conn.execute_script("VACUUM ANALYZE search_entries, search_heads")
         else:
             await conn.execute_script(
-                "ANALYZE; INSERT INTO search_fts(search_fts) VALUES('optimize')"
+                "ANALYZE; INSERT INTO search_fts(search_fts) VALUES('optimize'); "
+                "INSERT INTO search_head(search_head) VALUES('optimize')"
             )
         load_s = time.perf_counter() - t0
         queries = query_list(vocab)
@@ -327,6 +330,7 @@ async def run_engine(
                     "query": p.query,
                     "why": p.why,
                     "first": ids[0] if ids else None,
+                    "first_title": page.items[0].title if page.items else None,
                     "right": p.record_id,
                     "rank": ids.index(p.record_id) + 1 if p.record_id in ids else None,
                 }
@@ -357,7 +361,8 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=100_000)
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--window", type=int, default=RANK_WINDOW)
+    parser.add_argument("--head", type=int, default=HEAD_WINDOW)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--keep",
@@ -381,6 +386,7 @@ async def main() -> None:
                 args.n,
                 args.repeat,
                 args.window,
+                args.head,
                 args.keep or Path(tmp),
                 reuse.get(engine),
                 keep=args.keep is not None,

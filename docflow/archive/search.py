@@ -7,8 +7,8 @@
 
 The engine follows the connection's dialect: FTS5 on SQLite (search_sqlite.py),
 tsvector + GIN on PostgreSQL (search_pg.py). Both see the same tokens (fold.py), the
-same parse (query.py) and the same ranking window (backend.py), and snippets are
-made here, so a query gives the same documents on both.
+same parse (query.py) and the same candidates for ranking (backend.py), and snippets
+are made here, so a query gives the same documents on both.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from docflow.archive.backend import RANK_WINDOW, ROW_COLUMNS, Backend, Filters, Window
+from docflow.archive.backend import HEAD_WINDOW, RANK_WINDOW, ROW_COLUMNS, Backend, Filters
 from docflow.archive.document import IndexEntry, day_range
 from docflow.archive.query import ParsedQuery, parse_query
 from docflow.archive.search_pg import PostgresSearch
@@ -64,7 +64,9 @@ class SearchHit:
     title: str
     title_html: str  # escaped, matches in <mark>
     snippet_html: str  # a passage of the summary or text around the first match, same
-    exact: bool  # every word found with the diacritics as typed
+    # every word found with the diacritics as typed: in the title, summary, number or
+    # signer for a document ranked by them, anywhere for the others
+    exact: bool
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -114,12 +116,13 @@ def filters_of(q: SearchQuery) -> Filters:
 class SearchIndex:
     """Adds, removes and finds search entries; stateless apart from its settings."""
 
-    def __init__(self, window: int = RANK_WINDOW) -> None:
+    def __init__(self, window: int = RANK_WINDOW, head: int = HEAD_WINDOW) -> None:
         self.engines: dict[str, Backend] = {
-            "sqlite": SqliteSearch(window),
-            "postgres": PostgresSearch(window),
+            "sqlite": SqliteSearch(window, head),
+            "postgres": PostgresSearch(window, head),
         }
         self.window = window
+        self.head = head
 
     def engine(self, conn: BaseDBAsyncClient) -> Backend:
         return self.engines[str(conn.capabilities.dialect)]
@@ -173,14 +176,18 @@ class SearchIndex:
         offset: int,
         want: int,
     ) -> tuple[list[int], frozenset[int]]:
-        """The ranked window's part of the page, then older matches, newest first."""
-        window: Window = await engine.window(conn, query, filters, offset, want)
-        keys = list(window.keys)
-        if len(keys) < want and window.bound is not None:
-            older = dataclasses.replace(filters, hi=window.bound - 1)
-            skip = max(0, offset - self.window)
-            keys += await engine.newest(conn, query, older, skip, want - len(keys))
-        return keys, window.exact
+        """The ranked candidates' part of the page, then the other matches, newest first."""
+        found = await engine.candidates(conn, query, filters)
+        ranked = found.ordered()
+        page = ranked[offset : offset + want]
+        keys = [c.key for c in page]
+        if len(keys) < want and found.bound is not None:
+            older = dataclasses.replace(filters, hi=found.bound - 1)
+            skip = max(0, offset - len(ranked))
+            keys += await engine.newest(
+                conn, query, older, skip, want - len(keys), skip=found.older()
+            )
+        return keys, frozenset(c.key for c in page if c.exact)
 
     def _hit(self, row: dict[str, Any], query: ParsedQuery, exact: bool) -> SearchHit:
         words = query.highlight_words()

@@ -8,7 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from docflow.archive.backend import ROW_COLUMNS, Filters
+from docflow.archive.backend import ROW_COLUMNS, Filters, tag
 from docflow.archive.document import IndexEntry, field_tokens, folded_tokens
 from docflow.archive.fold import fold
 
@@ -83,11 +83,22 @@ def entry_from_row(row: dict[str, Any]) -> IndexEntry:
 
 
 def text_columns(entry: IndexEntry) -> list[str]:
-    """The FTS5 column values: exact tokens of each field, then folded ones."""
+    """The FTS5 column values: exact tokens of each field, then folded ones, then the
+    filter tokens (search_fts); the head table takes folded title, summary, meta, tags."""
     fields = field_tokens(entry)
     exact = [" ".join(fields[f]) for f in ("title", "summary", "meta", "body")]
     folded = [" ".join(folded_tokens(fields[f])) for f in ("title", "summary", "meta", "body")]
-    return exact + folded
+    return [*exact, *folded, " ".join(entry_tags(entry))]
+
+
+def entry_tags(entry: IndexEntry) -> list[str]:
+    """The filter tokens of an entry: its number, type, register and signer (see `tag`)."""
+    return [
+        tag("n", entry.number),
+        tag("t", entry.type),
+        tag("r", entry.register),
+        tag("s", signer_key(entry.signer)),
+    ]
 
 
 async def listed(

@@ -52,7 +52,8 @@ CORPUS = [
 @pytest.fixture
 async def index(database_url: str) -> AsyncIterator[SearchIndex]:
     await db.open_database(database_url)
-    search = SearchIndex(window=4)  # small, so that the tests cross the ranking window
+    # small, so that the tests cross the ranking window and the head candidates' limit
+    search = SearchIndex(window=4, head=3)
     async with in_transaction() as conn:
         for e in CORPUS:
             await search.add(conn, e)
@@ -123,6 +124,38 @@ async def test_filters_narrow_the_results(index: SearchIndex) -> None:
         index, "dan toc", issued_from=date(2021, 1, 1), issued_until=date(2021, 12, 31)
     ) == [6]
     assert await ids(index, "dan toc", year=2020) == []
+    assert await ids(index, "dân tộc", signer="LE THI THU") == [3]
+    assert await ids(index, "thiểu số", signer="le thi thu") == []
+    assert await ids(index, "cong dan", signer="le thi thu") == [3]
+    assert await ids(index, "kh bdt", number="47/KH-BDT") == [1]
+    assert await ids(index, "công", type="BC", register="BC") == [2]
+
+
+async def test_excluded_word_in_the_text_removes_a_title_match(index: SearchIndex) -> None:
+    # 6's title has "dân tộc" (a head candidate), its text "Nùng"
+    assert 6 in await ids(index, "dân tộc")
+    assert 6 not in await ids(index, "dân tộc -nung")
+
+
+async def test_a_title_match_older_than_the_window_ranks_above_newer_text_matches(
+    database_url: str,
+) -> None:
+    await db.open_database(database_url)
+    try:
+        search = SearchIndex(window=3, head=3)
+        old = entry(1, "Kiểm tra duấn vùng cao", issued_on=date(2019, 1, 2))
+        newer = [
+            entry(i, f"Văn bản {i}", "Có nhắc đến duấn một lần.", issued_on=date(2024, 1, i))
+            for i in range(2, 12)
+        ]
+        await search.reindex([old, *newer])
+        found = await ids(search, "duan")
+        assert found[0] == 1
+        assert sorted(found) == list(range(1, 12))
+        page = await search.search(SearchQuery("duấn"))
+        assert page.items[0].record_id == 1 and page.items[0].exact
+    finally:
+        await db.close_database()
 
 
 async def test_pages_list_every_match_once_ranked_window_first(index: SearchIndex) -> None:
@@ -211,7 +244,7 @@ def test_the_same_query_finds_the_same_documents_on_both_engines(
     async def results(url: str) -> list[list[int]]:
         await db.open_database(url)
         try:
-            search = SearchIndex(window=4)
+            search = SearchIndex(window=4, head=3)
             await search.reindex(CORPUS)
             out = []
             for q in QUERIES:
@@ -226,3 +259,20 @@ def test_the_same_query_finds_the_same_documents_on_both_engines(
         assert sorted(a) == sorted(b), q
         if right is not None:
             assert a[0] == b[0] == right, q
+
+
+def test_snippets_find_the_phrase_before_a_lone_word_in_composed_and_decomposed_text() -> None:
+    import unicodedata
+
+    from docflow.archive.query import parse_query
+    from docflow.archive.snippets import snippet
+
+    text = "Đổi mới. " + "chữ " * 40 + "Công tác đổi mới, sáng tạo."
+    q = parse_query('"đổi mới, sáng tạo"')
+    words, phrases = q.highlight_words(), [t.folded for t in q.positive]
+    marked = "<mark>đổi</mark> <mark>mới</mark>, <mark>sáng</mark> <mark>tạo</mark>"
+    assert marked in snippet([text], words, phrases)
+    decomposed = unicodedata.normalize("NFD", text)
+    assert unicodedata.normalize("NFC", snippet([decomposed], words, phrases)) == snippet(
+        [text], words, phrases
+    )
