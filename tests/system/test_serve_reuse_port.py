@@ -127,11 +127,11 @@ async def test_two_processes_share_the_ports_and_a_decision_flows_through_both(
 
     async def approved() -> bool:
         docs = await first.documents()
-        return len(docs) == 1 and docs[0]["status"] == "approved"
+        return len(docs) == 1 and docs[0]["status"] == "issued"
 
-    await wait_until(approved, what="the document to be approved")
+    await wait_until(approved, what="the document to be approved and issued")
 
     await first.stop()  # the other process keeps the port
     status, body = await second.api("/api/v1/documents")
-    assert status == 200 and [d["status"] for d in body["items"]] == ["approved"]
+    assert status == 200 and [d["status"] for d in body["items"]] == ["issued"]
     assert "Traceback" not in first.log_tail(100_000) + second.log_tail(100_000)
