@@ -88,21 +88,6 @@ async def lock_document_of_link(conn: BaseDBAsyncClient, hashed: str) -> None:
         await fetch(conn, LOCK_DOCUMENT, hashed)
 
 
-STAGE_COUNTS = (
-    'SELECT "state", COUNT(*) AS n FROM "tasks"'
-    ' WHERE "document_id" = $1 AND "version_number" = $2 AND "stage_index" = $3'
-    ' GROUP BY "state"'
-)
-
-
-async def stage_counts(
-    conn: BaseDBAsyncClient, document_id: int, version: int, stage_index: int
-) -> dict[str, int]:
-    """State -> how many tasks of one stage of one version are in it."""
-    rows = await fetch(conn, STAGE_COUNTS, document_id, version, stage_index)
-    return {r["state"]: int(r["n"]) for r in rows}
-
-
 # --- the decision page -------------------------------------------------------------------
 
 HISTORY = (
