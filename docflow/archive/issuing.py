@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from docflow.archive import numbering
 from docflow.archive.document import IndexEntry
-from docflow.archive.records import ArchiveRecord, IssuedFile
+from docflow.archive.records import ArchiveRecord, IssuedFile, signer_line
 from docflow.archive.search import SearchIndex
 from docflow.archive.stamp import StampError, stamp_pdf
 from docflow.config import Register, Settings
@@ -44,10 +44,9 @@ class Signer:
     principal: User | None  # whom a delegate signed for
 
     def line(self) -> str:
-        """As printed under the signature: "KT. Trần Đức Minh — Phạm Văn Khoa"."""
-        if self.principal and self.capacity:
-            return f"{self.capacity}. {self.principal.name} — {self.user.name}"
-        return self.user.name
+        return signer_line(
+            self.user.name, self.capacity, self.principal.name if self.principal else None
+        )
 
 
 def summary_of(body_text: str, title: str) -> str:
@@ -116,7 +115,7 @@ class Issuer:
         )
         await self._distribute(conn, doc, record, register, files, signer, date_text)
         if not register.confidential:  # kept out of archivists' search
-            await self.search.add(conn, await index_entry(conn, record, signer.line()))
+            await self.search.add(conn, await index_entry(conn, record))
         log.info("issued", extra={"code": doc.code, "number": number})
         return record
 
@@ -214,6 +213,7 @@ class Issuer:
         if not register.confidential:
             recipients += list(self.engine.workflow_of(doc).distribute_to)
         users = {u.email: u for u in await User.filter(email__in=recipients).using_db(conn)}
+        thread = await self.engine.thread(conn, doc)
         for address in dict.fromkeys(recipients):
             user = users.get(address)
             language = user.language if user else self.settings.default_language
@@ -228,14 +228,12 @@ class Issuer:
                 issue_date=date_text,
                 signer=signer.line(),
                 files=attachments,
-                thread=await self.engine.thread(conn, doc),
+                thread=thread,
             )
             await self.engine.send(conn, doc, msg, "issued")
 
 
-async def index_entry(
-    conn: BaseDBAsyncClient | None, record: ArchiveRecord, signer: str | None = None
-) -> IndexEntry:
+async def index_entry(conn: BaseDBAsyncClient | None, record: ArchiveRecord) -> IndexEntry:
     """What search keeps of a record: its metadata and the text of every file issued."""
     document_id: int = record.document_id  # type: ignore[attr-defined]
     version = (
@@ -244,16 +242,12 @@ async def index_entry(
         .get()
     )
     texts = await VersionFile.filter(version=version).using_db(conn).order_by("position")
-    if signer is None:
-        signer = record.signer_name
-        if record.signer_capacity and record.signed_for_name:
-            signer = f"{record.signer_capacity}. {record.signed_for_name} — {record.signer_name}"
     return IndexEntry(
         record_id=record.id,
         number=record.number,
         type=record.type,
         register=record.register,
-        signer=signer,
+        signer=record.signer_line,
         issued_on=record.issue_date,
         title=record.title,
         summary=record.summary,

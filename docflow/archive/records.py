@@ -52,6 +52,13 @@ class ImmutableRecordError(Exception):
     """An attempt to change or delete an archive record or issued file."""
 
 
+def signer_line(name: str, capacity: str | None, for_name: str | None) -> str:
+    """As printed under the signature: "KT. Trần Đức Minh — Phạm Văn Khoa"."""
+    if capacity and for_name:
+        return f"{capacity}. {for_name} — {name}"
+    return name
+
+
 class ArchiveRecord(WrittenOnce):
     """An issued document: its official number, date, signer and summary (trích yếu)."""
 
@@ -78,6 +85,10 @@ class ArchiveRecord(WrittenOnce):
     issue_date = fields.DateField()  # in the office time zone, as printed
     retention = fields.CharField(max_length=20)
     confidential = fields.BooleanField(default=False)
+
+    @property
+    def signer_line(self) -> str:
+        return signer_line(self.signer_name, self.signer_capacity, self.signed_for_name)
 
     class Meta:
         table = "archive_records"

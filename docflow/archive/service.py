@@ -46,7 +46,7 @@ class ArchiveService:
     async def view(self, key: str | int) -> dict[str, Any]:
         record = await self.find(key)
         files = await IssuedFile.filter(record=record).order_by("position")
-        hold = await LegalHold.filter(record=record).order_by("-id").first()
+        holds = await LegalHold.filter(record=record).order_by("id")
         return {
             **record_summary(record),
             "workflow": record.workflow,
@@ -62,10 +62,10 @@ class ArchiveService:
             "issued_at": record.issued_at.isoformat(),
             "retention": record.retention,
             "confidential": record.confidential,
-            "legal_hold": bool(hold and hold.held),
+            "legal_hold": bool(holds and holds[-1].held),  # the latest change is in force
             "legal_hold_history": [
                 {"held": h.held, "by": h.by, "reason": h.reason, "at": h.at.isoformat()}
-                for h in await LegalHold.filter(record=record).order_by("id")
+                for h in holds
             ],
             "files": [
                 {
@@ -150,9 +150,6 @@ class ArchiveService:
 
 def record_summary(r: ArchiveRecord) -> dict[str, Any]:
     """One line of a register book, or of a list of records."""
-    signer = r.signer_name
-    if r.signer_capacity and r.signed_for_name:
-        signer = f"{r.signer_capacity}. {r.signed_for_name} — {r.signer_name}"
     issue_date: date = r.issue_date
     return {
         "id": r.id,
@@ -165,5 +162,5 @@ def record_summary(r: ArchiveRecord) -> dict[str, Any]:
         "issue_date": issue_date.isoformat(),
         "title": r.title,
         "summary": r.summary,
-        "signer": signer,
+        "signer": r.signer_line,
     }
