@@ -201,8 +201,8 @@ def verify_dkim(raw: bytes, from_addr: str, dns: DnsTxt | None = None) -> Verdic
     for idx in range(count):
         try:
             ok = checker.verify(idx=idx, dnsfunc=dns) if dns else checker.verify(idx=idx)
-        except dkim.DKIMException as e:  # malformed signature or key, DNS trouble
-            seen.append(f"dkim=permerror ({e})"[:200])
+        except dkim.DKIMException as e:  # altered body, malformed signature or key, no DNS
+            seen.append(f"dkim=fail ({e})"[:200])
             continue
         domain = (checker.domain or b"").decode("ascii", "replace")
         if ok and from_domain and aligned(domain, from_domain):
