@@ -95,6 +95,15 @@ async def guarded(
     database_url: str, relay: Relay, tmp_path: Path, dkim_key: tuple[bytes, bytes]
 ) -> AsyncIterator[Stack]:
     """docflow requiring authenticated senders: the MX's header, else its own DKIM check."""
+    # DNS is the one outside part: dkimpy's TXT lookup answers from this table
+    records = {  # the office's key, and an attacker's own, published for their domain
+        b"sel._domainkey.bandantoc.gov.vn.": dkim_key[1],
+        b"sel._domainkey.evil.example.": dkim_key[1],
+    }
+
+    def txt(name: bytes, timeout: float = 5) -> bytes | None:
+        return records.get(name)
+
     async for s in started(
         database_url,
         relay,
@@ -103,12 +112,7 @@ async def guarded(
         DOCFLOW_TRUSTED_AUTHSERV_ID=MX,
         DOCFLOW_VERIFY_DKIM="true",
     ):
-        # DNS is the one outside part: dkimpy's TXT lookup answers from this table
-        records = {  # the office's key, and an attacker's own, published for their domain
-            b"sel._domainkey.bandantoc.gov.vn.": dkim_key[1],
-            b"sel._domainkey.evil.example.": dkim_key[1],
-        }
-        s.services.intake.dkim_dns = lambda name, timeout=5: records.get(name)
+        s.services.intake.dkim_dns = txt
         yield s
 
 

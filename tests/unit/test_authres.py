@@ -9,6 +9,8 @@ from pathlib import Path
 import dkim
 import pytest
 
+from docflow.config import PACKAGE_ROOT, load_settings
+from docflow.errors import SettingsError
 from docflow.intake.authres import aligned, judge, parse, verify_dkim
 
 TRUSTED = ("mx.bandantoc.gov.vn",)
@@ -17,7 +19,7 @@ FROM = "thu.lt@bandantoc.gov.vn"
 
 def test_parse_reads_id_methods_and_properties_ignoring_comments() -> None:
     value = (
-        'mx.bandantoc.gov.vn 1; dkim=pass (2048-bit key; unprotected) header.d=bandantoc.gov.vn'
+        "mx.bandantoc.gov.vn 1; dkim=pass (2048-bit key; unprotected) header.d=bandantoc.gov.vn"
         ' header.s=sel header.b="AbC/1+2"; spf=softfail (domain of x) smtp.mailfrom=x@y.org;'
         ' dmarc/1=fail reason="no \\"policy\\"" header.from=y.org'
     )
@@ -162,3 +164,37 @@ def test_verify_dkim_refuses_altered_unaligned_and_unsigned_mail(
     assert verify_dkim(b"From:" + unsigned, FROM, dns).detail == "no DKIM signature"
     missing_key = verify_dkim(signed(private, "bandantoc.gov.vn"), FROM, lambda n, timeout=5: None)
     assert not missing_key.passed
+
+
+# --- the settings ----------------------------------------------------------------------------
+
+
+CONFIG = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
+
+
+def test_settings_of_sender_checks_and_limits_come_from_docflow_variables() -> None:
+    settings = load_settings(
+        {
+            **CONFIG,
+            "DOCFLOW_REQUIRE_AUTHENTICATED_SENDER": "1",
+            "DOCFLOW_TRUSTED_AUTHSERV_ID": "mx.bandantoc.gov.vn, MX2.bandantoc.gov.vn",
+            "DOCFLOW_RATE_LIMIT": "0",
+            "DOCFLOW_RATE_WINDOW_SECONDS": "60",
+        }
+    )
+    assert settings.require_authenticated_sender
+    assert settings.trusted_authserv_ids == ("mx.bandantoc.gov.vn", "mx2.bandantoc.gov.vn")
+    assert not settings.verify_dkim
+    assert (settings.rate_limit, settings.rate_window_seconds) == (0, 60)
+    defaults = load_settings(CONFIG)
+    assert not defaults.require_authenticated_sender
+    assert (defaults.rate_limit, defaults.rate_window_seconds) == (30, 3600)
+
+
+def test_requiring_authentication_with_nothing_to_check_it_stops_start_up() -> None:
+    with pytest.raises(SettingsError) as e:
+        load_settings({**CONFIG, "DOCFLOW_REQUIRE_AUTHENTICATED_SENDER": "yes"})
+    assert e.value.key == "intake.require_authenticated_sender"
+    assert load_settings(
+        {**CONFIG, "DOCFLOW_REQUIRE_AUTHENTICATED_SENDER": "yes", "DOCFLOW_VERIFY_DKIM": "1"}
+    ).verify_dkim
