@@ -186,11 +186,12 @@ class Outbox:
     async def run(self, stop: asyncio.Event, idle_seconds: float = 5.0) -> None:
         """Send until `stop` is set; woken early by `poke()`."""
         while not stop.is_set():
+            # cleared before sending, so that a poke made while sending is not lost
+            self.wakeup.clear()
             try:
                 await self.send_due()
             except Exception:
                 log.exception("outbox sweep failed")
-            self.wakeup.clear()
             try:
                 await asyncio.wait_for(self.wakeup.wait(), idle_seconds)
             except TimeoutError:

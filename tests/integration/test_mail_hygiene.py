@@ -26,6 +26,7 @@ from tests.conftest import Relay, Stack, make_settings
 
 AUTHOR = "thu.lt@bandantoc.gov.vn"
 OTHER = "hung.nv@bandantoc.gov.vn"
+APPROVER = "cvp@bandantoc.gov.vn"  # holds role chanh-van-phong: stage 1 of cong-van
 MX = "mx.bandantoc.gov.vn"  # the office MTA's authserv-id
 UNFOLDED = SMTP_POLICY.clone(max_line_length=None)
 
@@ -221,12 +222,16 @@ async def test_auto_replies_bounces_and_list_mail_get_no_document_and_no_answer(
     assert details["Không người gửi"] == "MAIL FROM:<>"
 
     # the same author's ordinary draft is accepted and answered, marked as automatic
+    await limited.add_user(APPROVER, "Chánh Văn phòng", ["chanh-van-phong"])
     await send_all(limited, [draft("Kế hoạch năm")])
     documents, _ = await outcome(limited)
     assert [d["title"] for d in documents] == ["Kế hoạch năm"]
     (receipt,) = relay.to(AUTHOR)
-    assert receipt["Auto-Submitted"] == "auto-replied"
+    assert receipt["Auto-Submitted"] == "auto-replied"  # an answer to the draft
     assert receipt["X-Auto-Response-Suppress"] == "All"
+    (task,) = relay.to(APPROVER)
+    assert task["Auto-Submitted"] == "auto-generated"  # mail docflow sends by itself
+    assert task["X-Auto-Response-Suppress"] == "All"
 
 
 async def test_a_hundred_marked_auto_replies_get_no_answer(limited: Stack, relay: Relay) -> None:
