@@ -490,6 +490,38 @@ class MailComposer:
             attempts=attempts,
         )
 
+    def bounced(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        recipient: str,
+        recipient_name: str,
+        status: str,
+        diagnostic: str,
+        status_url: str,
+        thread: list[str],
+    ) -> Message:
+        """Tells the author that an approver's task mail came back undelivered."""
+        return self._about_document(
+            "bounced",
+            ("Thư không đến được", "Undeliverable"),
+            to=to,
+            name=name,
+            language=language,
+            code=code,
+            title=title,
+            thread=thread,
+            recipient=recipient,
+            recipient_name=recipient_name,
+            status=status,
+            diagnostic=diagnostic,
+            status_url=status_url,
+        )
+
     def issued(
         self,
         *,

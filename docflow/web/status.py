@@ -43,4 +43,5 @@ async def status_page(request: web.Request) -> dict[str, Any]:
         "workflow_en": workflow.name("en") if workflow else doc["workflow"],
         "stage_vi": services.engine.stage_name(found, "vi") if found else None,
         "stage_en": services.engine.stage_name(found, "en") if found else None,
+        "failures": await services.bounces.failures(code),
     }
