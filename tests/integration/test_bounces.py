@@ -153,8 +153,8 @@ async def test_delays_forged_tokens_and_other_addresses_record_nothing(stack: St
 
     assert (await stack.document(code))["deliveries_failed"] == []
     assert await DeliveryFailure.all().count() == 0 and told_author(stack) == []
-    details = await InboundMessage.filter(state="bounce").order_by("id").values_list(
-        "detail", flat=True
+    details = (
+        await InboundMessage.filter(state="bounce").order_by("id").values_list("detail", flat=True)
     )
     assert "nothing failed" in str(details[0]) and "no mail of docflow" in str(details[1])
     try:  # only intake and bounce addresses are taken
@@ -167,7 +167,7 @@ async def test_delays_forged_tokens_and_other_addresses_record_nothing(stack: St
 
 async def test_a_plain_bounce_is_read_by_its_verp_token_alone(stack: Stack) -> None:
     """A non-standard bounce (no message/delivery-status): the address names the mail."""
-    code, mail, verp = await task_mail_to_reviewer(stack)
+    code, _, verp = await task_mail_to_reviewer(stack)
     plain = (
         f"From: postmaster@old-mx.example\r\nTo: {verp}\r\n"
         "Subject: Mail delivery failed: returning message to sender\r\n\r\n"
