@@ -141,6 +141,19 @@ async def test_a_task_mail_that_bounces_is_failed_on_the_document_and_told_to_th
     assert len(await stack.documents()) == documents_before
     assert stack.relay.to("MAILER-DAEMON@mx.bandantoc.gov.vn") == []
 
+    # the author's own mail bouncing (here the receipt) is shown, but mails nobody
+    [receipt] = [m for m in stack.relay.to(AUTHOR) if "Đã tiếp nhận" in str(m["Subject"])]
+    receipt_verp = stack.relay.envelope_from[str(receipt["Message-ID"])]
+    await bounce(stack, dsn(receipt_verp, AUTHOR, str(receipt["Message-ID"])), receipt_verp)
+    await wait_for(lambda: _bounces_done(3), what="the receipt's bounce")
+    await stack.settled()
+    doc = await stack.document(code)
+    assert [(f["to"], f["kind"]) for f in doc["deliveries_failed"]] == [
+        (REVIEWER, "task"),
+        (AUTHOR, "receipt"),
+    ]
+    assert len(told_author(stack)) == 1
+
 
 async def test_delays_forged_tokens_and_other_addresses_record_nothing(stack: Stack) -> None:
     code, mail, verp = await task_mail_to_reviewer(stack)
