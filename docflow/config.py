@@ -236,7 +236,8 @@ def _build(raw: dict[str, Any]) -> Settings:
     b_local, _, b_domain = bounce_address.partition("@")
     if not b_local or not b_domain or "+" in b_local:
         raise SettingsError(
-            "relay.bounce_address", f"{bounce_address!r} is not an e-mail address without '+'"
+            r._get("relay.bounce_address", "")[0],  # the variable, when it came from one
+            f"{bounce_address!r} is not an e-mail address without '+'",
         )
     level = r.text("log_level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

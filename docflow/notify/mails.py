@@ -32,6 +32,19 @@ STATUS_NAMES = {
     "withdrawn": ("Đã rút", "Withdrawn"),
 }
 
+# outbox kind -> (vi, en): what a mail was, where a page lists mail that did not arrive
+MAIL_KINDS = {
+    "receipt": ("Biên nhận", "Receipt"),
+    "refused": ("Thư báo chưa tiếp nhận", "Not accepted"),
+    "task": ("Thư giao việc", "Task mail"),
+    "code": ("Mã xác nhận", "Confirmation code"),
+    "reminder": ("Nhắc việc", "Reminder"),
+    "escalated": ("Báo chuyển cấp trên", "Escalation notice"),
+    "notice": ("Thông báo", "Notice"),
+    "issued": ("Văn bản ban hành", "Issued document"),
+    "bounce_notice": ("Báo thư không đến được", "Undeliverable notice"),
+}
+
 # reason code -> ((problem vi, advice vi), (problem en, advice en))
 REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "no_attachment": (

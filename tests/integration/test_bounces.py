@@ -122,6 +122,7 @@ async def test_a_task_mail_that_bounces_is_failed_on_the_document_and_told_to_th
     async with stack.http.get(status_url) as r:
         page = await r.text()
     assert r.status == 200 and "Thư không đến được" in page and REVIEWER in page
+    assert "Thư giao việc" in page and "5.1.1" in page
 
     audit = await AuditEvent.filter(action="delivery_failed").values("actor", "detail")
     assert [(a["actor"], a["detail"]["to"]) for a in audit] == [("system", REVIEWER)]

@@ -301,6 +301,9 @@ docflow mail stack in {self.root} ({"running" if self.running() else "NOT runnin
                  {self.office_domain} → LMTP 127.0.0.1:{self.dovecot_lmtp_port} (Dovecot)
   Dovecot IMAP   127.0.0.1:{self.imap_port}   (plain login, no TLS), password {self.password!r} for
 {users}
+  bounce         {", ".join(self.unknown_to_dovecot) or "(none; --unknown-user EMAIL)"}: taken by
+                 Postfix, refused by Dovecot: docflow's mail to it bounces back to
+                 {self.bounce_address.replace("@", "+TOKEN@")}
   logs           {self.postfix_log}  {self.dovecot_log}
   queue          postqueue -c {self.postfix_dir} -p     (flush: -f)
 

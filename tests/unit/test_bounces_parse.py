@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from docflow.config import load_settings
+from docflow.errors import SettingsError
 from docflow.notify.bounces import parse_report
 from docflow.notify.outbox import verp_address, verp_token
 
@@ -84,3 +88,11 @@ def test_verp_addresses_round_trip_and_nothing_else_has_a_token() -> None:
     assert verp_token(BASE, BASE) == ""
     assert verp_token(BASE, "docflow-bounce+00ff@other.example") is None
     assert verp_token(BASE, "vanban+00ff@docflow.localhost") is None
+
+
+def test_the_bounce_address_defaults_to_the_from_address_plus_bounce_and_takes_no_plus() -> None:
+    assert load_settings({}).bounce_address == "docflow-bounce@docflow.localhost"
+    env = {"DOCFLOW_FROM_ADDRESS": "vanthu@bandantoc.gov.vn"}
+    assert load_settings(env).bounce_address == "vanthu-bounce@bandantoc.gov.vn"
+    with pytest.raises(SettingsError, match=r"^setting DOCFLOW_BOUNCE_ADDRESS: "):
+        load_settings({"DOCFLOW_BOUNCE_ADDRESS": "docflow+bounce@docflow.localhost"})
