@@ -181,13 +181,13 @@ class Outbox:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                     await client.rset()
             return 0
-        # some recipients refused, the others taken: the refused ones are not retried
-        await self._refused(row, {a: (r.code, r.message) for a, r in refused.items()})
         row.state = OutboxState.SENT
         row.sent_at = self.clock.now()
         row.attempts += 1
         row.lease_until = None
         await row.save(update_fields=["state", "sent_at", "attempts", "lease_until"])
+        # some recipients refused, the others taken: the refused ones are not retried
+        await self._refused(row, {a: (r.code, r.message) for a, r in refused.items()})
         log.info(
             "mail sent",
             extra={
@@ -246,11 +246,13 @@ class Outbox:
     async def run(self, stop: asyncio.Event, idle_seconds: float = 5.0) -> None:
         """Send until `stop` is set; woken early by `poke()`."""
         while not stop.is_set():
+            # cleared before sending, not after: mail queued while a batch is being sent
+            # (a refused recipient's notice to the author) goes in the next round at once
+            self.wakeup.clear()
             try:
                 await self.send_due()
             except Exception:
                 log.exception("outbox sweep failed")
-            self.wakeup.clear()
             try:
                 await asyncio.wait_for(self.wakeup.wait(), idle_seconds)
             except TimeoutError:
