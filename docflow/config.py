@@ -44,6 +44,7 @@ ENV_KEYS: dict[str, str] = {
     "DOCFLOW_RELAY_HOST": "relay.host",
     "DOCFLOW_RELAY_PORT": "relay.port",
     "DOCFLOW_FROM_ADDRESS": "relay.from_address",
+    "DOCFLOW_BOUNCE_ADDRESS": "relay.bounce_address",
 }
 
 
@@ -99,6 +100,7 @@ class Settings:
     relay_host: str
     relay_port: int
     from_address: str
+    bounce_address: str  # envelope sender base: docflow-bounce+TOKEN@… (VERP)
     relay_timeout: float
     max_backoff_seconds: float
     org_code: str
@@ -245,6 +247,16 @@ def _build(raw: dict[str, Any]) -> Settings:
             "intake.require_authenticated_sender",
             "needs intake.trusted_authserv_id (your MTA's authserv-id) or intake.verify_dkim",
         )
+    from_address = r.text("relay.from_address", "docflow@docflow.localhost")
+    from_local, _, from_domain = from_address.partition("@")
+    bounce_address = r.text("relay.bounce_address") or f"{from_local}-bounce@{from_domain}"
+    bounce_address = bounce_address.lower()
+    b_local, _, b_domain = bounce_address.partition("@")
+    if not b_local or not b_domain or "+" in b_local:
+        raise SettingsError(
+            r._get("relay.bounce_address", "")[0],  # the variable, when it came from one
+            f"{bounce_address!r} is not an e-mail address without '+'",
+        )
     level = r.text("log_level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("log_level", f"unknown level {level!r}")
@@ -284,7 +296,8 @@ def _build(raw: dict[str, Any]) -> Settings:
         rate_window_seconds=r.integer("intake.rate_window_seconds", 3600, 1),
         relay_host=r.text("relay.host", "127.0.0.1"),
         relay_port=r.integer("relay.port", 25, 1, 65535),
-        from_address=r.text("relay.from_address", "docflow@docflow.localhost"),
+        from_address=from_address,
+        bounce_address=bounce_address,
         relay_timeout=float(r.integer("relay.timeout", 30, 1)),
         max_backoff_seconds=float(r.integer("relay.max_backoff_seconds", 900, 1)),
         org_code=r.text("org.code", "ORG"),

@@ -21,6 +21,7 @@ from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
 from docflow.intake.service import IntakeConfig, IntakeService
 from docflow.intake.spool import Spool
+from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.storage.blobs import BlobStore
@@ -43,6 +44,7 @@ class Services:
     users: UserService
     documents: DocumentService
     outbox: Outbox
+    bounces: Bounces
     intake: IntakeService
     workflows: WorkflowCatalog
     status_links: StatusLinks
@@ -112,6 +114,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.from_address,
         timeout=settings.relay_timeout,
         max_backoff=settings.max_backoff_seconds,
+        bounce_address=settings.bounce_address,
     )
     domain = settings.intake_address.partition("@")[2] or "docflow.localhost"
     composer = MailComposer(clock, settings.from_address, settings.org_name, domain)
@@ -131,6 +134,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     search = SearchIndex()
     issuer = Issuer(settings, engine, blobs, search)
     engine.on_approved.append(issuer.issue)
+    bounces = Bounces(clock, settings.bounce_address, engine, composer)
+    outbox.on_refused.append(bounces.record_refusal)
     intake = IntakeService(
         IntakeConfig(
             settings.intake_addresses,
@@ -153,6 +158,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         workflows,
         engine,
         status_url=links.url,
+        bounces=bounces,
     )
     return Services(
         settings=settings,
@@ -162,6 +168,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         users=users,
         documents=documents,
         outbox=outbox,
+        bounces=bounces,
         intake=intake,
         workflows=workflows,
         status_links=links,

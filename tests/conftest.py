@@ -53,6 +53,7 @@ TABLES = [
     "documents",
     "code_counters",
     "inbound_messages",
+    "delivery_failures",
     "outbox",
     "users",
 ]
@@ -133,7 +134,9 @@ class Relay:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.envelope_from: dict[str, str] = {}  # Message-ID → MAIL FROM (docflow's VERP)
         self.refuse = False
+        self.unknown: set[str] = set()  # recipients refused for good (550 5.1.1)
         self.port = free_port()
         self.server: asyncio.Server | None = None
 
@@ -147,6 +150,8 @@ class Relay:
     ) -> str:
         if self.refuse:
             return "451 4.3.0 relay refusing for the test"
+        if address.lower() in self.unknown:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -154,6 +159,7 @@ class Relay:
         msg = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         assert isinstance(msg, EmailMessage)
         self.messages.append((list(envelope.rcpt_tos), msg))
+        self.envelope_from[str(msg["Message-ID"])] = envelope.mail_from or ""
         return "250 OK"
 
     async def start(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 
@@ -218,8 +219,14 @@ def documents_list(limit: int, status: str | None, as_json: bool) -> None:
 @click.argument("code")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 def documents_show(code: str, as_json: bool) -> None:
-    """Show one document with its versions and files."""
-    doc = run_with_services(settings_or_exit(), lambda s: s.documents.view(code))
+    """Show one document with its versions, files and failed deliveries of its mail."""
+
+    async def show(s: Services) -> dict[str, Any]:
+        doc = await s.documents.view(code)
+        doc["deliveries_failed"] = await s.bounces.failures(doc["code"])
+        return doc
+
+    doc = run_with_services(settings_or_exit(), show)
     if as_json:
         echo_json(doc)
         return
@@ -235,6 +242,8 @@ def documents_show(code: str, as_json: bool) -> None:
                 f"    [{f['role']}] {f['name']}  {f['mime']}  {f['size']} B  "
                 f"sha256 {f['sha256'][:16]}…"
             )
+    for d in doc["deliveries_failed"]:
+        click.echo(f"  undelivered {d['kind']} mail to {d['to']}  {d['at']}  {d['status']}")
 
 
 @user.command("delegate")

@@ -13,6 +13,7 @@ class InboundState:
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # same sender and Message-ID as an accepted message
     QUARANTINED = "quarantined"
+    BOUNCE = "bounce"  # a bounce of docflow's own mail, recorded (notify.bounces), unanswered
 
 
 class InboundMessage(Model):

@@ -30,6 +30,7 @@ from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
 from docflow.intake.parse import ParsedMail, clean_title, tracking_codes
 from docflow.intake.spool import Spool, SpoolEntry, SpoolWriter
+from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
 from docflow.users.models import User
@@ -92,6 +93,7 @@ class IntakeService:
         workflows: WorkflowCatalog,
         engine: WorkflowEngine,
         status_url: Callable[[str], str],
+        bounces: Bounces | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -104,6 +106,7 @@ class IntakeService:
         self.workflows = workflows
         self.engine = engine
         self.status_url = status_url
+        self.bounces = bounces
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         # dkimpy's TXT lookup for `verify_dkim`; None: the system's resolver
         self.dkim_dns: authres.DnsTxt | None = None
@@ -120,6 +123,12 @@ class IntakeService:
     def is_intake_address(self, address: str) -> bool:
         local, _, domain = address.strip().lower().partition("@")
         return self._locals.get(local.partition("+")[0]) == domain
+
+    def accepts(self, address: str) -> bool:
+        """A recipient the listener takes: an intake address, or the bounce address."""
+        return self.is_intake_address(address) or (
+            self.bounces is not None and self.bounces.accepts(address)
+        )
 
     async def receive(
         self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str, *, queue: bool = True
@@ -187,6 +196,8 @@ class IntakeService:
             return None
         row = await InboundMessage.get(id=inbound_id)
         try:
+            if self.bounces is not None and self.bounces.is_bounce(row.rcpt_tos):
+                return await self._bounce(row, self.bounces)  # before anything else
             head = await self.analyser.headers(self.spool.path_of(row.spool_name))
             return await self._handle(row, head)
         except Exception as e:
@@ -206,6 +217,31 @@ class IntakeService:
             row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
         await row.save()
         return Outcome(row.state, reason=row.reason)
+
+    async def _bounce(self, row: InboundMessage, bounces: Bounces) -> Outcome:
+        """A bounce of docflow's own mail: recorded, never a document, never answered."""
+        raw = await asyncio.to_thread(self._read_bounce, row.spool_name)
+        outcome = await bounces.receive(raw, list(row.rcpt_tos), row.id)
+        head = await self.analyser.headers(self.spool.path_of(row.spool_name))
+        row.message_id = head.message_id[:998]
+        row.from_addr = (head.from_addr or row.mail_from.lower())[:320]
+        row.subject = head.subject[:1000]
+        row.state = InboundState.BOUNCE
+        row.reason = "delivery_failed" if outcome.failed else "bounce"
+        row.detail = outcome.detail
+        row.document_code = outcome.code
+        row.processed_at = self.clock.now()
+        await row.save()
+        log.info(
+            "bounce received",
+            extra={"inbound_id": row.id, "code": outcome.code, "failed": list(outcome.failed)},
+        )
+        return Outcome(InboundState.BOUNCE, outcome.code, reason=row.reason)
+
+    def _read_bounce(self, spool_name: str, limit: int = 4 * 1024 * 1024) -> bytes:
+        """A DSN's report comes before the returned message: the start of a large one will do."""
+        with self.spool.path_of(spool_name).open("rb") as f:
+            return f.read(limit)
 
     async def _handle(self, row: InboundMessage, mail: ParsedMail) -> Outcome:
         """Decide on the headers first; only mail that may become a version is read whole."""

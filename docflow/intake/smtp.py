@@ -1,6 +1,6 @@
 """The SMTP/LMTP listener: a thin aiosmtpd handler in front of `IntakeService.receive`.
 
-It checks recipients (550 for addresses that are not intake), leaves the size
+It checks recipients (550 for addresses that are neither intake nor bounce), leaves the size
 limit to aiosmtpd (SIZE advertised, 552 over it), and answers 250 only after
 the message is stored durably and recorded; anything failing before that is a
 451, so the sending server keeps the message and tries again.
@@ -40,7 +40,7 @@ class IntakeHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if not self.intake.is_intake_address(address):
+        if not self.intake.accepts(address):
             log.info("recipient refused", extra={"rcpt": address, "peer": str(session.peer)})
             return NO_SUCH_RECIPIENT
         envelope.rcpt_tos.append(address)

@@ -8,7 +8,7 @@ from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
-    dependencies = [('docflow', '0009_search')]
+    dependencies = [('docflow', '0010_bounces')]
 
     initial = False
 

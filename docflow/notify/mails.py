@@ -33,6 +33,19 @@ STATUS_NAMES = {
     "withdrawn": ("Đã rút", "Withdrawn"),
 }
 
+# outbox kind -> (vi, en): what a mail was, where a page lists mail that did not arrive
+MAIL_KINDS = {
+    "receipt": ("Biên nhận", "Receipt"),
+    "refused": ("Thư báo chưa tiếp nhận", "Not accepted"),
+    "task": ("Thư giao việc", "Task mail"),
+    "code": ("Mã xác nhận", "Confirmation code"),
+    "reminder": ("Nhắc việc", "Reminder"),
+    "escalated": ("Báo chuyển cấp trên", "Escalation notice"),
+    "notice": ("Thông báo", "Notice"),
+    "issued": ("Văn bản ban hành", "Issued document"),
+    "bounce_notice": ("Báo thư không đến được", "Undeliverable notice"),
+}
+
 # reason code -> ((problem vi, advice vi), (problem en, advice en))
 REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "no_attachment": (
@@ -496,6 +509,38 @@ class MailComposer:
             stage=stage,
             one_time_code=one_time_code,
             attempts=attempts,
+        )
+
+    def bounced(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        code: str,
+        title: str,
+        recipient: str,
+        recipient_name: str,
+        status: str,
+        diagnostic: str,
+        status_url: str,
+        thread: list[str],
+    ) -> Message:
+        """Tells the author that an approver's task mail came back undelivered."""
+        return self._about_document(
+            "bounced",
+            ("Thư không đến được", "Undeliverable"),
+            to=to,
+            name=name,
+            language=language,
+            code=code,
+            title=title,
+            thread=thread,
+            recipient=recipient,
+            recipient_name=recipient_name,
+            status=status,
+            diagnostic=diagnostic,
+            status_url=status_url,
         )
 
     def issued(

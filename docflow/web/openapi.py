@@ -309,6 +309,17 @@ SPEC: dict[str, Any] = {
                     "version_count": {"type": "integer"},
                 },
             },
+            "DeliveryFailure": {
+                "type": "object",
+                "properties": {
+                    "to": {"type": "string"},
+                    "kind": {"type": "string", "description": "task, code, reminder, receipt…"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "status": {"type": "string", "description": "enhanced status, e.g. 5.1.1"},
+                    "diagnostic": {"type": "string"},
+                    "source": {"type": "string", "enum": ["dsn", "relay"]},
+                },
+            },
             "Document": {
                 "allOf": [
                     {"$ref": "#/components/schemas/DocumentSummary"},
@@ -319,7 +330,13 @@ SPEC: dict[str, Any] = {
                             "versions": {
                                 "type": "array",
                                 "items": {"$ref": "#/components/schemas/Version"},
-                            }
+                            },
+                            "deliveries_failed": {
+                                "description": "docflow's mail about the document that "
+                                "bounced or was refused, per recipient",
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/DeliveryFailure"},
+                            },
                         },
                     },
                 ]

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from docflow.errors import NotFoundError
-from docflow.notify.mails import STATUS_NAMES, size_label
+from docflow.notify.mails import MAIL_KINDS, STATUS_NAMES, size_label
 from docflow.web.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -43,4 +43,6 @@ async def status_page(request: web.Request) -> dict[str, Any]:
         "workflow_en": workflow.name("en") if workflow else doc["workflow"],
         "stage_vi": services.engine.stage_name(found, "vi") if found else None,
         "stage_en": services.engine.stage_name(found, "en") if found else None,
+        "failures": await services.bounces.failures(code),
+        "mail_kinds": MAIL_KINDS,
     }

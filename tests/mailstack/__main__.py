@@ -35,6 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     start.add_argument("--imap-port", type=int, default=0, help="Dovecot's IMAP port (0: free)")
     start.add_argument("--user", action="append", default=[], help="another mailbox user (EMAIL)")
+    start.add_argument(
+        "--unknown-user",
+        action="append",
+        default=[],
+        help="an address Postfix takes but Dovecot refuses (EMAIL): mail to it bounces",
+    )
     sub.add_parser("status", help="print ports, users and whether it runs")
     sub.add_parser("stop", help="stop both and remove the directory")
     args = parser.parse_args(argv)
@@ -50,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 smtp_port=args.smtp_port,
                 imap_port=args.imap_port,
                 users=[*DEFAULT_USERS, *args.user],
+                unknown_to_dovecot=args.unknown_user,
             )
             stack.stop()  # leftovers of an earlier run in the same dir
             stack.start()

@@ -22,6 +22,8 @@ from tests.mailstack.configs import MAIL_USER, WORKFLOW_DOMAIN
 
 OFFICE_DOMAIN = "bandantoc.gov.vn"
 INTAKE_ADDRESSES = ("vanban@docflow.localhost",)
+# docflow's envelope sender (relay.bounce_address): DSNs come back to docflow-bounce+TOKEN@…
+BOUNCE_ADDRESS = "docflow-bounce@docflow.localhost"
 # The users of `docflow demo`, the workflows' distribution address and the tests' author.
 DEFAULT_USERS = (
     "thu.lt@bandantoc.gov.vn",
@@ -76,6 +78,10 @@ class Mailstack:
     workflow_domain: str = WORKFLOW_DOMAIN
     office_domain: str = OFFICE_DOMAIN
     intake_addresses: list[str] = field(default_factory=lambda: list(INTAKE_ADDRESSES))
+    bounce_address: str = BOUNCE_ADDRESS
+    # office addresses Postfix takes but Dovecot does not know: its LMTP refuses them, so
+    # Postfix bounces mail to them (a DSN to the envelope sender, e.g. docflow's VERP)
+    unknown_to_dovecot: list[str] = field(default_factory=list)
 
     # --- where things are ---------------------------------------------------------------
 
@@ -127,7 +133,7 @@ class Mailstack:
         (self.postfix_dir / "master.cf").write_text(configs.postfix_master_cf(self.smtp_port))
         (self.postfix_dir / "docflow_transport").write_text(configs.docflow_transport(self))
         (self.postfix_dir / "docflow_recipients").write_text(
-            "".join(f"{a} OK\n" for a in self.intake_addresses)
+            "".join(f"{a} OK\n" for a in [*self.intake_addresses, self.bounce_address])
         )
         checks = "docflow_header_checks"  # a regexp table: no postmap
         shutil.copy(configs.OFFICE_CONFIG / checks, self.postfix_dir / checks)
@@ -135,7 +141,9 @@ class Mailstack:
             result = _run(["postmap", "-c", str(self.postfix_dir), str(self.postfix_dir / name)])
             if result.returncode != 0:
                 raise MailstackError(f"postmap {name}: {result.stdout}")
-        (self.postfix_dir / "mailboxes").write_text("".join(f"{u} OK\n" for u in self.users))
+        (self.postfix_dir / "mailboxes").write_text(
+            "".join(f"{u} OK\n" for u in [*self.users, *self.unknown_to_dovecot])
+        )
         (self.root / "dovecot" / "users").write_text(
             "".join(f"{u}:{{PLAIN}}{self.password}::::::\n" for u in self.users)
         )
@@ -295,6 +303,9 @@ docflow mail stack in {self.root} ({"running" if self.running() else "NOT runnin
                  {self.office_domain} → LMTP 127.0.0.1:{self.dovecot_lmtp_port} (Dovecot)
   Dovecot IMAP   127.0.0.1:{self.imap_port}   (plain login, no TLS), password {self.password!r} for
 {users}
+  bounce         {", ".join(self.unknown_to_dovecot) or "(none; --unknown-user EMAIL)"}: taken by
+                 Postfix, refused by Dovecot: docflow's mail to it bounces back to
+                 {self.bounce_address.replace("@", "+TOKEN@")}
   logs           {self.postfix_log}  {self.dovecot_log}
   queue          postqueue -c {self.postfix_dir} -p     (flush: -f)
 

@@ -39,6 +39,7 @@ from tests.system.conftest import (
 )
 
 Spawn = Callable[[dict[str, str]], Awaitable[Server]]
+GHOST = "ghost.reviewer@bandantoc.gov.vn"  # Postfix takes it, Dovecot has no such user
 SWAKS = Path("/usr/bin/swaks")
 TRUSTED_MTA = "mx.bandantoc.gov.vn"  # the authserv-id in config/postfix/docflow_header_checks
 
@@ -49,7 +50,7 @@ def mailstack() -> Iterator[Mailstack]:
     that each test's docflow listens on (LMTP). Not under pytest's tmp dir: that one is
     private to root, and Dovecot serves the mail as `nobody`."""
     root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
-    stack = Mailstack(root, docflow_lmtp_port=free_port())
+    stack = Mailstack(root, docflow_lmtp_port=free_port(), unknown_to_dovecot=[GHOST])
     try:
         stack.start()
         yield stack
@@ -159,6 +160,7 @@ def test_postfix_takes_only_intake_addresses_of_the_workflow_domain(mailstack: M
         assert client.rcpt("nobody@docflow.localhost")[0] == 550
         assert client.rcpt("vanban+ke-hoach@docflow.localhost")[0] == 250
         assert client.rcpt(INTAKE)[0] == 250
+        assert client.rcpt("docflow-bounce+0a1b2c@docflow.localhost")[0] == 250  # DSNs
         assert client.rcpt("nobody@bandantoc.gov.vn")[0] == 550
         client.rset()
 
@@ -309,5 +311,60 @@ async def test_an_authentication_result_forged_in_the_office_mta_name_is_removed
         assert b"Authentication-Results: mx.evil.example" in raw[1]  # docflow ignored it
         assert await stack.documents() == []
         assert relay.messages == []
+    finally:
+        await stack.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # both: test_bounces.py
+async def test_a_task_mail_to_a_nonexistent_approver_bounces_and_the_author_is_told(
+    mailstack: Mailstack, database_url: str, tmp_path: Path
+) -> None:
+    """Dovecot refuses the approver; Postfix's DSN to docflow's VERP address comes back
+    over LMTP; the document shows the failed delivery and the author hears of it."""
+    settings = make_settings(
+        tmp_path / "data",
+        database_url,
+        mailstack.smtp_port,
+        DOCFLOW_LMTP="1",
+        DOCFLOW_SMTP_PORT=str(mailstack.docflow_lmtp_port),
+    )
+    stack = Stack(settings, Relay())  # in-process docflow, its mail through Postfix
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        await stack.add_user(GHOST, "Người xem xét", ["chanh-van-phong"])
+        await stack.add_user("truongban@bandantoc.gov.vn", "Trưởng Ban", ["truong-ban"])
+        title = f"Công văn họp giao ban ({uuid.uuid4().hex[:6]})"
+        await send_draft(mailstack, tmp_path, title, make_docx_python_docx(["Họp giao ban."]))
+
+        async def failed() -> list[dict[str, Any]]:
+            docs = await stack.documents()
+            return (await stack.document(docs[0]["code"]))["deliveries_failed"] if docs else []
+
+        [failure] = await wait_until(
+            failed, what=f"the bounce of the task mail\n{mailstack.logs()}"
+        )
+        code = (await stack.documents())[0]["code"]
+        assert (failure["to"], failure["kind"], failure["source"]) == (GHOST, "task", "dsn")
+        assert failure["status"] == "5.1.1" and GHOST in failure["diagnostic"]
+
+        async def told() -> EmailMessage | None:
+            for msg in await mailbox(mailstack, AUTHOR):
+                if code in str(msg["Subject"]) and "Thư không đến được" in str(msg["Subject"]):
+                    return msg
+            return None
+
+        notice = await wait_until(told, what=f"the author told\n{mailstack.logs()}")
+        body = notice.get_body(("plain",))
+        assert body is not None and GHOST in body.get_content()
+        assert notice["Auto-Submitted"] == "auto-generated"
+        assert stack.http is not None
+        async with stack.http.get(stack.services.status_links.url(code)) as r:
+            assert r.status == 200 and GHOST in await r.text()
+        inbound = await stack.api("/api/v1/documents?limit=5")
+        assert len(inbound[1]["items"]) == 1  # the bounce made no document …
+        states = await InboundMessage.all().order_by("id").values_list("state", flat=True)
+        assert states == ["accepted", "bounce"]  # … and is no quarantine entry
+        assert await asyncio.to_thread(queued_for, mailstack, GHOST) == []
     finally:
         await stack.stop()

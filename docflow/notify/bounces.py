@@ -1,0 +1,317 @@
+"""Bounces of docflow's own mail: a failed delivery is recorded, shown, and told.
+
+Every mail leaves with a VERP envelope sender (`docflow-bounce+TOKEN@…`, see
+`notify.outbox`), so a delivery status notification (RFC 3464) comes back to an
+address that names the outbox row. Intake hands such mail here instead of to the
+draft path: it never becomes a document and is never answered. A failed recipient
+is a `DeliveryFailure` row (one per mail and recipient, so a repeated DSN records
+nothing twice), an audit event on the document, and, when the mail was an
+approver's (a task mail, its code, a reminder), a mail to the document's author:
+the approver does not know there is something to review. The relay refusing a
+recipient for good (a 5xx at RCPT) is recorded the same way (`record_refusal`).
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+import re
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from docflow.clock import Clock
+from docflow.documents.models import Document
+from docflow.notify.mails import MailComposer
+from docflow.notify.models import DeliveryFailure, OutboxMessage, OutboxState
+from docflow.notify.outbox import verp_token
+from docflow.users.models import User
+from docflow.workflow.engine import WorkflowEngine
+
+log = logging.getLogger("docflow.bounces")
+
+# mail to an approver about a task: its author must hear that it did not arrive
+TASK_KINDS = frozenset({"task", "code", "reminder", "escalated"})
+_DELAY_WORDS = re.compile(r"delay|warning|not yet been delivered|chậm", re.IGNORECASE)
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class DsnRecipient:
+    """One per-recipient block of a delivery status notification."""
+
+    address: str  # Final-Recipient (else Original-Recipient), lowercased
+    original: str  # Original-Recipient, "" without one
+    action: str  # failed | delayed | delivered | relayed | expanded; "" when absent
+    status: str  # e.g. 5.1.1
+    diagnostic: str
+
+    @property
+    def failed(self) -> bool:
+        # Postfix reports "failed" with a 4.x.x status once a deferred mail expires
+        return self.action == "failed" or (not self.action and self.status.startswith("5"))
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a bounce says: the recipients of a standard DSN, or nothing readable."""
+
+    recipients: tuple[DsnRecipient, ...]
+    standard: bool  # it had a message/delivery-status part
+    subject: str
+
+
+@dataclass(frozen=True)
+class BounceOutcome:
+    """What became of one received bounce (intake stores it on the inbound row)."""
+
+    code: str | None  # the document of the bounced mail
+    failed: tuple[str, ...]  # recipients newly recorded as failed
+    detail: str
+
+
+def _address(value: str) -> str:
+    """`rfc822; someone@example.org` → `someone@example.org`."""
+    return value.partition(";")[2].strip().strip("<>").lower() if ";" in value else value.strip()
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _subject(msg: Message) -> str:
+    try:
+        return _one_line(str(make_header(decode_header(msg.get("Subject", "")))))
+    except Exception:  # unknown charsets, broken encoded words: the raw header will do
+        return _one_line(str(msg.get("Subject", "")))
+
+
+def parse_report(raw: bytes) -> Report:
+    """Read a bounce with the stdlib parser: the blocks of its message/delivery-status."""
+    msg = email.message_from_bytes(raw, policy=compat32)
+    out: list[DsnRecipient] = []
+    standard = False
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        standard = True
+        blocks = part.get_payload()
+        if not isinstance(blocks, list):
+            continue
+        for block in blocks[1:]:  # the first block is about the message, the rest recipients
+            if not isinstance(block, Message):
+                continue
+            final = _address(str(block.get("Final-Recipient", "")))
+            original = _address(str(block.get("Original-Recipient", "")))
+            if not (final or original):
+                continue
+            out.append(
+                DsnRecipient(
+                    address=final or original,
+                    original=original,
+                    action=str(block.get("Action", "")).strip().lower(),
+                    status=str(block.get("Status", "")).strip().split(" ")[0],
+                    diagnostic=_one_line(str(block.get("Diagnostic-Code", "")))[:2000],
+                )
+            )
+        break
+    return Report(tuple(out), standard, _subject(msg))
+
+
+class Bounces:
+    """Receives bounces to the VERP addresses and records failed deliveries."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        bounce_address: str,
+        engine: WorkflowEngine,
+        composer: MailComposer,
+    ) -> None:
+        self.clock = clock
+        self.bounce_address = bounce_address
+        self.engine = engine
+        self.composer = composer
+
+    def accepts(self, address: str) -> bool:
+        """The bounce address or one of its VERP forms (a recipient intake takes)."""
+        return bool(self.bounce_address) and verp_token(self.bounce_address, address) is not None
+
+    def is_bounce(self, rcpt_tos: list[str]) -> bool:
+        return any(self.accepts(r) for r in rcpt_tos)
+
+    async def receive(self, raw: bytes, rcpt_tos: list[str], inbound_id: int) -> BounceOutcome:
+        """Record what a bounce reports; a bounce of no known mail records nothing."""
+        tokens = [t for r in rcpt_tos if (t := verp_token(self.bounce_address, r))]
+        row = await OutboxMessage.get_or_none(bounce_token=tokens[0]) if tokens else None
+        if row is None:
+            log.warning("bounce for no known mail", extra={"inbound_id": inbound_id})
+            return BounceOutcome(None, (), "no mail of docflow has this bounce address")
+        report = parse_report(raw)
+        found = self._failures(row, report)
+        if not found:
+            what = "a delay or success notice" if report.standard else "a delay warning"
+            detail = f"{what} for outbox {row.id}: nothing failed"
+            return BounceOutcome(row.document_code, (), detail)
+        recorded = [
+            r.address
+            for r in found
+            if await self.record(row, r.address, r.status, r.diagnostic, "dsn", inbound_id)
+        ]
+        detail = "; ".join(f"{r.address} {r.status} {r.diagnostic}".strip() for r in found)
+        return BounceOutcome(row.document_code, tuple(recorded), detail[:4000])
+
+    def _failures(self, row: OutboxMessage, report: Report) -> list[DsnRecipient]:
+        """The failed recipients of `row` the report names, each as `row` addressed it."""
+        sent_to = [a.lower() for a in row.rcpt_to]
+        if not report.standard:  # not a DSN: the VERP token alone says which mail bounced
+            if _DELAY_WORDS.search(report.subject):
+                return []
+            status = m.group(1) if (m := _STATUS.search(report.subject)) else "5.0.0"
+            return [DsnRecipient(a, "", "failed", status, report.subject[:2000]) for a in sent_to]
+        out = []
+        for r in report.recipients:
+            if not r.failed:
+                continue
+            address = next((a for a in (r.address, r.original) if a in sent_to), None)
+            if address is None and len(sent_to) == 1:  # forwarded or aliased on the way
+                address = sent_to[0]
+            out.append(
+                DsnRecipient(address or r.address, r.original, r.action, r.status, r.diagnostic)
+            )
+        return out
+
+    async def record_refusal(
+        self, row: OutboxMessage, recipient: str, status: str, diagnostic: str
+    ) -> None:
+        """The relay refused a recipient for good: the same as a bounce (`Outbox.on_refused`)."""
+        await self.record(row, recipient.lower(), status, diagnostic, "relay", None)
+
+    async def record(
+        self,
+        row: OutboxMessage,
+        recipient: str,
+        status: str,
+        diagnostic: str,
+        source: str,
+        inbound_id: int | None,
+    ) -> bool:
+        """Record one failed delivery, once; False when it was recorded before."""
+        if await DeliveryFailure.exists(outbox_id=row.id, recipient=recipient):
+            return False
+        try:
+            async with in_transaction() as conn:
+                failure = await DeliveryFailure.create(
+                    outbox=row,
+                    recipient=recipient,
+                    document_code=row.document_code,
+                    kind=row.kind,
+                    at=self.clock.now(),
+                    status=status or "5.0.0",
+                    diagnostic=diagnostic,
+                    source=source,
+                    inbound_id=inbound_id,
+                    using_db=conn,
+                )
+                await self._mark_row(conn, row)
+                if row.document_code:
+                    await self._on_document(conn, row, failure)
+        except IntegrityError:  # the same DSN processed at the same time elsewhere
+            return False
+        self.engine.outbox.poke()
+        log.warning(
+            "delivery failed",
+            extra={
+                "code": row.document_code,
+                "outbox_id": row.id,
+                "kind": row.kind,
+                "to": recipient,
+                "status": failure.status,
+                "source": source,
+            },
+        )
+        return True
+
+    async def _mark_row(self, conn: BaseDBAsyncClient, row: OutboxMessage) -> None:
+        """A sent mail none of whose recipients got it is `bounced`."""
+        rows = await DeliveryFailure.filter(outbox_id=row.id).using_db(conn).values("recipient")
+        failed = {str(r["recipient"]) for r in rows}
+        if all(a.lower() in failed for a in row.rcpt_to):
+            await (
+                OutboxMessage.filter(id=row.id, state=OutboxState.SENT)
+                .using_db(conn)
+                .update(state=OutboxState.BOUNCED)
+            )
+
+    async def _on_document(
+        self, conn: BaseDBAsyncClient, row: OutboxMessage, failure: DeliveryFailure
+    ) -> None:
+        """Audit the failure; tell the author when an approver's mail bounced (once per
+        approver and document: reminders to a dead address would bounce every day)."""
+        doc = (
+            await Document.filter(code=row.document_code)
+            .using_db(conn)
+            .prefetch_related("author")
+            .first()
+        )
+        if doc is None:
+            return
+        detail: dict[str, object] = {
+            "to": failure.recipient,
+            "kind": failure.kind,
+            "status": failure.status,
+            "diagnostic": failure.diagnostic,
+            "outbox_id": row.id,
+            "source": failure.source,
+        }
+        await self.engine.audit(conn, doc, "system", "delivery_failed", "mail", detail=detail)
+        if failure.kind not in TASK_KINDS or failure.recipient == doc.author.email.lower():
+            return
+        told = (
+            await DeliveryFailure.filter(
+                document_code=doc.code, recipient=failure.recipient, author_told=True
+            )
+            .using_db(conn)
+            .exists()
+        )
+        if told:
+            return
+        approver = await User.filter(email=failure.recipient).using_db(conn).first()
+        author = doc.author
+        msg = self.composer.bounced(
+            to=author.email,
+            name=author.name,
+            language=author.language,
+            code=doc.code,
+            title=doc.title,
+            recipient=failure.recipient,
+            recipient_name=approver.name if approver else "",
+            status=failure.status,
+            diagnostic=failure.diagnostic,
+            status_url=self.engine.status_url(doc.code),
+            thread=await self.engine.thread(conn, doc),
+        )
+        await self.engine.send(conn, doc, msg, "bounce_notice")
+        failure.author_told = True
+        await failure.save(using_db=conn, update_fields=["author_told"])
+
+    async def failures(self, code: str) -> list[dict[str, Any]]:
+        """A document's failed deliveries, oldest first (the API's `deliveries_failed`)."""
+        rows = await DeliveryFailure.filter(document_code=code).order_by("id")
+        return [
+            {
+                "to": f.recipient,
+                "kind": f.kind,
+                "at": f.at.isoformat(),
+                "status": f.status,
+                "diagnostic": f.diagnostic,
+                "source": f.source,
+            }
+            for f in rows
+        ]

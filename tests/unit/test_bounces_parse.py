@@ -1,0 +1,98 @@
+"""Reading bounces: RFC 3464 reports as MTAs write them, and VERP addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from docflow.config import load_settings
+from docflow.errors import SettingsError
+from docflow.notify.bounces import parse_report
+from docflow.notify.outbox import verp_address, verp_token
+
+BASE = "docflow-bounce@docflow.localhost"
+
+# As Postfix 3.7 writes a DSN (abridged): the recipient block holds a folded diagnostic.
+POSTFIX = b"""\
+From: MAILER-DAEMON@mailstack.localhost (Mail Delivery System)
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+\tboundary="6A1E2C0D3B.1764090000/mailstack.localhost"
+
+--6A1E2C0D3B.1764090000/mailstack.localhost
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mailstack.localhost.
+
+--6A1E2C0D3B.1764090000/mailstack.localhost
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mailstack.localhost
+X-Postfix-Queue-ID: 6A1E2C0D3B
+X-Postfix-Sender: rfc822; docflow-bounce+00112233445566778899@docflow.localhost
+
+Final-Recipient: rfc822; Ghost.Reviewer@bandantoc.gov.vn
+Original-Recipient: rfc822;ghost.reviewer@bandantoc.gov.vn
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; 127.0.0.1
+Diagnostic-Code: lmtp; 550 5.1.1 <ghost.reviewer@bandantoc.gov.vn> User doesn't
+    exist: ghost.reviewer@bandantoc.gov.vn
+
+Final-Recipient: rfc822; slow@example.org
+Action: delayed
+Status: 4.4.1
+
+--6A1E2C0D3B.1764090000/mailstack.localhost
+Content-Description: Undelivered Message Headers
+Content-Type: text/rfc822-headers
+
+Message-ID: <1.df@docflow.localhost>
+
+--6A1E2C0D3B.1764090000/mailstack.localhost--
+"""
+
+
+def test_a_postfix_report_gives_each_recipient_with_its_action_and_status() -> None:
+    report = parse_report(POSTFIX)
+    assert report.standard
+    ghost, slow = report.recipients
+    assert (ghost.address, ghost.action, ghost.status, ghost.failed) == (
+        "ghost.reviewer@bandantoc.gov.vn",
+        "failed",
+        "5.1.1",
+        True,
+    )
+    assert ghost.diagnostic.startswith("lmtp; 550 5.1.1 <ghost.reviewer@bandantoc.gov.vn> User")
+    assert "\n" not in ghost.diagnostic
+    assert (slow.action, slow.failed) == ("delayed", False)
+
+
+def test_a_plain_bounce_is_no_standard_report() -> None:
+    report = parse_report(b"Subject: Mail delivery failed\r\n\r\nNo such user.\r\n")
+    assert (report.standard, report.recipients, report.subject) == (
+        False,
+        (),
+        "Mail delivery failed",
+    )
+
+
+def test_verp_addresses_round_trip_and_nothing_else_has_a_token() -> None:
+    address = verp_address(BASE, "00ff")
+    assert address == "docflow-bounce+00ff@docflow.localhost"
+    assert verp_token(BASE, address) == "00ff"
+    assert verp_token(BASE, "<Docflow-Bounce+00FF@Docflow.Localhost>") == "00ff"
+    assert verp_token(BASE, BASE) == ""
+    assert verp_token(BASE, "docflow-bounce+00ff@other.example") is None
+    assert verp_token(BASE, "vanban+00ff@docflow.localhost") is None
+
+
+def test_the_bounce_address_defaults_to_the_from_address_plus_bounce_and_takes_no_plus() -> None:
+    assert load_settings({}).bounce_address == "docflow-bounce@docflow.localhost"
+    env = {"DOCFLOW_FROM_ADDRESS": "vanthu@bandantoc.gov.vn"}
+    assert load_settings(env).bounce_address == "vanthu-bounce@bandantoc.gov.vn"
+    with pytest.raises(SettingsError, match=r"^setting DOCFLOW_BOUNCE_ADDRESS: "):
+        load_settings({"DOCFLOW_BOUNCE_ADDRESS": "docflow+bounce@docflow.localhost"})
