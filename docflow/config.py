@@ -36,6 +36,11 @@ ENV_KEYS: dict[str, str] = {
     "DOCFLOW_MAX_MESSAGE_SIZE": "smtp.max_message_size",
     "DOCFLOW_INTAKE_ADDRESS": "intake.address",
     "DOCFLOW_ANALYSIS_PROCESSES": "intake.analysis_processes",
+    "DOCFLOW_REQUIRE_AUTHENTICATED_SENDER": "intake.require_authenticated_sender",
+    "DOCFLOW_TRUSTED_AUTHSERV_ID": "intake.trusted_authserv_id",
+    "DOCFLOW_VERIFY_DKIM": "intake.verify_dkim",
+    "DOCFLOW_RATE_LIMIT": "intake.rate_limit",
+    "DOCFLOW_RATE_WINDOW_SECONDS": "intake.rate_window_seconds",
     "DOCFLOW_RELAY_HOST": "relay.host",
     "DOCFLOW_RELAY_PORT": "relay.port",
     "DOCFLOW_FROM_ADDRESS": "relay.from_address",
@@ -87,6 +92,11 @@ class Settings:
     retry_seconds: float
     analysis_processes: int
     intake_workers: int
+    require_authenticated_sender: bool  # a From: must be vouched for by the MTA (or DKIM)
+    trusted_authserv_ids: tuple[str, ...]  # whose Authentication-Results count
+    verify_dkim: bool  # without a trusted header, verify DKIM signatures with dkimpy
+    rate_limit: int  # messages per sender per window that may be answered; 0: no limit
+    rate_window_seconds: int
     relay_host: str
     relay_port: int
     from_address: str
@@ -229,6 +239,14 @@ def _build(raw: dict[str, Any]) -> Settings:
     language = r.text("org.default_language", "vi")
     if language not in ("vi", "en"):
         raise SettingsError("org.default_language", "expected 'vi' or 'en'")
+    require_auth = r.flag("intake.require_authenticated_sender", False)
+    trusted_ids = r.items("intake.trusted_authserv_id")
+    verify_dkim = r.flag("intake.verify_dkim", False)
+    if require_auth and not trusted_ids and not verify_dkim:
+        raise SettingsError(
+            "intake.require_authenticated_sender",
+            "needs intake.trusted_authserv_id (your MTA's authserv-id) or intake.verify_dkim",
+        )
     from_address = r.text("relay.from_address", "docflow@docflow.localhost")
     from_local, _, from_domain = from_address.partition("@")
     bounce_address = r.text("relay.bounce_address") or f"{from_local}-bounce@{from_domain}"
@@ -271,6 +289,11 @@ def _build(raw: dict[str, Any]) -> Settings:
         retry_seconds=float(r.integer("intake.retry_seconds", 30, 0)),
         analysis_processes=r.integer("intake.analysis_processes", 1, 0, 64),
         intake_workers=r.integer("intake.workers", 4, 1, 64),
+        require_authenticated_sender=require_auth,
+        trusted_authserv_ids=trusted_ids,
+        verify_dkim=verify_dkim,
+        rate_limit=r.integer("intake.rate_limit", 30, 0),
+        rate_window_seconds=r.integer("intake.rate_window_seconds", 3600, 1),
         relay_host=r.text("relay.host", "127.0.0.1"),
         relay_port=r.integer("relay.port", 25, 1, 65535),
         from_address=from_address,

@@ -173,6 +173,7 @@ class Cluster:
                 "DOCFLOW_RELAY_PORT": str(relay_port),
                 "DOCFLOW_ADMIN_TOKEN": TOKEN,
                 "DOCFLOW_LOG_LEVEL": "WARNING",
+                "DOCFLOW_RATE_LIMIT": "0",  # many drafts from one author
                 "DOCFLOW_REUSE_PORT": "1" if processes > 1 else "0",
             }
         )

@@ -136,6 +136,7 @@ class Docflow:
                 "DOCFLOW_RELAY_PORT": str(relay_port or free_port()),
                 "DOCFLOW_ADMIN_TOKEN": TOKEN,
                 "DOCFLOW_LOG_LEVEL": "WARNING",
+                "DOCFLOW_RATE_LIMIT": "0",  # thousands of drafts from one author
                 **env,
             }
         )

@@ -39,6 +39,9 @@ class InboundMessage(Model):
     document_code = fields.CharField(max_length=20, null=True)
     version_number = fields.IntField(null=True)
     processed_at = fields.DatetimeField(null=True)
+    # when the message was counted against its sender's rate limit (intake.rate_limit)
+    counted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "inbound_messages"
+        indexes = (("from_addr", "counted_at"),)

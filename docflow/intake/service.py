@@ -25,6 +25,7 @@ from docflow.clock import Clock
 from docflow.documents.models import Document
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
 from docflow.errors import Refused
+from docflow.intake import authres
 from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
 from docflow.intake.parse import ParsedMail, clean_title, tracking_codes
@@ -47,7 +48,10 @@ def is_withdraw_command(subject: str) -> bool:
 
 
 LEASE = timedelta(seconds=30)
-SILENT_REASONS = ("unknown_sender", "auto_submitted")
+# no reply for these: the sender is unknown, a program, possibly forged, or looping
+SILENT_REASONS = ("unknown_sender", "auto_submitted", "unauthenticated_sender", "rate_limited")
+# sources whose envelope sender is known (an empty one is a bounce: RFC 5321 section 4.5.5)
+ENVELOPE_SOURCES = ("smtp", "lmtp")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class IntakeConfig:
     allowed_types: tuple[str, ...]
     max_attempts: int
     retry_seconds: float
+    require_authenticated_sender: bool = False
+    trusted_authserv_ids: tuple[str, ...] = ()
+    verify_dkim: bool = False
+    rate_limit: int = 0  # 0: no limit
+    rate_window_seconds: int = 3600
 
 
 class IntakeService:
@@ -99,6 +108,8 @@ class IntakeService:
         self.status_url = status_url
         self.bounces = bounces
         self.queue: asyncio.Queue[int] = asyncio.Queue()
+        # dkimpy's TXT lookup for `verify_dkim`; None: the system's resolver
+        self.dkim_dns: authres.DnsTxt | None = None
         self._locals = {a.partition("@")[0]: a.partition("@")[2] for a in config.addresses}
 
     # --- before the 250 ---------------------------------------------------------
@@ -239,14 +250,84 @@ class IntakeService:
         row.subject = mail.subject[:1000]
         author: User | None = None
         try:
-            if mail.auto_submitted:
-                raise Refused("auto_submitted", "automatic mail (auto-reply, list, bounce)")
+            automatic = mail.automatic or self._null_sender(row)
+            if automatic:
+                raise Refused("auto_submitted", automatic)
+            if self.config.require_authenticated_sender:
+                # before the sender lookup, which makes users of allowed domains
+                verdict = await self._authenticate(row, mail)
+                if not verdict.passed:
+                    raise Refused("unauthenticated_sender", verdict.detail)
             author = await self.users.sender(row.from_addr, mail.from_name)
             if author is None:
                 raise Refused("unknown_sender", f"{row.from_addr or '(no sender)'} may not send")
+            if not await self._within_rate_limit(row, author):
+                return Outcome(InboundState.QUARANTINED, reason="rate_limited")
             return await self._accept(row, mail, author)
         except Refused as refusal:
             return await self._quarantine(row, mail, refusal, author)
+
+    @staticmethod
+    def _null_sender(row: InboundMessage) -> str:
+        """A bounce: the envelope sender is empty (`MAIL FROM:<>`)."""
+        if row.source in ENVELOPE_SOURCES and row.mail_from.strip() in ("", "<>"):
+            return "MAIL FROM:<>"
+        return ""
+
+    async def _authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
+        """Is the From: vouched for? The trusted MTA's header decides; else DKIM, if enabled."""
+        verdict = authres.judge(row.from_addr, mail.auth_results, self.config.trusted_authserv_ids)
+        if verdict.trusted_header or not self.config.verify_dkim:
+            return verdict
+        raw = await asyncio.to_thread(self.spool.path_of(row.spool_name).read_bytes)
+        # blocking DNS and hashing: in a thread, with the lookup the service was given
+        return await asyncio.to_thread(authres.verify_dkim, raw, row.from_addr, self.dkim_dns)
+
+    async def _within_rate_limit(self, row: InboundMessage, author: User) -> bool:
+        """Count the message against its sender; over the limit it is quarantined here.
+
+        Runaway loops (an auto-responder nobody marked as one, answering every receipt)
+        are stopped by not answering: the message is quarantined silently. The count is
+        of rows in the database, under a lock on the sender's user row, so it holds
+        with any number of workers and processes; the limit is logged once a window.
+        `docflow ingest` (an administrator's files) and a retried or released message
+        that was counted already are not counted again.
+        """
+        limit = self.config.rate_limit
+        if limit == 0 or row.source == "ingest" or row.counted_at is not None:
+            return True
+        now = self.clock.now()
+        since = now - timedelta(seconds=self.config.rate_window_seconds)
+        async with in_transaction() as conn:
+            # one sender's messages pass this gate one at a time (SQLite: one writer anyway)
+            await User.filter(id=author.id).select_for_update().using_db(conn).first()
+            recent = InboundMessage.filter(from_addr=row.from_addr).using_db(conn)
+            if await recent.filter(counted_at__gte=since).count() < limit:
+                await (
+                    InboundMessage.filter(id=row.id)
+                    .using_db(conn)
+                    .update(counted_at=now, from_addr=row.from_addr)
+                )
+                row.counted_at = now
+                return True
+            first = not await recent.filter(reason="rate_limited", processed_at__gte=since).exists()
+            row.state = InboundState.QUARANTINED
+            row.reason = "rate_limited"
+            row.detail = f"over {limit} messages in {self.config.rate_window_seconds} s"
+            row.processed_at = now
+            await row.save(using_db=conn)
+        if first:  # not one line per message: a loop would flood the log too
+            log.warning(
+                "sender over the rate limit: further messages quarantined unanswered",
+                extra={
+                    "from": row.from_addr,
+                    "limit": limit,
+                    "window_seconds": self.config.rate_window_seconds,
+                    "inbound_id": row.id,
+                    "reason": "rate_limited",
+                },
+            )
+        return False
 
     async def _accept(self, row: InboundMessage, head: ParsedMail, author: User) -> Outcome:
         # the same sender and Message-ID is the same message (without one: the same bytes)
@@ -449,12 +530,18 @@ class IntakeService:
 
     async def release(self, inbound_id: int) -> Outcome | None:
         """Run a quarantined message through again (e.g. after its sender became a user)."""
+        row = await InboundMessage.get_or_none(id=inbound_id, state=InboundState.QUARANTINED)
+        if row is None:
+            return None
+        # an administrator releasing a rate-limited message lets it past the limit
+        counted = {"counted_at": self.clock.now()} if row.reason == "rate_limited" else {}
         n = await InboundMessage.filter(id=inbound_id, state=InboundState.QUARANTINED).update(
             state=InboundState.PENDING,
             attempts=0,
             next_attempt_at=None,
             reason=None,
             detail=None,
+            **counted,
         )
         if n != 1:
             return None

@@ -10,6 +10,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 
@@ -113,6 +114,10 @@ REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
 }
 
 
+# RFC 3834: a reply to a message (receipt, refusal) or mail a program sends by itself
+AutoSubmitted = Literal["auto-replied", "auto-generated"]
+
+
 @dataclass(frozen=True)
 class FileLine:
     name: str
@@ -154,7 +159,7 @@ class MailComposer:
         language: str,
         in_reply_to: str,
         references: list[str],
-        auto: str,
+        auto: AutoSubmitted,
         attachments: list[Attachment] | None = None,
     ) -> Message:
         """A text/plain UTF-8 message (multipart/mixed with attachments), threaded to the
@@ -190,7 +195,10 @@ class MailComposer:
             refs.append(in_reply_to)
         if refs:
             msg["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+        # RFC 3834: auto-replied (receipts, refusals) or auto-generated (everything else),
+        # so that responders do not answer; Exchange/Outlook heed only their own header
         msg["Auto-Submitted"] = auto
+        msg["X-Auto-Response-Suppress"] = "All"
         msg["Content-Language"] = language
         return msg
 

@@ -135,6 +135,8 @@ class Mailstack:
         (self.postfix_dir / "docflow_recipients").write_text(
             "".join(f"{a} OK\n" for a in [*self.intake_addresses, self.bounce_address])
         )
+        checks = "docflow_header_checks"  # a regexp table: no postmap
+        shutil.copy(configs.OFFICE_CONFIG / checks, self.postfix_dir / checks)
         for name in ("docflow_transport", "docflow_recipients"):
             result = _run(["postmap", "-c", str(self.postfix_dir), str(self.postfix_dir / name)])
             if result.returncode != 0:

@@ -41,6 +41,7 @@ from tests.system.conftest import (
 Spawn = Callable[[dict[str, str]], Awaitable[Server]]
 GHOST = "ghost.reviewer@bandantoc.gov.vn"  # Postfix takes it, Dovecot has no such user
 SWAKS = Path("/usr/bin/swaks")
+TRUSTED_MTA = "mx.bandantoc.gov.vn"  # the authserv-id in config/postfix/docflow_header_checks
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +259,60 @@ async def test_mail_docflow_cannot_take_stays_in_postfix_and_arrives_once_when_d
 
 async def _settled(server: Server) -> bool:
     return await server.inbound("pending") == 0
+
+
+async def test_an_authentication_result_forged_in_the_office_mta_name_is_removed_by_postfix(
+    mailstack: Mailstack, database_url: str, relay: Relay, tmp_path: Path
+) -> None:
+    """config/postfix/docflow_header_checks: a sender cannot write the MTA's own verdict.
+
+    docflow (in this process, LMTP behind the stack's Postfix) trusts only the office
+    MTA's authserv-id; a header in that name that a sender wrote would otherwise pass.
+    """
+    settings = make_settings(
+        tmp_path / "data",
+        database_url,
+        relay.port,
+        DOCFLOW_LMTP="1",
+        DOCFLOW_SMTP_PORT=str(mailstack.docflow_lmtp_port),
+        DOCFLOW_REQUIRE_AUTHENTICATED_SENDER="1",
+        DOCFLOW_TRUSTED_AUTHSERV_ID=TRUSTED_MTA,
+    )
+    stack = Stack(settings, relay)
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        forged = {
+            "Tự khai bằng tên MTA": f"{TRUSTED_MTA}; dkim=pass header.d=bandantoc.gov.vn",
+            "Tự khai tên khác": "mx.evil.example; dkim=pass header.d=bandantoc.gov.vn",
+        }
+        for title, header in forged.items():
+            path = tmp_path / f"{uuid.uuid4().hex}.docx"
+            path.write_bytes(make_docx_python_docx([title]))
+            await swaks(
+                mailstack,
+                "--header", f"Subject: {title}",
+                "--header", f"Authentication-Results: {header}",
+                "--attach-type", DOCX,
+                "--attach", f"@{path}",
+            )  # fmt: skip
+
+        async def quarantined() -> list[InboundMessage]:
+            rows = await InboundMessage.filter(state="quarantined").order_by("id")
+            return rows if len(rows) == len(forged) else []
+
+        rows = await wait_until(quarantined, what=f"both quarantined\n{mailstack.logs()}")
+        await stack.settled()
+        assert [(r.subject, r.reason) for r in rows] == [
+            (title, "unauthenticated_sender") for title in forged
+        ]
+        raw = [stack.services.spool.path_of(r.spool_name).read_bytes() for r in rows]
+        assert b"Authentication-Results: mx.bandantoc" not in raw[0]  # Postfix removed it
+        assert b"Authentication-Results: mx.evil.example" in raw[1]  # docflow ignored it
+        assert await stack.documents() == []
+        assert relay.messages == []
+    finally:
+        await stack.stop()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # both: test_bounces.py
