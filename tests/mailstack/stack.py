@@ -232,6 +232,46 @@ class Mailstack:
     def running(self) -> bool:
         return self.postfix_pid is not None and self.dovecot_pid is not None
 
+    # --- Dovecot's mailboxes ----------------------------------------------------------------
+
+    def save(self, user: str, message: bytes, folder: str = "INBOX") -> None:
+        """Drop a message into a user's mailbox as a delivery would (`doveadm save`; run
+        as root, doveadm works as the user's own uid from the userdb, `nobody`)."""
+        result = subprocess.run(
+            ["doveadm", "-c", str(self.dovecot_conf), "save", "-u", user, "-m", folder],
+            input=message,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise MailstackError(f"doveadm save for {user}: {result.stderr.decode()[-2000:]}")
+
+    def flags(self, user: str, folder: str = "INBOX") -> dict[int, set[str]]:
+        """UID → flags of each message in a folder (`doveadm fetch`: no IMAP session, so
+        nothing in the IMAP log); empty when the folder does not exist."""
+        result = subprocess.run(
+            ["doveadm", "-c", str(self.dovecot_conf), "fetch", "-u", user, "uid flags",
+             "mailbox", folder],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            if "doesn't exist" in result.stderr or "Mailbox not found" in result.stderr:
+                return {}
+            raise MailstackError(f"doveadm fetch for {user}: {result.stderr[-2000:]}")
+        out: dict[int, set[str]] = {}
+        uid = 0
+        for line in result.stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key == "uid":
+                uid = int(value)
+            elif key == "flags":
+                out[uid] = set(value.split())
+        return out
+
     # --- Postfix's queue ------------------------------------------------------------------
 
     def queue(self) -> list[dict[str, Any]]:
