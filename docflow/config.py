@@ -205,6 +205,10 @@ class _Reader:
             return node[0], node[1]
         return dotted, node
 
+    def origin(self, dotted: str) -> str:
+        """The name to blame for a value: its DOCFLOW_* variable, or its TOML key."""
+        return self._get(dotted, None)[0]
+
     def text(self, dotted: str, default: str = "") -> str:
         name, v = self._get(dotted, default)
         if not isinstance(v, str):
@@ -320,14 +324,14 @@ def _imap(r: _Reader) -> ImapSettings:
     host = r.text("imap.host")
     tls = r.text("imap.tls", "tls").lower()
     if tls not in IMAP_TLS_MODES:
-        raise SettingsError("imap.tls", f"expected one of {IMAP_TLS_MODES}, got {tls!r}")
+        raise SettingsError(r.origin("imap.tls"), f"expected one of {IMAP_TLS_MODES}, got {tls!r}")
     port = r.integer("imap.port", 0, 0, 65535) or (993 if tls == "tls" else 143)
     password, password_file = r.text("imap.password"), r.text("imap.password_file")
     if password_file:
         try:
             password = Path(password_file).expanduser().read_text(encoding="utf-8").strip()
         except OSError as e:
-            raise SettingsError("imap.password_file", f"cannot be read: {e}") from None
+            raise SettingsError(r.origin("imap.password_file"), f"cannot be read: {e}") from None
     imap = ImapSettings(
         host=host,
         port=port,
@@ -343,15 +347,20 @@ def _imap(r: _Reader) -> ImapSettings:
         lease_seconds=r.integer("imap.lease_seconds", 180, 2, 86400),
     )
     if host and not imap.user:
-        raise SettingsError("imap.user", "the mailbox's login is needed when imap.host is set")
+        raise SettingsError(
+            r.origin("imap.user"), "the mailbox's login is needed when imap.host is set"
+        )
     if host and not imap.processed_folder and not imap.processed_flag:
-        raise SettingsError("imap.processed_flag", "needed when imap.processed_folder is empty")
+        raise SettingsError(
+            r.origin("imap.processed_flag"), "needed when imap.processed_folder is empty"
+        )
     if host and imap.lease_seconds < 2 * imap.poll_seconds:
         raise SettingsError(
-            "imap.lease_seconds", "must be at least twice imap.poll_seconds (it is renewed then)"
+            r.origin("imap.lease_seconds"),
+            "must be at least twice imap.poll_seconds (it is renewed then)",
         )
     if imap.ca_file and not Path(imap.ca_file).is_file():
-        raise SettingsError("imap.ca_file", f"no such file: {imap.ca_file}")
+        raise SettingsError(r.origin("imap.ca_file"), f"no such file: {imap.ca_file}")
     return imap
 
 

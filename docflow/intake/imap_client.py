@@ -89,7 +89,7 @@ class ImapSession:
             _ok(await client.login(settings.user, settings.password), "LOGIN")
             await session.select()
         except BaseException:
-            await session.close()
+            session.abort()  # no LOGOUT over a connection that failed half-way
             raise
         return session
 
@@ -202,8 +202,11 @@ class ImapSession:
     async def close(self) -> None:
         """Log out; a connection already broken is closed quietly."""
         with contextlib.suppress(Exception):
-            if self.client.get_state() not in ("STARTED", "CONNECTED", "LOGOUT"):
+            if self.client.get_state() in ("AUTH", "SELECTED"):
                 await asyncio.wait_for(self.client.logout(), 10)
+        self.abort()
+
+    def abort(self) -> None:
         transport = getattr(self.client.protocol, "transport", None)
         if transport is not None:
             transport.close()

@@ -76,6 +76,8 @@ class Mailstack:
     workflow_domain: str = WORKFLOW_DOMAIN
     office_domain: str = OFFICE_DOMAIN
     intake_addresses: list[str] = field(default_factory=lambda: list(INTAKE_ADDRESSES))
+    tls: bool = False  # Dovecot with a self-signed certificate: STARTTLS, and IMAPS on imaps_port
+    imaps_port: int = 0
 
     # --- where things are ---------------------------------------------------------------
 
@@ -104,6 +106,21 @@ class Mailstack:
     def dovecot_log(self) -> Path:
         return self.root / "dovecot.log"
 
+    @property
+    def tls_cert(self) -> Path:
+        """The self-signed certificate of `tls = True` (for 127.0.0.1 and localhost)."""
+        return self.root / "dovecot" / "tls.crt"
+
+    def _make_certificate(self) -> None:
+        key = self.root / "dovecot" / "tls.key"
+        result = _run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", str(key), "-out", str(self.tls_cert)]
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise MailstackError(f"openssl: {result.stdout}{result.stderr}")
+
     def write_config(self) -> None:
         """Both servers' private config under `root`, with owners each one insists on."""
         if os.geteuid() != 0:
@@ -123,6 +140,9 @@ class Mailstack:
         for d in (self.root / "dovecot" / "run", self.root / "dovecot" / "state", self.mail_dir):
             d.mkdir(parents=True, exist_ok=True)
         os.chown(self.mail_dir, nobody.pw_uid, nobody.pw_gid)
+        if self.tls:
+            self.imaps_port = self.imaps_port or free_port()
+            self._make_certificate()
         (self.postfix_dir / "main.cf").write_text(configs.postfix_main_cf(self))
         (self.postfix_dir / "master.cf").write_text(configs.postfix_master_cf(self.smtp_port))
         (self.postfix_dir / "docflow_transport").write_text(configs.docflow_transport(self))
@@ -154,6 +174,8 @@ class Mailstack:
             end = time.monotonic() + within
             self._wait_banner(self.dovecot_lmtp_port, b"220", end, "Dovecot LMTP")
             self._wait_banner(self.imap_port, b"* OK", end, "Dovecot IMAP")
+            if self.tls:
+                self._wait_port(self.imaps_port, end, "Dovecot IMAPS")
             self._wait_banner(self.smtp_port, b"220", end, "Postfix smtpd")
         except BaseException:
             self.stop()
@@ -188,6 +210,12 @@ class Mailstack:
                 pass
             if time.monotonic() > end:
                 raise MailstackError(f"{what} is not answering on 127.0.0.1:{port}\n{self.logs()}")
+            time.sleep(0.05)
+
+    def _wait_port(self, port: int, end: float, what: str) -> None:
+        while not _port_taken(port):
+            if time.monotonic() > end:
+                raise MailstackError(f"{what} is not listening on 127.0.0.1:{port}\n{self.logs()}")
             time.sleep(0.05)
 
     @staticmethod

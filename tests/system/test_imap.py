@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -22,6 +23,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from docflow.config import ImapSettings
+from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
@@ -46,7 +49,8 @@ FLAG = "$DocflowProcessed"
 @pytest.fixture(scope="module")
 def mailstack() -> Iterator[Mailstack]:
     root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
-    stack = Mailstack(root, docflow_lmtp_port=free_port(), users=[*DEFAULT_USERS, *MAILBOXES])
+    users = [*DEFAULT_USERS, *MAILBOXES]
+    stack = Mailstack(root, docflow_lmtp_port=free_port(), users=users, tls=True)
     try:
         stack.start()
         yield stack
@@ -279,11 +283,15 @@ async def pg_url(pg_database: str) -> AsyncIterator[str]:
 async def test_two_serve_processes_read_one_mailbox_one_at_a_time(
     pg_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str, spawn: Spawn
 ) -> None:
-    """The lease row: one holder reads; when it dies, the other takes over once it lapses."""
+    """The lease row: one holder reads; when it dies, the other takes over once it lapses.
+    (Over STARTTLS, checked against the stack's own certificate.)"""
     envs = []
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
-        envs.append(docflow_env(tmp_path / d, pg_url, relay.port, **imap_vars(mailstack, box)))
+        tls = {"DOCFLOW_IMAP_TLS": "starttls", "DOCFLOW_IMAP_CA_FILE": str(mailstack.tls_cert)}
+        envs.append(
+            docflow_env(tmp_path / d, pg_url, relay.port, **imap_vars(mailstack, box, **tls))
+        )
     await cli_ok(envs[0], "user", "add", AUTHOR, "--name", AUTHOR_NAME)
     servers = [await spawn(e) for e in envs]
     tag = uuid.uuid4().hex[:6]
@@ -325,3 +333,28 @@ async def test_two_serve_processes_read_one_mailbox_one_at_a_time(
     states = ("pending", "accepted", "duplicate", "quarantined")
     await wait_until(lambda: _settled(other), what="intake to settle")
     assert [await other.inbound(s) for s in states] == [0, 5, 0, 0]
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_tls_modes_check_the_server_certificate(
+    mailstack: Mailstack, box: str, mode: str
+) -> None:
+    port = mailstack.imaps_port if mode == "tls" else mailstack.imap_port
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=port,
+        tls=mode,
+        ca_file=str(mailstack.tls_cert),
+        user=box,
+        password=mailstack.password,
+    )
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thư", attach=False))
+    session = await ImapSession.open(settings)
+    try:
+        assert session.client.protocol.transport.get_extra_info("ssl_object") is not None
+        assert await session.unmarked() == [1]
+    finally:
+        await session.close()
+    untrusted = ImapSettings(**{**settings.__dict__, "ca_file": ""})  # the system's CAs
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await ImapSession.open(untrusted)
