@@ -103,17 +103,22 @@ class ImapIntake:
         self.not_before = 0.0  # monotonic: no reconnection before (back-off)
         self.last_poll = float("-inf")
         self.idle_offered: bool | None = None  # learnt at the first connection
+        self.closed = False
+        self.announced = False  # "imap connected" logged since the lease was taken
 
     # --- the scheduler's tick -----------------------------------------------------------
 
     async def tick(self) -> None:
         """Renew the lease; while held, poll when due, or keep the IDLE reader running."""
+        if self.closed:
+            return
         try:
             held = await self.lease.claim()
         except Exception:
             log.exception("imap lease could not be renewed", extra={"mailbox": self.key})
             held = self.lease.held()
-        if not held:
+        if not held or self.closed:  # (closed while the claim ran: serve is stopping)
+            self.announced = False
             if self.reader is not None and not self.reader.done():
                 log.warning("imap lease lost; reader stops", extra={"mailbox": self.key})
                 self.stop.set()
@@ -141,6 +146,7 @@ class ImapIntake:
             self.failures = 0
             return
         self.failures += 1
+        self.announced = False
         delay = min(MAX_BACKOFF_SECONDS, 2.0**self.failures)
         self.not_before = time.monotonic() + delay
         log.warning(
@@ -151,6 +157,7 @@ class ImapIntake:
 
     async def close(self) -> None:
         """Stop reading (a message being stored is finished first) and free the lease."""
+        self.closed = True
         self.stop.set()
         if self.reader is not None:
             try:
@@ -169,7 +176,11 @@ class ImapIntake:
         session = await ImapSession.open(self.settings)
         try:
             self.idle_offered = session.has("IDLE")
-            log.info(
+            # said once a lease (and after a failure); each poll's connection is debug
+            level = logging.DEBUG if self.announced else logging.INFO
+            self.announced = True
+            log.log(
+                level,
                 "imap connected",
                 extra={"mailbox": self.key, "holder": self.lease.holder,
                        "idle": self.settings.idle and self.idle_offered},

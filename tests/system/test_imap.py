@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -23,7 +24,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from docflow.config import ImapSettings
+from docflow.clock import Clock
+from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
+from docflow.intake.imap import ImapIntake
 from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
@@ -41,7 +44,7 @@ from tests.system.conftest import (
 )
 from tests.system.test_mailstack import Spawn
 
-MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(12)]  # one a test: fresh, empty
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(16)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
 
@@ -358,3 +361,82 @@ async def test_tls_modes_check_the_server_certificate(
     untrusted = ImapSettings(**{**settings.__dict__, "ca_file": ""})  # the system's CAs
     with pytest.raises(ssl.SSLCertVerificationError):
         await ImapSession.open(untrusted)
+
+
+def doveadm(stack: Mailstack, *args: str) -> str:
+    result = subprocess.run(
+        ["doveadm", "-c", str(stack.dovecot_conf), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout
+
+
+async def test_a_rebuilt_folder_is_recognised_by_message_id_and_not_stored_again(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """Restored from a backup into a new folder (new UIDVALIDITY): marked, not stored."""
+    name = "Văn bản đến"
+    await asyncio.to_thread(doveadm, mailstack, "mailbox", "create", "-u", box, name)
+    env = imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_IMAP_FOLDER=name)
+    stack = Stack(make_settings(tmp_path / "data", database_url, relay.port, **env), relay)
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        raw = a_draft(box, f"Quyết định {uuid.uuid4().hex[:6]}")
+
+        async def uidvalidity() -> str:
+            out = await asyncio.to_thread(
+                doveadm, mailstack, "mailbox", "status", "-u", box, "uidvalidity", name
+            )
+            return out.strip()
+
+        async def flagged() -> bool:
+            flags = await folder(mailstack, box, name)
+            return len(flags) == 1 and all(FLAG in f for f in flags.values())
+
+        await asyncio.to_thread(mailstack.save, box, raw, name)
+        await wait_for(flagged, 30, "the draft flagged")
+        await stack.settled()
+        before = await uidvalidity()
+        await asyncio.sleep(1.1)  # Dovecot's UIDVALIDITY is a time in seconds
+        await asyncio.to_thread(doveadm, mailstack, "mailbox", "delete", "-u", box, name)
+        await asyncio.to_thread(doveadm, mailstack, "mailbox", "create", "-u", box, name)
+        await asyncio.to_thread(mailstack.save, box, raw, name)
+        assert await uidvalidity() != before
+        await wait_for(flagged, 30, "the restored draft flagged")
+        await stack.settled()
+        assert len(await rows(InboundMessage)) == 1
+        assert len(await rows(ImapMessage)) == 1
+        assert len(await stack.documents()) == 1
+        assert len(relay.to(AUTHOR)) == 1  # one receipt
+    finally:
+        await stack.stop()
+    assert sum(fetched_bodies(mailstack, box)) == 2  # read again, to see whose it was
+
+
+async def test_two_readers_at_once_store_a_message_once(
+    stack: Stack, mailstack: Mailstack, box: str
+) -> None:
+    """The UID's unique key: a reader that loses the race stores nothing, only marks."""
+    await stack.add_user(AUTHOR, AUTHOR_NAME)
+    env = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
+    settings = load_settings({**env, **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0")}).imap
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thông báo"))
+    readers = [ImapIntake(settings, stack.services.intake, Clock()) for _ in range(2)]
+    sessions = [await ImapSession.open(settings) for _ in readers]
+    try:
+        for reader in readers:
+            reader.lease.until = float("inf")  # as if each held the lease (a stalled holder)
+        stored = await asyncio.gather(*(r.cycle(s) for r, s in zip(readers, sessions, strict=True)))
+    finally:
+        for session in sessions:
+            await session.close()
+    assert sorted(stored) == [0, 1]
+    assert len(await rows(InboundMessage)) == 1
+    assert len(await rows(ImapMessage)) == 1
+    assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
+    spooled = [p for p in stack.services.spool.root.rglob("*.eml")]
+    assert len(spooled) == 1  # the loser's spool file was removed
