@@ -83,7 +83,7 @@ class ImapSettings:
     tls: str = "tls"  # tls (IMAPS) | starttls | none
     ca_file: str = ""  # a private CA's certificates; empty: the system's
     user: str = ""
-    password: str = ""  # from imap.password, or read from imap.password_file
+    password: str = field(default="", repr=False)  # imap.password, or imap.password_file's
     folder: str = "INBOX"
     processed_folder: str = ""  # handled mail is moved here; empty: flagged in place
     processed_flag: str = "$DocflowProcessed"

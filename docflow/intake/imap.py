@@ -228,22 +228,22 @@ class ImapIntake:
         sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
         message_id = str(head.get("Message-ID") or "").strip()
         from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
-        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode()).hexdigest()
-        if message_id and await ImapMessage.filter(mailbox=self.key, message_key=key).exists():
+        # the same sender and Message-ID is the same message (without one: the same bytes)
+        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
+        message_key = key.hexdigest()
+        if await ImapMessage.filter(mailbox=self.key, message_key=message_key).exists():
             log.info(
                 "imap message read before under another UID: marked, not stored",
                 extra={"mailbox": self.key, "uid": uid, "message_id": message_id},
             )
             return 0
-        if not message_id:
-            key = hashlib.sha256(raw).hexdigest()
 
         async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
             await ImapMessage.create(
                 mailbox=self.key,
                 uidvalidity=session.uidvalidity,
                 uid=uid,
-                message_key=key,
+                message_key=message_key,
                 inbound_id=inbound_id,
                 fetched_by=self.lease.holder,
                 fetched_at=self.clock.now(),

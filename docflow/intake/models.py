@@ -54,7 +54,7 @@ class ImapMessage(Model):
     mailbox = fields.CharField(max_length=500)  # ImapSettings.mailbox_key
     uidvalidity = fields.BigIntField()
     uid = fields.BigIntField()
-    message_key = fields.CharField(max_length=64, db_index=True)  # sha256(From, Message-ID)
+    message_key = fields.CharField(max_length=64, db_index=True)  # sha256(From, Message-ID|bytes)
     inbound_id = fields.IntField()
     fetched_by = fields.CharField(max_length=200)  # the serve process that held the lease
     fetched_at = fields.DatetimeField()
