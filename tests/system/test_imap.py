@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -44,7 +45,7 @@ from tests.system.conftest import (
 )
 from tests.system.test_mailstack import Spawn
 
-MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(16)]  # one a test: fresh, empty
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(18)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
 
@@ -440,3 +441,36 @@ async def test_two_readers_at_once_store_a_message_once(
     assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
     spooled = [p for p in stack.services.spool.root.rglob("*.eml")]
     assert len(spooled) == 1  # the loser's spool file was removed
+
+
+async def test_an_unreachable_server_is_retried_with_back_off_then_the_mailbox_is_read(
+    stack: Stack, mailstack: Mailstack, box: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ticks every 0.1 s, but after a failed connection the next try waits 2 s, then 4 s."""
+    await stack.add_user(AUTHOR, AUTHOR_NAME)
+    env = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
+    good = load_settings({**env, **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0")}).imap
+    reader = ImapIntake(replace(good, port=free_port()), stack.services.intake, Clock())
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Giấy mời"))
+    loop = asyncio.get_running_loop()
+    try:
+        end = loop.time() + 3.5
+        while loop.time() < end:  # nothing listens on that port: refused at once
+            await reader.tick()
+            await asyncio.sleep(0.1)
+        assert reader.failures == 2  # tried at 0 s and 2 s, not at every tick
+        retries = [
+            r for r in caplog.records if r.getMessage() == "imap mailbox unreachable, will retry"
+        ]
+        assert [getattr(r, "retry_in_s", None) for r in retries] == [2.0, 4.0]
+        reader.settings = good  # the server is back
+
+        async def read() -> bool:
+            await reader.tick()
+            return len(await rows(InboundMessage)) == 1
+
+        await wait_for(read, 10, "the mailbox read after the back-off")
+    finally:
+        await reader.close()
+    assert reader.failures == 0
+    assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
