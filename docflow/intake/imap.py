@@ -150,7 +150,7 @@ class ImapIntake:
         delay = min(MAX_BACKOFF_SECONDS, 2.0**self.failures)
         self.not_before = time.monotonic() + delay
         log.warning(
-            "imap mailbox unreachable, will retry",
+            "imap reading failed, will retry",
             extra={"mailbox": self.key, "error": f"{type(error).__name__}: {error}"[:500],
                    "retry_in_s": delay},
         )  # fmt: skip

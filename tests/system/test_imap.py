@@ -459,9 +459,7 @@ async def test_an_unreachable_server_is_retried_with_back_off_then_the_mailbox_i
             await reader.tick()
             await asyncio.sleep(0.1)
         assert reader.failures == 2  # tried at 0 s and 2 s, not at every tick
-        retries = [
-            r for r in caplog.records if r.getMessage() == "imap mailbox unreachable, will retry"
-        ]
+        retries = [r for r in caplog.records if r.getMessage() == "imap reading failed, will retry"]
         assert [getattr(r, "retry_in_s", None) for r in retries] == [2.0, 4.0]
         reader.settings = good  # the server is back
 
