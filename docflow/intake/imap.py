@@ -202,7 +202,14 @@ class ImapIntake:
         for uid in await session.unmarked():
             if self.stop.is_set() or not self.lease.held():
                 break
-            stored += await self._one(session, uid)
+            try:
+                stored += await self._one(session, uid)
+            except ImapError as e:  # the server refused this message's FETCH or mark (NO):
+                # the others go on; it is tried again next cycle (stored ones not re-fetched)
+                log.warning(
+                    "imap message not handled, will retry",
+                    extra={"mailbox": self.key, "uid": uid, "error": str(e)},
+                )
         return stored
 
     async def _one(self, session: ImapSession, uid: int) -> int:

@@ -45,7 +45,7 @@ from tests.system.conftest import (
 )
 from tests.system.test_mailstack import Spawn
 
-MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(18)]  # one a test: fresh, empty
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(20)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
 
@@ -418,13 +418,16 @@ async def test_a_rebuilt_folder_is_recognised_by_message_id_and_not_stored_again
     assert sum(fetched_bodies(mailstack, box)) == 2  # read again, to see whose it was
 
 
+@pytest.mark.parametrize("flag", [FLAG, "\\Seen"])
 async def test_two_readers_at_once_store_a_message_once(
-    stack: Stack, mailstack: Mailstack, box: str
+    stack: Stack, mailstack: Mailstack, box: str, flag: str
 ) -> None:
-    """The UID's unique key: a reader that loses the race stores nothing, only marks."""
+    """The UID's unique key: a reader that loses the race stores nothing, only marks.
+    (With a keyword, and with \\Seen as offices whose server keeps no keywords use it.)"""
     await stack.add_user(AUTHOR, AUTHOR_NAME)
     env = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
-    settings = load_settings({**env, **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0")}).imap
+    env.update(imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_IMAP_PROCESSED_FLAG=flag))
+    settings = load_settings(env).imap
     await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thông báo"))
     readers = [ImapIntake(settings, stack.services.intake, Clock()) for _ in range(2)]
     sessions = [await ImapSession.open(settings) for _ in readers]
@@ -438,9 +441,18 @@ async def test_two_readers_at_once_store_a_message_once(
     assert sorted(stored) == [0, 1]
     assert len(await rows(InboundMessage)) == 1
     assert len(await rows(ImapMessage)) == 1
-    assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
+    assert [flag in f for f in (await folder(mailstack, box)).values()] == [True]
+    assert await _unmarked(settings) == []  # the next search finds nothing
     spooled = [p for p in stack.services.spool.root.rglob("*.eml")]
     assert len(spooled) == 1  # the loser's spool file was removed
+
+
+async def _unmarked(settings: ImapSettings) -> list[int]:
+    session = await ImapSession.open(settings)
+    try:
+        return await session.unmarked()
+    finally:
+        await session.close()
 
 
 async def test_an_unreachable_server_is_retried_with_back_off_then_the_mailbox_is_read(
