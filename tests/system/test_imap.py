@@ -173,16 +173,19 @@ async def test_drafts_in_the_mailbox_are_ingested_once_flagged_and_not_fetched_a
     assert len(subjects) == 2, subjects  # and the reply saying the file was missing
 
     # Later polls download nothing: each later session of the mailbox fetched no body.
+    await wait_for(  # the sessions that fetched the two have logged out
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 2),
+        20,
+        "the fetching sessions' logout",
+    )
     sessions = len(fetched_bodies(mailstack, box))
     await wait_for(
         lambda: asyncio.to_thread(lambda: len(fetched_bodies(mailstack, box)) >= sessions + 3),
         20,
         "three more polls",
     )
-    assert fetched_bodies(mailstack, box)[sessions:] == [0] * len(
-        fetched_bodies(mailstack, box)[sessions:]
-    )
-    assert sum(fetched_bodies(mailstack, box)) == 2
+    later = fetched_bodies(mailstack, box)
+    assert later[sessions:] == [0] * len(later[sessions:]) and sum(later) == 2
     assert len(await rows(InboundMessage)) == 2
 
 
@@ -219,7 +222,9 @@ async def test_idle_reads_a_new_draft_at_once_and_moves_it_to_the_processed_fold
         assert sum(fetched_bodies(mailstack, box)) == 0  # still connected: one session
     finally:
         await stack.stop()
-    assert fetched_bodies(mailstack, box) == [2]  # its logout: two bodies, once each
+    await wait_for(  # its logout: two bodies, once each
+        lambda: asyncio.to_thread(lambda: fetched_bodies(mailstack, box) == [2]), 10, "logout"
+    )
 
 
 async def test_killed_between_storing_and_marking_nothing_is_lost_or_doubled(
@@ -415,7 +420,9 @@ async def test_a_rebuilt_folder_is_recognised_by_message_id_and_not_stored_again
         assert len(relay.to(AUTHOR)) == 1  # one receipt
     finally:
         await stack.stop()
-    assert sum(fetched_bodies(mailstack, box)) == 2  # read again, to see whose it was
+    await wait_for(  # read again (to see whose it was), not stored
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 2), 10, "logout"
+    )
 
 
 @pytest.mark.parametrize("flag", [FLAG, "\\Seen"])
