@@ -1,7 +1,7 @@
 """The composition root: one aiohttp application that runs everything `serve` runs.
 
 Resources start in this order and stop in reverse: database → (dev relay) →
-workers (intake, outbox) → SMTP/LMTP listener → scheduler.
+workers (intake, outbox) → SMTP/LMTP listener → (IMAP mailbox reader) → scheduler.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp_jinja2
 import jinja2
@@ -22,6 +23,7 @@ from docflow import db
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.devrelay import start_dev_relay
+from docflow.intake.imap import ImapIntake
 from docflow.intake.smtp import IntakeHandler, start_listener
 from docflow.services import Services, build_services
 from docflow.web import (
@@ -40,6 +42,7 @@ from docflow.web.middleware import bearer_auth, json_errors
 
 log = logging.getLogger("docflow.app")
 SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
+IMAP_INTAKE = web.AppKey("imap_intake", ImapIntake)
 # How often the reminder/escalation sweep runs; DOCFLOW_SWEEP_SECONDS overrides it
 # (the multi-process test sets a second or two).
 REMINDER_SWEEP_SECONDS = 60.0
@@ -65,6 +68,8 @@ def create_app(
         app.cleanup_ctx.append(_dev_relay)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_listener)
+    if settings.imap.enabled:
+        app.cleanup_ctx.append(_imap)
     app.cleanup_ctx.append(_scheduler)
     return app
 
@@ -128,9 +133,41 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
     await server.wait_closed()
 
 
+async def _imap(app: web.Application) -> AsyncIterator[None]:
+    """The mailbox reader; the scheduler's tick drives it (see intake/imap.py)."""
+    services: Services = app[SERVICES]
+    reader = ImapIntake(services.settings.imap, services.intake, services.clock)
+    app[IMAP_INTAKE] = reader
+    s = services.settings.imap
+    log.info(
+        "imap intake configured",
+        extra={"mailbox": reader.key, "tls": s.tls, "idle": s.idle, "poll_s": s.poll_seconds},
+    )
+    yield
+    await reader.close()
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     scheduler = AsyncIOScheduler(timezone="UTC")
+    if IMAP_INTAKE in app:
+        reader = app[IMAP_INTAKE]
+
+        async def imap_tick() -> None:
+            try:
+                await reader.tick()
+            except Exception:  # logged; the next tick tries again
+                log.exception("imap tick failed")
+
+        scheduler.add_job(
+            imap_tick,
+            "interval",
+            seconds=services.settings.imap.poll_seconds,
+            id="imap-tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # at start-up, then every poll_seconds
+        )
     scheduler.add_job(
         services.intake.sweep,
         "interval",

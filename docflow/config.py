@@ -45,7 +45,21 @@ ENV_KEYS: dict[str, str] = {
     "DOCFLOW_RELAY_PORT": "relay.port",
     "DOCFLOW_FROM_ADDRESS": "relay.from_address",
     "DOCFLOW_BOUNCE_ADDRESS": "relay.bounce_address",
+    "DOCFLOW_IMAP_HOST": "imap.host",
+    "DOCFLOW_IMAP_PORT": "imap.port",
+    "DOCFLOW_IMAP_TLS": "imap.tls",
+    "DOCFLOW_IMAP_CA_FILE": "imap.ca_file",
+    "DOCFLOW_IMAP_USER": "imap.user",
+    "DOCFLOW_IMAP_PASSWORD": "imap.password",
+    "DOCFLOW_IMAP_PASSWORD_FILE": "imap.password_file",
+    "DOCFLOW_IMAP_FOLDER": "imap.folder",
+    "DOCFLOW_IMAP_PROCESSED_FOLDER": "imap.processed_folder",
+    "DOCFLOW_IMAP_PROCESSED_FLAG": "imap.processed_flag",
+    "DOCFLOW_IMAP_IDLE": "imap.idle",
+    "DOCFLOW_IMAP_POLL_SECONDS": "imap.poll_seconds",
+    "DOCFLOW_IMAP_LEASE_SECONDS": "imap.lease_seconds",
 }
+IMAP_TLS_MODES = ("tls", "starttls", "none")
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,33 @@ class Register:
 
     def number(self, seq: int, org: str, type_code: str, year: int) -> str:
         return self.format.format(seq=seq, org=org, type=type_code, unit=self.unit, year=year)
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """The mailbox docflow reads drafts from (`[imap]`); `host` empty: no IMAP intake."""
+
+    host: str = ""
+    port: int = 993
+    tls: str = "tls"  # tls (IMAPS) | starttls | none
+    ca_file: str = ""  # a private CA's certificates; empty: the system's
+    user: str = ""
+    password: str = field(default="", repr=False)  # imap.password, or imap.password_file's
+    folder: str = "INBOX"
+    processed_folder: str = ""  # handled mail is moved here; empty: flagged in place
+    processed_flag: str = "$DocflowProcessed"
+    idle: bool = True  # IDLE when the server offers it; false: poll only
+    poll_seconds: int = 60
+    lease_seconds: int = 180  # one serve process reads the mailbox; another takes over after
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def mailbox_key(self) -> str:
+        """Names the mailbox in the database: its lease and the UIDs read from it."""
+        return f"{self.user}@{self.host}:{self.port}/{self.folder}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +150,7 @@ class Settings:
     default_workflow: str
     default_language: str
     registers: dict[str, Register] = field(default_factory=dict)
+    imap: ImapSettings = field(default_factory=ImapSettings)
 
     @property
     def spool_dir(self) -> Path:
@@ -174,6 +216,10 @@ class _Reader:
         if isinstance(node, tuple):  # (variable, text) from the environment
             return node[0], node[1]
         return dotted, node
+
+    def origin(self, dotted: str) -> str:
+        """The name to blame for a value: its DOCFLOW_* variable, or its TOML key."""
+        return self._get(dotted, None)[0]
 
     def text(self, dotted: str, default: str = "") -> str:
         name, v = self._get(dotted, default)
@@ -257,6 +303,14 @@ def _build(raw: dict[str, Any]) -> Settings:
             r._get("relay.bounce_address", "")[0],  # the variable, when it came from one
             f"{bounce_address!r} is not an e-mail address without '+'",
         )
+    intake_bases = {
+        a.lower().partition("+")[0] for a in (intake_address, *r.items("intake.extra_addresses"))
+    }
+    if bounce_address in intake_bases:  # every draft would be taken for a bounce
+        raise SettingsError(
+            r._get("relay.bounce_address", "")[0],
+            f"{bounce_address!r} is an intake address; bounces need an address of their own",
+        )
     level = r.text("log_level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("log_level", f"unknown level {level!r}")
@@ -306,7 +360,52 @@ def _build(raw: dict[str, Any]) -> Settings:
         default_workflow=r.text("org.default_workflow", "cong-van"),
         default_language=language,
         registers=registers,
+        imap=_imap(r),
     )
+
+
+def _imap(r: _Reader) -> ImapSettings:
+    host = r.text("imap.host")
+    tls = r.text("imap.tls", "tls").lower()
+    if tls not in IMAP_TLS_MODES:
+        raise SettingsError(r.origin("imap.tls"), f"expected one of {IMAP_TLS_MODES}, got {tls!r}")
+    port = r.integer("imap.port", 0, 0, 65535) or (993 if tls == "tls" else 143)
+    password, password_file = r.text("imap.password"), r.text("imap.password_file")
+    if password_file:
+        try:
+            password = Path(password_file).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise SettingsError(r.origin("imap.password_file"), f"cannot be read: {e}") from None
+    imap = ImapSettings(
+        host=host,
+        port=port,
+        tls=tls,
+        ca_file=r.text("imap.ca_file"),
+        user=r.text("imap.user"),
+        password=password,
+        folder=r.text("imap.folder", "INBOX") or "INBOX",
+        processed_folder=r.text("imap.processed_folder"),
+        processed_flag=r.text("imap.processed_flag", "$DocflowProcessed"),
+        idle=r.flag("imap.idle", True),
+        poll_seconds=r.integer("imap.poll_seconds", 60, 1, 86400),
+        lease_seconds=r.integer("imap.lease_seconds", 180, 2, 86400),
+    )
+    if host and not imap.user:
+        raise SettingsError(
+            r.origin("imap.user"), "the mailbox's login is needed when imap.host is set"
+        )
+    if host and not imap.processed_folder and not imap.processed_flag:
+        raise SettingsError(
+            r.origin("imap.processed_flag"), "needed when imap.processed_folder is empty"
+        )
+    if host and imap.lease_seconds < 2 * imap.poll_seconds:
+        raise SettingsError(
+            r.origin("imap.lease_seconds"),
+            "must be at least twice imap.poll_seconds (it is renewed then)",
+        )
+    if imap.ca_file and not Path(imap.ca_file).is_file():
+        raise SettingsError(r.origin("imap.ca_file"), f"no such file: {imap.ca_file}")
+    return imap
 
 
 def _register(key: str, value: object) -> Register:

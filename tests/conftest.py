@@ -52,6 +52,8 @@ TABLES = [
     "thread_messages",
     "documents",
     "code_counters",
+    "imap_messages",
+    "imap_leases",
     "inbound_messages",
     "delivery_failures",
     "outbox",

@@ -45,3 +45,36 @@ class InboundMessage(Model):
     class Meta:
         table = "inbound_messages"
         indexes = (("from_addr", "counted_at"),)
+
+
+class ImapMessage(Model):
+    """A message read from an IMAP mailbox, by the UID that names it there.
+
+    Written in the transaction that records its inbound row: a UID found here was
+    stored, so a crash before the mailbox was marked never stores it twice.
+    """
+
+    id = fields.IntField(primary_key=True)
+    mailbox = fields.CharField(max_length=500)  # ImapSettings.mailbox_key
+    uidvalidity = fields.BigIntField()
+    uid = fields.BigIntField()
+    message_key = fields.CharField(max_length=64, db_index=True)  # sha256(From, Message-ID|bytes)
+    inbound_id = fields.IntField()
+    fetched_by = fields.CharField(max_length=200)  # the serve process that held the lease
+    fetched_at = fields.DatetimeField()
+    marked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "imap_messages"
+        unique_together = (("mailbox", "uidvalidity", "uid"),)
+
+
+class ImapLease(Model):
+    """Which serve process reads a mailbox, until when (renewed while it does)."""
+
+    mailbox = fields.CharField(max_length=500, primary_key=True)
+    holder = fields.CharField(max_length=200)
+    lease_until = fields.DatetimeField()
+
+    class Meta:
+        table = "imap_leases"

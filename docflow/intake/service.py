@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -52,6 +53,8 @@ LEASE = timedelta(seconds=30)
 SILENT_REASONS = ("unknown_sender", "auto_submitted", "unauthenticated_sender", "rate_limited")
 # sources whose envelope sender is known (an empty one is a bounce: RFC 5321 section 4.5.5)
 ENVELOPE_SOURCES = ("smtp", "lmtp")
+# Written with the inbound row, in its transaction (the IMAP adapter records the UID).
+Recorder = Callable[[BaseDBAsyncClient, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -131,15 +134,24 @@ class IntakeService:
         )
 
     async def receive(
-        self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str, *, queue: bool = True
+        self,
+        raw: bytes,
+        mail_from: str,
+        rcpt_tos: list[str],
+        source: str,
+        *,
+        queue: bool = True,
+        also: Recorder | None = None,
     ) -> int:
         """Store the message durably and record it; after this returns it cannot be lost.
 
-        `queue=False`: the caller processes it itself (`docflow ingest`).
+        `queue=False`: the caller processes it itself (`docflow ingest`). `also` writes
+        the caller's own row in the same transaction as the inbound row; if it fails,
+        nothing was received.
         """
         now = self.clock.now()
         entry = await self.spool.write(raw, now)
-        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, queue)
+        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, queue, also)
 
     async def receive_written(
         self, writer: SpoolWriter, mail_from: str, rcpt_tos: list[str], source: str
@@ -165,16 +177,23 @@ class IntakeService:
         rcpt_tos: list[str],
         source: str,
         queue: bool,
+        also: Recorder | None = None,
     ) -> int:
-        row = await InboundMessage.create(
-            spool_name=entry.name,
-            sha256=entry.sha256,
-            size=entry.size,
-            source=source,
-            mail_from=mail_from[:998],
-            rcpt_tos=rcpt_tos,
-            received_at=now,
-        )
+        fields: dict[str, Any] = {
+            "spool_name": entry.name,
+            "sha256": entry.sha256,
+            "size": entry.size,
+            "source": source,
+            "mail_from": mail_from[:998],
+            "rcpt_tos": rcpt_tos,
+            "received_at": now,
+        }
+        if also is None:  # one INSERT: the listener's path, no transaction round trips
+            row = await InboundMessage.create(**fields)
+        else:
+            async with in_transaction() as conn:
+                row = await InboundMessage.create(**fields, using_db=conn)
+                await also(conn, row.id)
         if queue:
             self.queue.put_nowait(row.id)
         return row.id

@@ -106,7 +106,7 @@ state_dir = {d / "state"}
 log_path = {stack.dovecot_log}
 listen = 127.0.0.1
 protocols = imap lmtp
-ssl = no
+{_ssl(stack)}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = dovenull
@@ -128,7 +128,9 @@ service imap-login {{
     port = {stack.imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {stack.imaps_port if stack.tls else 0}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -144,3 +146,11 @@ protocol lmtp {{
   postmaster_address = postmaster@{stack.office_domain}
 }}
 """
+
+
+def _ssl(stack: Mailstack) -> str:
+    """No TLS, or a self-signed certificate (STARTTLS offered, IMAPS on its own port)."""
+    if not stack.tls:
+        return "ssl = no"
+    d = stack.root / "dovecot"
+    return f"ssl = yes\nssl_cert = <{d / 'tls.crt'}\nssl_key = <{d / 'tls.key'}"

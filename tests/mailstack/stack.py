@@ -82,6 +82,8 @@ class Mailstack:
     # office addresses Postfix takes but Dovecot does not know: its LMTP refuses them, so
     # Postfix bounces mail to them (a DSN to the envelope sender, e.g. docflow's VERP)
     unknown_to_dovecot: list[str] = field(default_factory=list)
+    tls: bool = False  # Dovecot with a self-signed certificate: STARTTLS, and IMAPS on imaps_port
+    imaps_port: int = 0
 
     # --- where things are ---------------------------------------------------------------
 
@@ -110,6 +112,21 @@ class Mailstack:
     def dovecot_log(self) -> Path:
         return self.root / "dovecot.log"
 
+    @property
+    def tls_cert(self) -> Path:
+        """The self-signed certificate of `tls = True` (for 127.0.0.1 and localhost)."""
+        return self.root / "dovecot" / "tls.crt"
+
+    def _make_certificate(self) -> None:
+        key = self.root / "dovecot" / "tls.key"
+        result = _run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", str(key), "-out", str(self.tls_cert)]
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise MailstackError(f"openssl: {result.stdout}{result.stderr}")
+
     def write_config(self) -> None:
         """Both servers' private config under `root`, with owners each one insists on."""
         if os.geteuid() != 0:
@@ -129,6 +146,9 @@ class Mailstack:
         for d in (self.root / "dovecot" / "run", self.root / "dovecot" / "state", self.mail_dir):
             d.mkdir(parents=True, exist_ok=True)
         os.chown(self.mail_dir, nobody.pw_uid, nobody.pw_gid)
+        if self.tls:
+            self.imaps_port = self.imaps_port or free_port()
+            self._make_certificate()
         (self.postfix_dir / "main.cf").write_text(configs.postfix_main_cf(self))
         (self.postfix_dir / "master.cf").write_text(configs.postfix_master_cf(self.smtp_port))
         (self.postfix_dir / "docflow_transport").write_text(configs.docflow_transport(self))
@@ -164,6 +184,8 @@ class Mailstack:
             end = time.monotonic() + within
             self._wait_banner(self.dovecot_lmtp_port, b"220", end, "Dovecot LMTP")
             self._wait_banner(self.imap_port, b"* OK", end, "Dovecot IMAP")
+            if self.tls:
+                self._wait_port(self.imaps_port, end, "Dovecot IMAPS")
             self._wait_banner(self.smtp_port, b"220", end, "Postfix smtpd")
         except BaseException:
             self.stop()
@@ -198,6 +220,12 @@ class Mailstack:
                 pass
             if time.monotonic() > end:
                 raise MailstackError(f"{what} is not answering on 127.0.0.1:{port}\n{self.logs()}")
+            time.sleep(0.05)
+
+    def _wait_port(self, port: int, end: float, what: str) -> None:
+        while not _port_taken(port):
+            if time.monotonic() > end:
+                raise MailstackError(f"{what} is not listening on 127.0.0.1:{port}\n{self.logs()}")
             time.sleep(0.05)
 
     @staticmethod
@@ -241,6 +269,46 @@ class Mailstack:
 
     def running(self) -> bool:
         return self.postfix_pid is not None and self.dovecot_pid is not None
+
+    # --- Dovecot's mailboxes ----------------------------------------------------------------
+
+    def save(self, user: str, message: bytes, folder: str = "INBOX") -> None:
+        """Drop a message into a user's mailbox as a delivery would (`doveadm save`; run
+        as root, doveadm works as the user's own uid from the userdb, `nobody`)."""
+        result = subprocess.run(
+            ["doveadm", "-c", str(self.dovecot_conf), "save", "-u", user, "-m", folder],
+            input=message,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise MailstackError(f"doveadm save for {user}: {result.stderr.decode()[-2000:]}")
+
+    def flags(self, user: str, folder: str = "INBOX") -> dict[int, set[str]]:
+        """UID → flags of each message in a folder (`doveadm fetch`: no IMAP session, so
+        nothing in the IMAP log); empty when the folder does not exist."""
+        result = subprocess.run(
+            ["doveadm", "-c", str(self.dovecot_conf), "fetch", "-u", user, "uid flags",
+             "mailbox", folder],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            if "doesn't exist" in result.stderr or "Mailbox not found" in result.stderr:
+                return {}
+            raise MailstackError(f"doveadm fetch for {user}: {result.stderr[-2000:]}")
+        out: dict[int, set[str]] = {}
+        uid = 0
+        for line in result.stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key == "uid":
+                uid = int(value)
+            elif key == "flags":
+                out[uid] = set(value.split())
+        return out
 
     # --- Postfix's queue ------------------------------------------------------------------
 

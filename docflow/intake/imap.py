@@ -1,0 +1,282 @@
+"""IMAP intake: drafts read from a mailbox, for offices whose workflow address is one.
+
+A cycle selects the folder, reads UIDVALIDITY and asks the server for the UIDs not
+yet marked processed. For each: a UID already recorded (docflow stopped between
+storing and marking) is only marked; otherwise it is fetched (BODY.PEEK[]) and
+handed to `IntakeService.receive`, which writes the spool file, the inbound row and
+the (mailbox, UIDVALIDITY, UID) row in one transaction; only then is it marked,
+moved to `processed_folder` or flagged. Every message is marked once stored, with
+or without attachments, accepted or quarantined later: no cycle reads it again.
+A message whose sender and Message-ID were already read from this mailbox (the
+mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
+
+Several `serve` processes: the mailbox has a lease row (`imap_leases`) claimed by a
+conditional UPDATE and renewed by the scheduler's tick; only its holder connects.
+The tick also runs the polling (APScheduler interval), or keeps an IDLE reader
+running when the server offers IDLE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import socket
+import time
+from datetime import timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from docflow.clock import Clock
+from docflow.config import ImapSettings
+from docflow.intake.imap_client import ImapError, ImapSession
+from docflow.intake.models import ImapLease, ImapMessage
+from docflow.intake.service import IntakeService
+
+log = logging.getLogger("docflow.imap")
+IDLE_RENEW_SECONDS = 300.0  # IDLE is re-issued (and the folder read) this often anyway
+MAX_BACKOFF_SECONDS = 300.0
+RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+# Tests only: pause this many seconds between storing a message and marking it, so that
+# a test can SIGKILL a real `serve` inside that window (it is microseconds otherwise).
+PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
+
+
+class MailboxLease:
+    """The right to read one mailbox, held by one process at a time, for a while."""
+
+    def __init__(self, mailbox: str, clock: Clock, seconds: float) -> None:
+        self.mailbox = mailbox
+        self.clock = clock
+        self.seconds = timedelta(seconds=seconds)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.until = 0.0  # monotonic end of the lease as this process last renewed it
+
+    def held(self) -> bool:
+        return time.monotonic() < self.until
+
+    async def claim(self) -> bool:
+        """Take or renew the lease: ours, or lapsed; a new row the first time."""
+        now = self.clock.now()
+        start = time.monotonic()
+        n = await ImapLease.filter(
+            Q(lease_until__lt=now) | Q(holder=self.holder), mailbox=self.mailbox
+        ).update(holder=self.holder, lease_until=now + self.seconds)
+        if n == 0:
+            try:
+                await ImapLease.create(
+                    mailbox=self.mailbox, holder=self.holder, lease_until=now + self.seconds
+                )
+            except IntegrityError:  # another process holds it
+                self.until = 0.0
+                return False
+        self.until = start + self.seconds.total_seconds()
+        return True
+
+    async def release(self) -> None:
+        """Give the lease up at shutdown, so another process takes over at once."""
+        self.until = 0.0
+        past = self.clock.now() - timedelta(seconds=1)
+        await ImapLease.filter(mailbox=self.mailbox, holder=self.holder).update(lease_until=past)
+
+
+class ImapIntake:
+    """Reads the configured mailbox into intake while this process holds its lease."""
+
+    def __init__(self, settings: ImapSettings, intake: IntakeService, clock: Clock) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.clock = clock
+        self.key = settings.mailbox_key
+        self.lease = MailboxLease(self.key, clock, settings.lease_seconds)
+        self.stop = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+        self.failures = 0
+        self.not_before = 0.0  # monotonic: no reconnection before (back-off)
+        self.last_poll = float("-inf")
+        self.idle_offered: bool | None = None  # learnt at the first connection
+        self.closed = False
+        self.announced = False  # "imap connected" logged since the lease was taken
+
+    # --- the scheduler's tick -----------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Renew the lease; while held, poll when due, or keep the IDLE reader running."""
+        if self.closed:
+            return
+        try:
+            held = await self.lease.claim()
+        except Exception:
+            log.exception("imap lease could not be renewed", extra={"mailbox": self.key})
+            held = self.lease.held()
+        if not held or self.closed:  # (closed while the claim ran: serve is stopping)
+            self.announced = False
+            if self.reader is not None and not self.reader.done():
+                log.warning("imap lease lost; reader stops", extra={"mailbox": self.key})
+                self.stop.set()
+            return
+        if self.reader is not None and not self.reader.done():
+            return
+        self._collect()
+        now = time.monotonic()
+        if now < self.not_before:
+            return
+        idle = self.settings.idle and self.idle_offered is not False
+        if not idle and now - self.last_poll < self.settings.poll_seconds - 0.5:
+            return
+        self.last_poll = now
+        self.stop.clear()
+        self.reader = asyncio.create_task(self._read(), name="imap-reader")
+
+    def _collect(self) -> None:
+        """The last reader's end: an error means back-off before the next connection."""
+        if self.reader is None:
+            return
+        reader, self.reader = self.reader, None
+        error = None if reader.cancelled() else reader.exception()
+        if error is None:
+            self.failures = 0
+            return
+        self.failures += 1
+        self.announced = False
+        delay = min(MAX_BACKOFF_SECONDS, 2.0**self.failures)
+        self.not_before = time.monotonic() + delay
+        log.warning(
+            "imap reading failed, will retry",
+            extra={"mailbox": self.key, "error": f"{type(error).__name__}: {error}"[:500],
+                   "retry_in_s": delay},
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        """Stop reading (a message being stored is finished first) and free the lease."""
+        self.closed = True
+        self.stop.set()
+        if self.reader is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.reader), 10)
+            except Exception:
+                self.reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.reader
+        with contextlib.suppress(Exception):
+            await self.lease.release()
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        """One connection: a cycle, then (IDLE) wait for news and go again until stopped."""
+        session = await ImapSession.open(self.settings)
+        try:
+            self.idle_offered = session.has("IDLE")
+            # said once a lease (and after a failure); each poll's connection is debug
+            level = logging.DEBUG if self.announced else logging.INFO
+            self.announced = True
+            log.log(
+                level,
+                "imap connected",
+                extra={"mailbox": self.key, "holder": self.lease.holder,
+                       "idle": self.settings.idle and self.idle_offered},
+            )  # fmt: skip
+            if self.settings.processed_folder:
+                await session.ensure_folder(self.settings.processed_folder)
+            session.check_flag()
+            while not self.stop.is_set():
+                await self.cycle(session)
+                if not (self.settings.idle and self.idle_offered) or self.stop.is_set():
+                    return
+                await session.wait_for_news(IDLE_RENEW_SECONDS, self.stop)
+        finally:
+            await session.close()
+
+    async def cycle(self, session: ImapSession) -> int:
+        """Store and mark every unmarked message of the folder; how many were stored."""
+        stored = 0
+        for uid in await session.unmarked():
+            if self.stop.is_set() or not self.lease.held():
+                break
+            try:
+                stored += await self._one(session, uid)
+            except ImapError as e:  # the server refused this message's FETCH or mark (NO):
+                # the others go on; it is tried again next cycle (stored ones not re-fetched)
+                log.warning(
+                    "imap message not handled, will retry",
+                    extra={"mailbox": self.key, "uid": uid, "error": str(e)},
+                )
+        return stored
+
+    async def _one(self, session: ImapSession, uid: int) -> int:
+        seen = await ImapMessage.filter(
+            mailbox=self.key, uidvalidity=session.uidvalidity, uid=uid
+        ).exists()
+        stored = 0
+        if not seen:  # a crash left it stored and unmarked: marked below, not stored again
+            raw = await session.fetch(uid)
+            if raw is None:  # expunged meanwhile by someone else
+                return 0
+            stored = await self._store(session, uid, raw)
+            if PAUSE_BEFORE_MARK:
+                await asyncio.sleep(PAUSE_BEFORE_MARK)
+        await session.mark(uid)
+        await ImapMessage.filter(
+            mailbox=self.key, uidvalidity=session.uidvalidity, uid=uid, marked_at__isnull=True
+        ).update(marked_at=self.clock.now())
+        return stored
+
+    async def _store(self, session: ImapSession, uid: int, raw: bytes) -> int:
+        head = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
+        message_id = str(head.get("Message-ID") or "").strip()
+        from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
+        # the same sender and Message-ID is the same message (without one: the same bytes)
+        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
+        message_key = key.hexdigest()
+        if await ImapMessage.filter(mailbox=self.key, message_key=message_key).exists():
+            log.info(
+                "imap message read before under another UID: marked, not stored",
+                extra={"mailbox": self.key, "uid": uid, "message_id": message_id},
+            )
+            return 0
+
+        async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
+            await ImapMessage.create(
+                mailbox=self.key,
+                uidvalidity=session.uidvalidity,
+                uid=uid,
+                message_key=message_key,
+                inbound_id=inbound_id,
+                fetched_by=self.lease.holder,
+                fetched_at=self.clock.now(),
+                using_db=conn,
+            )
+
+        try:
+            inbound_id = await self.intake.receive(
+                raw, sender, self._rcpts(head.items()), "imap", also=record
+            )
+        except IntegrityError:  # another process stored this UID first: only mark it
+            return 0
+        log.info(
+            "imap message stored",
+            extra={"mailbox": self.key, "uid": uid, "uidvalidity": session.uidvalidity,
+                   "inbound_id": inbound_id, "size": len(raw)},
+        )  # fmt: skip
+        return 1
+
+    def _rcpts(self, headers: list[tuple[str, str]]) -> list[str]:
+        """The intake (or bounce) addresses the message was sent to (a plus tag picks the workflow);
+        the mailbox's own address when none of them is one."""
+        wanted = {h.lower() for h in RCPT_HEADERS}
+        values = [str(v) for k, v in headers if k.lower() in wanted]
+        found = [a.lower() for _, a in getaddresses(values) if self.intake.accepts(a)]
+        return list(dict.fromkeys(found)) or [self.intake.config.addresses[0]]
+
+
+__all__ = ["ImapError", "ImapIntake", "MailboxLease"]

@@ -1,0 +1,493 @@
+"""docflow reading drafts from a real Dovecot mailbox over IMAP (intake/imap.py).
+
+Drafts are dropped into a mailbox with `doveadm save`, as a delivery would; docflow
+reads them (IDLE or polling), and `doveadm fetch` shows what was marked (no IMAP
+session of the test's own in Dovecot's log). Dovecot logs, at each logout, how many
+message bodies the session fetched (`body_count=`): that is how a test sees that a
+later poll downloads nothing again. The stack is started once for the module; each
+test has a mailbox user of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from docflow.clock import Clock
+from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
+from docflow.intake.imap import ImapIntake
+from docflow.intake.imap_client import ImapSession
+from docflow.intake.models import ImapMessage, InboundMessage
+from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
+from tests.filebuilders import make_docx_python_docx
+from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
+from tests.system.conftest import (
+    AUTHOR,
+    AUTHOR_NAME,
+    DOCX,
+    Server,
+    cli_ok,
+    docflow_env,
+    draft,
+    wait_until,
+)
+from tests.system.test_mailstack import Spawn
+
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(20)]  # one a test: fresh, empty
+PROCESSED = "Đã xử lý"
+FLAG = "$DocflowProcessed"
+
+
+@pytest.fixture(scope="module")
+def mailstack() -> Iterator[Mailstack]:
+    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
+    users = [*DEFAULT_USERS, *MAILBOXES]
+    stack = Mailstack(root, docflow_lmtp_port=free_port(), users=users, tls=True)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.cleanup()
+
+
+@pytest.fixture(scope="module")
+def unused_mailboxes() -> list[str]:
+    return list(MAILBOXES)
+
+
+@pytest.fixture
+def box(unused_mailboxes: list[str]) -> str:
+    """A mailbox no other test has touched (the intake address docflow reads)."""
+    return unused_mailboxes.pop(0)
+
+
+def imap_vars(stack: Mailstack, box: str, **extra: str) -> dict[str, str]:
+    """DOCFLOW_* of a docflow whose intake address is `box`, read over IMAP from Dovecot."""
+    return {
+        "DOCFLOW_INTAKE_ADDRESS": box,
+        "DOCFLOW_IMAP_HOST": "127.0.0.1",
+        "DOCFLOW_IMAP_PORT": str(stack.imap_port),
+        "DOCFLOW_IMAP_TLS": "none",
+        "DOCFLOW_IMAP_USER": box,
+        "DOCFLOW_IMAP_PASSWORD": stack.password,
+        "DOCFLOW_IMAP_POLL_SECONDS": "1",
+        "DOCFLOW_IMAP_LEASE_SECONDS": "3",
+        **extra,
+    }
+
+
+def a_draft(box: str, title: str, attach: bool = True, tag: str = "") -> bytes:
+    """A draft from the author to the mailbox (`tag`: a plus tag on the address)."""
+    local, _, domain = box.partition("@")
+    to = f"{local}+{tag}@{domain}" if tag else box
+    if attach:
+        data = make_docx_python_docx([f"Nội dung {title}."])
+        msg = draft(title, "Dự thảo.docx", data, DOCX)
+        msg.replace_header("To", to)
+    else:
+        msg = EmailMessage()
+        msg["From"] = f"{AUTHOR_NAME} <{AUTHOR}>"
+        msg["To"] = to
+        msg["Subject"] = title
+        msg["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
+        msg.set_content("Quên đính kèm.")
+    return msg.as_bytes()
+
+
+async def folder(stack: Mailstack, user: str, name: str = "INBOX") -> dict[int, set[str]]:
+    """UID → flags of the messages in one of `user`'s folders (doveadm: no IMAP session)."""
+    return await asyncio.to_thread(stack.flags, user, name)
+
+
+def fetched_bodies(stack: Mailstack, user: str) -> list[int]:
+    """Bodies fetched by each finished IMAP session of `user`, from Dovecot's log."""
+    text = stack.dovecot_log.read_text(errors="replace")
+    pattern = rf"imap\({re.escape(user)}\).*Logged out .*body_count=(\d+)"
+    return [int(n) for n in re.findall(pattern, text)]
+
+
+async def rows(model: Any, **filters: Any) -> list[Any]:
+    return list(await model.filter(**filters).order_by("id"))
+
+
+@pytest.fixture
+async def imap_stack(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> AsyncIterator[Stack]:
+    """docflow in this process reading `box` by polling (IDLE off), flagging what it read."""
+    settings = make_settings(
+        tmp_path / "data",
+        database_url,
+        relay.port,
+        **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0"),
+    )
+    s = Stack(settings, relay)
+    await s.start()
+    await s.add_user(AUTHOR, AUTHOR_NAME)
+    yield s
+    await s.stop()
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+async def test_drafts_in_the_mailbox_are_ingested_once_flagged_and_not_fetched_again(
+    imap_stack: Stack, mailstack: Mailstack, box: str, relay: Relay
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Kế hoạch {tag}", tag="ke-hoach"))
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Quên tệp {tag}", attach=False))
+
+    async def all_flagged() -> bool:
+        flags = await folder(mailstack, box)
+        return len(flags) == 2 and all(FLAG in f for f in flags.values())
+
+    await wait_for(all_flagged, 30, "both messages flagged")
+    await imap_stack.settled()
+
+    docs = await imap_stack.documents()
+    assert [(d["title"], d["workflow"]) for d in docs] == [(f"Kế hoạch {tag}", "ke-hoach")]
+    inbound = await rows(InboundMessage)
+    assert sorted((m.state, m.source) for m in inbound) == [
+        ("accepted", "imap"),
+        ("quarantined", "imap"),
+    ]  # with or without an attachment, each stored once and marked
+    assert all(m.rcpt_tos for m in inbound)
+    read = await rows(ImapMessage)
+    assert sorted(r.inbound_id for r in read) == sorted(m.id for m in inbound)
+    assert all(r.marked_at is not None for r in read)
+    subjects = [str(m["Subject"]) for m in relay.to(AUTHOR)]
+    assert sum(docs[0]["code"] in s for s in subjects) == 1, subjects  # one receipt
+    assert len(subjects) == 2, subjects  # and the reply saying the file was missing
+
+    # Later polls download nothing: each later session of the mailbox fetched no body.
+    await wait_for(  # the sessions that fetched the two have logged out
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 2),
+        20,
+        "the fetching sessions' logout",
+    )
+    sessions = len(fetched_bodies(mailstack, box))
+    await wait_for(
+        lambda: asyncio.to_thread(lambda: len(fetched_bodies(mailstack, box)) >= sessions + 3),
+        20,
+        "three more polls",
+    )
+    later = fetched_bodies(mailstack, box)
+    assert later[sessions:] == [0] * len(later[sessions:]) and sum(later) == 2
+    assert len(await rows(InboundMessage)) == 2
+
+
+async def test_idle_reads_a_new_draft_at_once_and_moves_it_to_the_processed_folder(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """Polling every 60 s: a draft read within seconds was announced by IDLE."""
+    env = imap_vars(
+        mailstack,
+        box,
+        DOCFLOW_IMAP_POLL_SECONDS="60",
+        DOCFLOW_IMAP_LEASE_SECONDS="120",
+        DOCFLOW_IMAP_PROCESSED_FOLDER=PROCESSED,
+    )
+    stack = Stack(make_settings(tmp_path / "data", database_url, relay.port, **env), relay)
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        tag = uuid.uuid4().hex[:6]
+        for n in (1, 2):  # the second arrives while docflow idles on the mailbox
+            await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Tờ trình {n} {tag}"))
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+
+            async def moved(n: int = n) -> bool:
+                return len(await folder(mailstack, box, PROCESSED)) == n
+
+            await wait_for(moved, 15, f"draft {n} moved to {PROCESSED}")
+            assert loop.time() - start < 15
+        assert await folder(mailstack, box) == {}  # nothing left in INBOX
+        await stack.settled()
+        titles = sorted(d["title"] for d in await stack.documents())
+        assert titles == [f"Tờ trình 1 {tag}", f"Tờ trình 2 {tag}"]
+        assert sum(fetched_bodies(mailstack, box)) == 0  # still connected: one session
+    finally:
+        await stack.stop()
+    await wait_for(  # its logout: two bodies, once each
+        lambda: asyncio.to_thread(lambda: fetched_bodies(mailstack, box) == [2]), 10, "logout"
+    )
+
+
+async def test_killed_between_storing_and_marking_nothing_is_lost_or_doubled(
+    env: dict[str, str], mailstack: Mailstack, box: str, relay: Relay, spawn: Spawn
+) -> None:
+    """A real `serve`, SIGKILLed while it pauses between the store and the mark (the
+    DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK hook: the window is microseconds otherwise)."""
+    env.update(imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0"))
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME)
+    tag = uuid.uuid4().hex[:6]
+    for n in (1, 2):
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Báo cáo {n} {tag}"))
+    server = await spawn({**env, "DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK": "300"})
+
+    async def receipts() -> list[str]:
+        return [str(m["Subject"]) for m in relay.to(AUTHOR) if tag in str(m["Subject"])]
+
+    first = await wait_until(receipts, what="the first draft's receipt")
+    await server.kill()
+    flags = await folder(mailstack, box)
+    assert len(flags) == 2 and not any(FLAG in f for f in flags.values())  # none marked
+    assert fetched_bodies(mailstack, box) == []  # the session died holding the first
+
+    server.env = env  # restarted without the pause
+    await server.start()
+
+    async def all_flagged() -> bool:
+        flags = await folder(mailstack, box)
+        return len(flags) == 2 and all(FLAG in f for f in flags.values())
+
+    await wait_until(all_flagged, what="both drafts marked")
+    await wait_until(lambda: _settled(server), what="intake to settle")
+    docs = await server.documents()
+    assert sorted(d["title"] for d in docs) == [f"Báo cáo 1 {tag}", f"Báo cáo 2 {tag}"]
+    for d in docs:
+        status, view = await server.api(f"/api/v1/documents/{d['code']}")
+        assert status == 200 and len(view["versions"]) == 1, view
+    states = ("pending", "accepted", "duplicate", "quarantined")
+    assert [await server.inbound(s) for s in states] == [0, 2, 0, 0]  # stored once each
+    await wait_until(lambda: _receipts_for(receipts, docs), what="the second receipt")
+    assert len(await receipts()) == 2 and first[0] in await receipts()
+    # After the restart only the second body was fetched; the first was recognised by UID.
+    await wait_until(
+        lambda: asyncio.to_thread(lambda: len(fetched_bodies(mailstack, box)) >= 2),
+        what="a finished poll session",
+    )
+    assert sum(fetched_bodies(mailstack, box)) == 1
+
+
+async def _settled(server: Server) -> bool:
+    return await server.inbound("pending") == 0
+
+
+async def _receipts_for(receipts: Any, docs: list[dict[str, Any]]) -> bool:
+    subjects = await receipts()
+    return all(any(d["code"] in s for s in subjects) for d in docs)
+
+
+@pytest.fixture
+async def pg_url(pg_database: str) -> AsyncIterator[str]:
+    await _truncate_pg(pg_database)
+    yield pg_database
+
+
+async def test_two_serve_processes_read_one_mailbox_one_at_a_time(
+    pg_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str, spawn: Spawn
+) -> None:
+    """The lease row: one holder reads; when it dies, the other takes over once it lapses.
+    (Over STARTTLS, checked against the stack's own certificate.)"""
+    envs = []
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        tls = {"DOCFLOW_IMAP_TLS": "starttls", "DOCFLOW_IMAP_CA_FILE": str(mailstack.tls_cert)}
+        envs.append(
+            docflow_env(tmp_path / d, pg_url, relay.port, **imap_vars(mailstack, box, **tls))
+        )
+    await cli_ok(envs[0], "user", "add", AUTHOR, "--name", AUTHOR_NAME)
+    servers = [await spawn(e) for e in envs]
+    tag = uuid.uuid4().hex[:6]
+
+    async def stored(n: int) -> list[dict[str, Any]]:
+        docs = [d for d in await servers[1].documents() if tag in d["title"]]
+        return docs if len(docs) == n else []
+
+    async def holders() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(pg_url)
+        try:
+            lease = await conn.fetch("SELECT holder FROM imap_leases")
+            read = await conn.fetch("SELECT fetched_by FROM imap_messages ORDER BY id")
+        finally:
+            await conn.close()
+        return [("lease", r["holder"]) for r in lease] + [("read", r["fetched_by"]) for r in read]
+
+    for n in range(3):
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Công văn {n} {tag}"))
+    await wait_until(lambda: stored(3), what="three documents")
+    seen = await holders()
+    first = seen[0][1]
+    assert {h for _, h in seen} == {first}  # the lease's holder read every message
+    held_by = next(s for s in servers if s.proc and f":{s.proc.pid}:" in first)
+    other = next(s for s in servers if s is not held_by)
+    assert "imap connected" in held_by.log_tail(100_000)
+    assert "imap connected" not in other.log_tail(100_000)  # never touched the mailbox
+
+    await held_by.kill()
+    for n in range(3, 5):
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Công văn {n} {tag}"))
+    servers = [other, other]  # stored() asks the one still running
+    await wait_until(lambda: stored(5), within=30, what="the other process taking over")
+    seen = await holders()
+    second = seen[0][1]
+    assert other.proc is not None
+    assert second != first and f":{other.proc.pid}:" in second
+    assert [h for k, h in seen if k == "read"] == [first] * 3 + [second] * 2
+    states = ("pending", "accepted", "duplicate", "quarantined")
+    await wait_until(lambda: _settled(other), what="intake to settle")
+    assert [await other.inbound(s) for s in states] == [0, 5, 0, 0]
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_tls_modes_check_the_server_certificate(
+    mailstack: Mailstack, box: str, mode: str
+) -> None:
+    port = mailstack.imaps_port if mode == "tls" else mailstack.imap_port
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=port,
+        tls=mode,
+        ca_file=str(mailstack.tls_cert),
+        user=box,
+        password=mailstack.password,
+    )
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thư", attach=False))
+    session = await ImapSession.open(settings)
+    try:
+        assert session.client.protocol.transport.get_extra_info("ssl_object") is not None
+        assert await session.unmarked() == [1]
+    finally:
+        await session.close()
+    untrusted = ImapSettings(**{**settings.__dict__, "ca_file": ""})  # the system's CAs
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await ImapSession.open(untrusted)
+
+
+def doveadm(stack: Mailstack, *args: str) -> str:
+    result = subprocess.run(
+        ["doveadm", "-c", str(stack.dovecot_conf), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout
+
+
+async def test_a_rebuilt_folder_is_recognised_by_message_id_and_not_stored_again(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """Restored from a backup into a new folder (new UIDVALIDITY): marked, not stored."""
+    name = "Văn bản đến"
+    await asyncio.to_thread(doveadm, mailstack, "mailbox", "create", "-u", box, name)
+    env = imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_IMAP_FOLDER=name)
+    stack = Stack(make_settings(tmp_path / "data", database_url, relay.port, **env), relay)
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        raw = a_draft(box, f"Quyết định {uuid.uuid4().hex[:6]}")
+
+        async def uidvalidity() -> str:
+            out = await asyncio.to_thread(
+                doveadm, mailstack, "mailbox", "status", "-u", box, "uidvalidity", name
+            )
+            return out.strip()
+
+        async def flagged() -> bool:
+            flags = await folder(mailstack, box, name)
+            return len(flags) == 1 and all(FLAG in f for f in flags.values())
+
+        await asyncio.to_thread(mailstack.save, box, raw, name)
+        await wait_for(flagged, 30, "the draft flagged")
+        await stack.settled()
+        before = await uidvalidity()
+        await asyncio.sleep(1.1)  # Dovecot's UIDVALIDITY is a time in seconds
+        await asyncio.to_thread(doveadm, mailstack, "mailbox", "delete", "-u", box, name)
+        await asyncio.to_thread(doveadm, mailstack, "mailbox", "create", "-u", box, name)
+        await asyncio.to_thread(mailstack.save, box, raw, name)
+        assert await uidvalidity() != before
+        await wait_for(flagged, 30, "the restored draft flagged")
+        await stack.settled()
+        assert len(await rows(InboundMessage)) == 1
+        assert len(await rows(ImapMessage)) == 1
+        assert len(await stack.documents()) == 1
+        assert len(relay.to(AUTHOR)) == 1  # one receipt
+    finally:
+        await stack.stop()
+    await wait_for(  # read again (to see whose it was), not stored
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 2), 10, "logout"
+    )
+
+
+@pytest.mark.parametrize("flag", [FLAG, "\\Seen"])
+async def test_two_readers_at_once_store_a_message_once(
+    stack: Stack, mailstack: Mailstack, box: str, flag: str
+) -> None:
+    """The UID's unique key: a reader that loses the race stores nothing, only marks.
+    (With a keyword, and with \\Seen as offices whose server keeps no keywords use it.)"""
+    await stack.add_user(AUTHOR, AUTHOR_NAME)
+    env = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
+    env.update(imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_IMAP_PROCESSED_FLAG=flag))
+    settings = load_settings(env).imap
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thông báo"))
+    readers = [ImapIntake(settings, stack.services.intake, Clock()) for _ in range(2)]
+    sessions = [await ImapSession.open(settings) for _ in readers]
+    try:
+        for reader in readers:
+            reader.lease.until = float("inf")  # as if each held the lease (a stalled holder)
+        stored = await asyncio.gather(*(r.cycle(s) for r, s in zip(readers, sessions, strict=True)))
+    finally:
+        for session in sessions:
+            await session.close()
+    assert sorted(stored) == [0, 1]
+    assert len(await rows(InboundMessage)) == 1
+    assert len(await rows(ImapMessage)) == 1
+    assert [flag in f for f in (await folder(mailstack, box)).values()] == [True]
+    assert await _unmarked(settings) == []  # the next search finds nothing
+    spooled = [p for p in stack.services.spool.root.rglob("*.eml")]
+    assert len(spooled) == 1  # the loser's spool file was removed
+
+
+async def _unmarked(settings: ImapSettings) -> list[int]:
+    session = await ImapSession.open(settings)
+    try:
+        return await session.unmarked()
+    finally:
+        await session.close()
+
+
+async def test_an_unreachable_server_is_retried_with_back_off_then_the_mailbox_is_read(
+    stack: Stack, mailstack: Mailstack, box: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ticks every 0.1 s, but after a failed connection the next try waits 2 s, then 4 s."""
+    await stack.add_user(AUTHOR, AUTHOR_NAME)
+    env = {"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")}
+    good = load_settings({**env, **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0")}).imap
+    reader = ImapIntake(replace(good, port=free_port()), stack.services.intake, Clock())
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Giấy mời"))
+    loop = asyncio.get_running_loop()
+    try:
+        end = loop.time() + 3.5
+        while loop.time() < end:  # nothing listens on that port: refused at once
+            await reader.tick()
+            await asyncio.sleep(0.1)
+        assert reader.failures == 2  # tried at 0 s and 2 s, not at every tick
+        retries = [r for r in caplog.records if r.getMessage() == "imap reading failed, will retry"]
+        assert [getattr(r, "retry_in_s", None) for r in retries] == [2.0, 4.0]
+        reader.settings = good  # the server is back
+
+        async def read() -> bool:
+            await reader.tick()
+            return len(await rows(InboundMessage)) == 1
+
+        await wait_for(read, 10, "the mailbox read after the back-off")
+    finally:
+        await reader.close()
+    assert reader.failures == 0
+    assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
