@@ -6,7 +6,7 @@ from tortoise import fields
 # from it, written with their inbound rows (docflow/intake/imap.py).
 
 class Migration(migrations.Migration):
-    dependencies = [('docflow', '0009_search')]
+    dependencies = [('docflow', '0011_sender_limits')]
 
     initial = False
 
