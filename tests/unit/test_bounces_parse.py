@@ -96,3 +96,12 @@ def test_the_bounce_address_defaults_to_the_from_address_plus_bounce_and_takes_n
     assert load_settings(env).bounce_address == "vanthu-bounce@bandantoc.gov.vn"
     with pytest.raises(SettingsError, match=r"^setting DOCFLOW_BOUNCE_ADDRESS: "):
         load_settings({"DOCFLOW_BOUNCE_ADDRESS": "docflow+bounce@docflow.localhost"})
+
+
+def test_the_bounce_address_may_not_be_an_intake_address() -> None:
+    """Every draft to it would be taken for a bounce and lost to the bounce path."""
+    env = {"DOCFLOW_INTAKE_ADDRESS": "vanban@bandantoc.gov.vn"}
+    with pytest.raises(SettingsError, match="is an intake address"):
+        load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban@bandantoc.gov.vn"})
+    ok = load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban-bounce@bandantoc.gov.vn"})
+    assert ok.bounce_address == "vanban-bounce@bandantoc.gov.vn"
