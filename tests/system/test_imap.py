@@ -32,6 +32,7 @@ from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
+from tests.integration.test_bounces import dsn
 from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
 from tests.system.conftest import (
     AUTHOR,
@@ -491,3 +492,52 @@ async def test_an_unreachable_server_is_retried_with_back_off_then_the_mailbox_i
         await reader.close()
     assert reader.failures == 0
     assert [FLAG in f for f in (await folder(mailstack, box)).values()] == [True]
+
+
+async def test_a_bounce_in_the_mailbox_marks_the_delivery_failed_and_is_no_draft(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """An office without a listener: its bounce address is an alias of the mailbox, so a
+    DSN of docflow's own mail arrives there, and goes the bounce path, not the draft one."""
+    local, _, domain = box.partition("@")
+    bounce_base = f"{local}-bounce@{domain}"
+    settings = make_settings(
+        tmp_path / "data",
+        database_url,
+        relay.port,
+        **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_BOUNCE_ADDRESS=bounce_base),
+    )
+    s = Stack(settings, relay)
+    await s.start()
+    try:
+        await s.add_user(AUTHOR, AUTHOR_NAME)
+        title = f"Báo cáo {uuid.uuid4().hex[:6]}"
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, title))
+        await wait_for(lambda: _mails_to(relay, AUTHOR, 1), 30, "the receipt")
+        receipt = relay.to(AUTHOR)[0]
+        verp = relay.envelope_from[str(receipt["Message-ID"])]
+        assert verp.startswith(f"{local}-bounce+") and verp.endswith(f"@{domain}")
+
+        raw = dsn(verp, AUTHOR, str(receipt["Message-ID"]))  # as the mail server files it
+        await asyncio.to_thread(mailstack.save, box, raw)
+
+        async def both_flagged() -> bool:
+            flags = await folder(mailstack, box)
+            return len(flags) == 2 and all(FLAG in f for f in flags.values())
+
+        await wait_for(both_flagged, 30, "the draft and the DSN flagged")
+        await s.settled()
+        docs = await s.documents()
+        assert [d["title"] for d in docs] == [title]  # the DSN made no document
+        doc = await s.document(docs[0]["code"])
+        failed = doc["deliveries_failed"]
+        assert [(f["to"], f["kind"], f["status"]) for f in failed] == [(AUTHOR, "receipt", "5.1.1")]
+        states = sorted(m.state for m in await rows(InboundMessage))
+        assert states == ["accepted", "bounce"]
+        assert len(relay.to(AUTHOR)) == 1  # the bounce was not answered
+    finally:
+        await s.stop()
+
+
+async def _mails_to(relay: Relay, address: str, n: int) -> bool:
+    return len(relay.to(address)) >= n
