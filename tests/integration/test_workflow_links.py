@@ -117,6 +117,7 @@ async def test_get_changes_nothing_and_spent_or_forged_links_say_why(stack: Stac
     status, page = await click(stack, review["open"][:-6] + "AAAAAA")
     assert status == 404 and "không hợp lệ" in page
     assert await status_of(stack, code) == "rejected"
+    await stack.settled()  # the notice to the author leaves through the outbox
     told = stack.relay.texts_to(AUTHOR)
     assert any("bị từ chối" in t and "Sai thể thức." in t for t in told)
 
