@@ -15,6 +15,7 @@ of the other candidates.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -90,6 +91,42 @@ def tsquery_sql(literal: str) -> str:
     return "'" + literal.replace("'", "''") + "'::tsquery"
 
 
+WALK = 3  # a first walk reads at most WALK × n rows for n matches (see `_newest`)
+
+
+def plain_literal(query: ParsedQuery, tags: list[str]) -> str:
+    """A tsquery the GIN index answers without reading any row (no phrase operator, no
+    weight, no negation): the positive words, a phrase by its word pairs, the tags. It
+    finds every match of the query, and seldom more (a phrase's pairs apart)."""
+    parts = []
+    for t in query.positive:
+        pairs = pairs_of(t.folded)
+        parts += [f"'{a}~{b}'" for a, b in pairs] if pairs else [f"'{t.folded[0]}'"]
+    return " & ".join([*parts, *(f"'#{t}'" for t in tags)])
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The newest matches of a tsquery in one tsvector column of a narrow table."""
+
+    table: str  # search_terms or search_heads
+    column: str  # tsv or head_tsv
+    match: str  # SQL of the tsquery (phrases, negations)
+    plain: str  # SQL of its plain form (`plain_literal`): equal to `match` without those
+    extra: str = ""  # more columns, computed for the rows found only
+
+
+def by_key(walk: Walk, keys: list[int]) -> str:
+    """A subquery of the rows of `keys`, read by key: OFFSET 0 keeps a test on them out of
+    it, else the planner may answer `sort_key IN (…) AND tsv @@ q` by the GIN index,
+    rechecking every row that holds the words (550 ms for 108 keys of a phrase)."""
+    listed_keys = ", ".join(str(int(k)) for k in keys)
+    return (
+        f"SELECT sort_key, {walk.column} FROM {walk.table} "
+        f"WHERE sort_key IN ({listed_keys}) OFFSET 0"
+    )
+
+
 class PostgresSearch:
     """tsvector + GIN behind the search service."""
 
@@ -98,16 +135,16 @@ class PostgresSearch:
         self.head_size = head
 
     async def add(self, conn: BaseDBAsyncClient, entry: IndexEntry, fresh: bool = False) -> None:
-        n = len(entry_values(entry)) + 1
-        await conn.execute_query(
-            upsert_sql(mark, {"tsv": f"${n}::text::tsvector"}),
-            [*entry_values(entry), tsvector_literal(entry)],
-        )
-        await conn.execute_query(
-            "INSERT INTO search_heads (sort_key, head_tsv) VALUES ($1, $2::text::tsvector) "
-            "ON CONFLICT (sort_key) DO UPDATE SET head_tsv = excluded.head_tsv",
-            [entry.sort_key, tsvector_literal(entry, head=True)],
-        )
+        await conn.execute_query(upsert_sql(mark), entry_values(entry))
+        for table, column, head in (
+            ("search_terms", "tsv", False),
+            ("search_heads", "head_tsv", True),
+        ):
+            await conn.execute_query(
+                f"INSERT INTO {table} (sort_key, {column}) VALUES ($1, $2::text::tsvector) "
+                f"ON CONFLICT (sort_key) DO UPDATE SET {column} = excluded.{column}",
+                [entry.sort_key, tsvector_literal(entry, head=head)],
+            )
 
     async def remove(self, conn: BaseDBAsyncClient, record_id: int) -> bool:
         count, _ = await conn.execute_query(
@@ -115,52 +152,129 @@ class PostgresSearch:
         )
         return bool(count)
 
+    async def _newest(
+        self, conn: BaseDBAsyncClient, walk: Walk, lo: int, hi: int, n: int
+    ) -> list[dict[str, Any]]:
+        """The `n` newest rows in [lo, hi] that match, newest first, in bounded work
+        whatever the planner thinks. Left to itself, the planner multiplies the
+        frequencies of a phrase's words and pairs as if independent, expects a few rows
+        for a phrase of common words and reads every match through the GIN index with a
+        recheck of each (`"vị trí việc làm"`: 25,000 rows, 300-700 ms) where walking the
+        newest 800 rows finds 200; and in a narrow table it thinks testing every row (a
+        sequential scan) cheap, where each test reads a tsvector out of line.
+
+        1. Walk the newest rows by sort_key, a chunk at a time (a subquery with its own
+           LIMIT, so the walk cannot go on), testing each; after each chunk, go on only
+           while the matches seen so far say the rest is within WALK × n rows.
+        2. Otherwise the matches are sparse here: the rest are found by the plain query,
+           which the GIN index answers without reading a row to test it, and only those
+           are tested for the phrases and negations (and give `extra`), a batch at a time.
+           The planner knows how common plain words are (not pairs, but it then errs
+           towards the index): the index for the sparse ones, a walk for words common
+           elsewhere in the range.
+        """
+        found: list[dict[str, Any]] = []
+        walked, chunk = 0, n
+        while True:
+            rows = await conn.execute_query_dict(
+                f"WITH w AS MATERIALIZED (SELECT sort_key, {walk.column} FROM {walk.table} "
+                f"WHERE sort_key BETWEEN {lo} AND {hi} ORDER BY sort_key DESC LIMIT {chunk}), "
+                f"m AS (SELECT sort_key{walk.extra} FROM w WHERE {walk.column} @@ {walk.match} "
+                f"ORDER BY sort_key DESC LIMIT {n - len(found)}) "
+                "SELECT s.walked, s.floor, m.* FROM (SELECT count(*) AS walked, "
+                "min(sort_key) AS floor FROM w) s LEFT JOIN m ON true"
+            )
+            found += sorted(
+                (dict(r) for r in rows if r["sort_key"] is not None),
+                key=lambda r: -int(r["sort_key"]),
+            )
+            if len(found) >= n or int(rows[0]["walked"]) < chunk:
+                return found[:n]  # enough, or the walk read the whole range
+            walked += chunk
+            hi = int(rows[0]["floor"]) - 1
+            # rows still to walk at the density seen so far, with a margin
+            rest = (n - len(found)) * walked * 5 // (4 * len(found)) + 1 if found else None
+            if rest is None or walked + rest > WALK * n:
+                break
+            chunk = max(rest, n // 4)
+        verify = walk.match != walk.plain
+        while len(found) < n:
+            batch = 2 * (n - len(found)) if verify else n - len(found)
+            keys = [
+                int(r["sort_key"])
+                for r in await conn.execute_query_dict(
+                    f"SELECT sort_key FROM {walk.table} WHERE {walk.column} @@ {walk.plain} "
+                    f"AND sort_key BETWEEN {lo} AND {hi} ORDER BY sort_key DESC "
+                    f"LIMIT {batch}"
+                )
+            ]
+            if not keys:
+                break
+            if verify or walk.extra:
+                test = f"{walk.column} @@ {walk.match}" if verify else "true"
+                more = await conn.execute_query_dict(
+                    f"SELECT sort_key{walk.extra} FROM ({by_key(walk, keys)}) k WHERE {test}"
+                )
+            else:
+                more = [{"sort_key": k} for k in keys]
+            found += sorted((dict(r) for r in more), key=lambda r: -int(r["sort_key"]))
+            if len(keys) < batch:
+                break
+            hi = keys[-1] - 1
+        return found[:n]
+
+    async def _which(
+        self, conn: BaseDBAsyncClient, walk: Walk, test: str, keys: list[int]
+    ) -> set[int]:
+        """Which of `keys` match `test`, each row read by its key."""
+        if not keys:
+            return set()
+        rows = await conn.execute_query_dict(
+            f"SELECT sort_key FROM ({by_key(walk, keys)}) k WHERE {walk.column} @@ {test}"
+        )
+        return {int(r["sort_key"]) for r in rows}
+
     async def candidates(
         self, conn: BaseDBAsyncClient, query: ParsedQuery, filters: Filters
     ) -> Candidates:
-        match = tsquery_sql(tsquery_literal(query, tags=filters.tags()))
-        walk = (
-            "SELECT sort_key{extra} FROM {table} WHERE {col} @@ {match} "
-            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
-            "ORDER BY sort_key DESC LIMIT {n}"
-        )
-        head = walk.format(
-            extra=", head_tsv", table="search_heads", col="head_tsv", match=match, n=self.head_size
-        )
-        recent = walk.format(
-            extra="", table="search_entries", col="tsv", match=match, n=self.window_size
-        )
+        tags = filters.tags()
+        match = tsquery_sql(tsquery_literal(query, tags=tags))
+        plain = tsquery_sql(plain_literal(query, tags))
+        if not query.negative and all(len(t.tokens) == 1 for t in query.positive):
+            match = plain  # the same query: nothing to recheck
         exact = tsquery_sql(tsquery_literal(query, exact=True))
         rank = tsquery_sql(tsquery_literal(query, negated=False))
-
-        def whole(test: str, key: str) -> str:
-            return f"(SELECT e.tsv @@ {test} FROM search_entries e WHERE e.sort_key = {key})"
-
-        negated = whole(match, "h.sort_key") if query.negative else "true"
-        rows = await conn.execute_query_dict(
-            f"WITH h AS MATERIALIZED ({head}), r AS MATERIALIZED ({recent}) "
-            "SELECT coalesce(h.sort_key, r.sort_key) AS sort_key, "
-            "r.sort_key IS NOT NULL AS recent, "
-            "(SELECT count(*) FROM r) AS n, (SELECT min(sort_key) FROM r) AS bound, "
-            "CASE WHEN h.sort_key IS NULL THEN 0 "
-            f"ELSE ts_rank_cd(h.head_tsv, {rank}, 1) END AS score, "
-            f"CASE WHEN h.sort_key IS NULL THEN {whole(exact, 'r.sort_key')} "
-            f"ELSE h.head_tsv @@ {exact} END AS exact, "
-            f"CASE WHEN r.sort_key IS NULL THEN {negated} ELSE true END AS full_match "
-            "FROM h FULL JOIN r ON h.sort_key = r.sort_key"
+        lo, hi = int(filters.lo), int(filters.hi)
+        head = await self._newest(
+            conn,
+            Walk(
+                "search_heads",
+                "head_tsv",
+                match,
+                plain,
+                f", ts_rank_cd(head_tsv, {rank}, 1) AS score, head_tsv @@ {exact} AS exact",
+            ),
+            lo,
+            hi,
+            self.head_size,
         )
-        if not rows:
-            return Candidates([], None)
-        full = int(rows[0]["n"]) >= self.window_size
-        bound = int(rows[0]["bound"]) if full else None
-        start = bound if bound is not None else filters.lo
+        terms = Walk("search_terms", "tsv", match, plain)
+        recent = await self._newest(conn, terms, lo, hi, self.window_size)
+        bound = int(recent[-1]["sort_key"]) if len(recent) == self.window_size else None
+        start = bound if bound is not None else lo
+        recent_keys = {int(r["sort_key"]) for r in recent}
+        scored = {int(r["sort_key"]): r for r in head}
+        # as on SQLite: a head match in the recent ones' range is one of them unless its
+        # text holds a negated word; older ones are checked against the whole text
+        keep = {k for k in scored if k in recent_keys or k < start}
+        if query.negative:
+            older = sorted(k for k in keep if k < start)
+            keep -= set(older) - await self._which(conn, terms, match, older)
+        others = sorted(recent_keys - set(scored))
+        exact_others = await self._which(conn, terms, exact, others)
         items = [
-            Candidate(int(r["sort_key"]), float(r["score"]), bool(r["exact"]))
-            for r in rows
-            # as on SQLite: a head match in the recent ones' range is one of them unless
-            # its text holds a negated word; older ones are checked against the whole text
-            if r["recent"] or (int(r["sort_key"]) < start and r["full_match"])
-        ]
+            Candidate(k, float(scored[k]["score"]), bool(scored[k]["exact"])) for k in keep
+        ] + [Candidate(k, 0.0, k in exact_others) for k in others]
         return Candidates(items, bound)
 
     async def newest(
@@ -174,15 +288,19 @@ class PostgresSearch:
     ) -> list[int]:
         if query.empty:
             return await listed(conn, mark, filters, filters.hi, offset, limit)
-        skipped = ", ".join(str(int(k)) for k in skip or [])
-        rows = await conn.execute_query_dict(
-            "SELECT sort_key FROM search_entries "
-            f"WHERE tsv @@ {tsquery_sql(tsquery_literal(query, tags=filters.tags()))} "
-            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
-            + (f"AND sort_key NOT IN ({skipped}) " if skipped else "")
-            + f"ORDER BY sort_key DESC LIMIT {int(limit)} OFFSET {int(offset)}"
+        tags = filters.tags()
+        walk = Walk(
+            "search_terms",
+            "tsv",
+            tsquery_sql(tsquery_literal(query, tags=tags)),
+            tsquery_sql(plain_literal(query, tags)),
         )
-        return [int(r["sort_key"]) for r in rows]
+        skipped = set(skip or [])
+        rows = await self._newest(
+            conn, walk, int(filters.lo), int(filters.hi), offset + limit + len(skipped)
+        )
+        keys = [int(r["sort_key"]) for r in rows if int(r["sort_key"]) not in skipped]
+        return keys[offset : offset + limit]
 
     async def rows(self, conn: BaseDBAsyncClient, keys: list[int]) -> dict[int, dict[str, Any]]:
         return await rows_by_key(conn, mark, keys)
