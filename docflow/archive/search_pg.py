@@ -308,3 +308,8 @@ class PostgresSearch:
     async def clear(self, conn: BaseDBAsyncClient, rows_too: bool) -> None:
         if rows_too:
             await conn.execute_query("DELETE FROM search_entries")
+
+    async def tidy(self, conn: BaseDBAsyncClient) -> None:
+        # until the new rows are analyzed, the planner may walk the sort_key index for a
+        # rare word or use the GIN index for a common one (autovacuum gets there later)
+        await conn.execute_script("ANALYZE search_entries, search_terms, search_heads")
