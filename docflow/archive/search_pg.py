@@ -1,15 +1,17 @@
-"""The PostgreSQL engine: a tsvector `tsv` on search_entries, `head_tsv` in search_heads.
+"""The PostgreSQL engine: tsvectors in two narrow tables beside search_entries.
 
-docflow writes the tsvectors itself (no text search configuration involved). `tsv`:
-every token twice at its position, folded (`dan`) and exact with a `=` prefix (`=dân`),
-weighted by field (title A, summary B, number and signer C, text D), with a one-position
-gap between fields so that no phrase spans two of them, the folded word pairs (`dan~toc`,
-no position) and the filter tokens with a `#` prefix. `head_tsv`, in a narrow table of
-its own (few pages to read): the same for title, summary and meta: the head candidates are
-walked there, ranked by `ts_rank_cd` over it (cover density, weights 1.0/0.4/0.2) and
-put in the first tier by `head_tsv @@ exact`: a small value read, not the whole text.
-Queries are tsquery literals built the same way; `tsv @@ exact` decides the first tier
-of the other candidates.
+docflow writes the tsvectors itself (no text search configuration involved).
+`search_terms.tsv`: every token twice at its position, folded (`dan`) and exact with a
+`=` prefix (`=dân`), weighted by field (title A, summary B, number and signer C, text
+D), with a one-position gap between fields so that no phrase spans two of them, the
+folded word pairs (`dan~toc`, no position) and the filter tokens with a `#` prefix.
+`search_heads.head_tsv`: the same for title, summary and meta. Both tables hold only the
+sort key and the tsvector (a walk by sort key reads few pages, and the GIN index finds
+rows without the wide texts); the head candidates are walked in search_heads, ranked by
+`ts_rank_cd` there (cover density, weights 1.0/0.4/0.2) and put in the first tier by
+`head_tsv @@ exact`. Queries are tsquery literals built the same way; `tsv @@ exact`
+decides the first tier of the other candidates. How the newest matches are found in
+bounded work whatever the planner estimates: `PostgresSearch._newest`.
 """
 
 from __future__ import annotations
