@@ -113,6 +113,15 @@ def plain_literal(query: ParsedQuery, tags: list[str]) -> str:
     return " & ".join([*parts, *(f"'#{t}'" for t in tags)])
 
 
+def match_and_plain(query: ParsedQuery, tags: list[str]) -> tuple[str, str]:
+    """The SQL of the query's tsquery and of its plain form: the same text when the
+    query is words only (nothing the GIN index must recheck)."""
+    plain = tsquery_sql(plain_literal(query, tags))
+    if not query.negative and all(len(t.tokens) == 1 for t in query.positive):
+        return plain, plain
+    return tsquery_sql(tsquery_literal(query, tags=tags)), plain
+
+
 @dataclass(frozen=True)
 class Walk:
     """The newest matches of a tsquery in one tsvector column of a narrow table."""
@@ -163,24 +172,32 @@ class PostgresSearch:
     async def _newest(
         self, conn: BaseDBAsyncClient, walk: Walk, lo: int, hi: int, n: int
     ) -> list[dict[str, Any]]:
-        """The `n` newest rows in [lo, hi] that match, newest first, in bounded work
-        whatever the planner thinks. Left to itself, the planner multiplies the
-        frequencies of a phrase's words and pairs as if independent, expects a few rows
-        for a phrase of common words and reads every match through the GIN index with a
-        recheck of each (`"vị trí việc làm"`: 25,000 rows, 300-700 ms) where walking the
-        newest 800 rows finds 200; and in a narrow table it thinks testing every row (a
-        sequential scan) cheap, where each test reads a tsvector out of line.
+        """The `n` newest rows in [lo, hi] that match, newest first, in bounded work.
+
+        For words (no phrase, no exclusion) the planner chooses well between walking the
+        sort_key index and the GIN index: it knows how common each word is. For a phrase
+        it does not: it multiplies the frequencies of the phrase's words and pairs as if
+        independent, expects a few rows for a phrase of common words and reads every
+        match through the GIN index with a recheck of each (`"vị trí việc làm"`: 25,000
+        rows, 300-700 ms) where walking the newest 800 rows finds 200. So then:
 
         1. Walk the newest rows by sort_key, a chunk at a time (a subquery with its own
            LIMIT, so the walk cannot go on), testing each: first n / 4 rows, then, while
            at least one row in SPARSE matched, as many as that density says are left.
-        2. Otherwise the matches are sparse here: the rest are found by the plain query,
-           which the GIN index answers without reading a row to test it, and only those
-           are tested for the phrases and negations (and give `extra`), a batch at a time.
-           The planner knows how common plain words are (not pairs, but it then errs
-           towards the index): the index for the sparse ones, a walk for words common
-           elsewhere in the range.
+        2. Otherwise the matches are sparse here: the rest are found by the plain query
+           (words, a phrase by its word pairs), which the GIN index answers without
+           reading a row to recheck it, newest first (the planner's choice again, on
+           words and pairs only), and only those rows are tested for the phrases and
+           exclusions (and give `extra`), a batch at a time.
         """
+        if walk.match == walk.plain:  # words only: the planner knows how common they are
+            rows = await conn.execute_query_dict(
+                f"SELECT sort_key{walk.extra} FROM (SELECT sort_key, {walk.column} "
+                f"FROM {walk.table} WHERE {walk.column} @@ {walk.plain} "
+                f"AND sort_key BETWEEN {lo} AND {hi} ORDER BY sort_key DESC LIMIT {n}) w "
+                "ORDER BY sort_key DESC"
+            )
+            return [dict(r) for r in rows]
         found: list[dict[str, Any]] = []
         walked, chunk = 0, max(n // 4, 1)  # a quarter of n tells dense from sparse
         while True:
@@ -209,9 +226,8 @@ class PostgresSearch:
                 break
             # rows still to walk at the density seen so far, with a margin
             chunk = max((n - len(found)) * walked * 5 // (4 * len(found)) + 1, n // 4)
-        verify = walk.match != walk.plain
         while len(found) < n:
-            batch = 2 * (n - len(found)) if verify else n - len(found)
+            batch = 2 * (n - len(found))  # the pairs seldom hold without the phrase
             keys = [
                 int(r["sort_key"])
                 for r in await conn.execute_query_dict(
@@ -222,13 +238,10 @@ class PostgresSearch:
             ]
             if not keys:
                 break
-            if verify or walk.extra:
-                test = f"{walk.column} @@ {walk.match}" if verify else "true"
-                more = await conn.execute_query_dict(
-                    f"SELECT sort_key{walk.extra} FROM ({by_key(walk, keys)}) k WHERE {test}"
-                )
-            else:
-                more = [{"sort_key": k} for k in keys]
+            more = await conn.execute_query_dict(
+                f"SELECT sort_key{walk.extra} FROM ({by_key(walk, keys)}) k "
+                f"WHERE {walk.column} @@ {walk.match}"
+            )
             found += sorted((dict(r) for r in more), key=lambda r: -int(r["sort_key"]))
             if len(keys) < batch:
                 break
@@ -250,10 +263,7 @@ class PostgresSearch:
         self, conn: BaseDBAsyncClient, query: ParsedQuery, filters: Filters
     ) -> Candidates:
         tags = filters.tags()
-        match = tsquery_sql(tsquery_literal(query, tags=tags))
-        plain = tsquery_sql(plain_literal(query, tags))
-        if not query.negative and all(len(t.tokens) == 1 for t in query.positive):
-            match = plain  # the same query: nothing to recheck
+        match, plain = match_and_plain(query, tags)
         exact = tsquery_sql(tsquery_literal(query, exact=True))
         rank = tsquery_sql(tsquery_literal(query, negated=False))
         lo, hi = int(filters.lo), int(filters.hi)
@@ -300,13 +310,7 @@ class PostgresSearch:
     ) -> list[int]:
         if query.empty:
             return await listed(conn, mark, filters, filters.hi, offset, limit)
-        tags = filters.tags()
-        walk = Walk(
-            "search_terms",
-            "tsv",
-            tsquery_sql(tsquery_literal(query, tags=tags)),
-            tsquery_sql(plain_literal(query, tags)),
-        )
+        walk = Walk("search_terms", "tsv", *match_and_plain(query, filters.tags()))
         skipped = set(skip or [])
         rows = await self._newest(
             conn, walk, int(filters.lo), int(filters.hi), offset + limit + len(skipped)
