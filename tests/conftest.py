@@ -42,6 +42,7 @@ TABLES = [
     "issued_files",
     "archive_records",
     "register_counters",
+    "search_terms",
     "search_entries",
     "delegations",
     "audit_events",

@@ -120,3 +120,6 @@ class Backend(Protocol):
 
     async def clear(self, conn: BaseDBAsyncClient, rows_too: bool) -> None:
         """Empty the engine index (and the search table when `rows_too`)."""
+
+    async def tidy(self, conn: BaseDBAsyncClient) -> None:
+        """After a rebuild: fresh statistics for the planner, the index compacted."""

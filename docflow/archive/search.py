@@ -212,7 +212,18 @@ class SearchIndex:
     ) -> int:
         """Rebuild the search in one transaction: from `entries` (the archive's records,
         replacing every entry), or, when None, from the texts already in the search table
-        (after a change to tokenizing or ranking). `progress(n)` after each batch of n."""
+        (after a change to tokenizing or ranking). `progress(n)` after each batch of n;
+        then the engine tidies up (statistics, compaction) outside the transaction."""
+        done = await self._rebuild(entries, progress)
+        conn = self.connection()
+        await self.engine(conn).tidy(conn)
+        return done
+
+    async def _rebuild(
+        self,
+        entries: Iterable[IndexEntry] | None,
+        progress: Callable[[int], None] | None,
+    ) -> int:
         done = 0
         async with in_transaction() as conn:
             engine = self.engine(conn)

@@ -1,20 +1,23 @@
-"""The PostgreSQL engine: a tsvector `tsv` on search_entries, `head_tsv` in search_heads.
+"""The PostgreSQL engine: tsvectors in two narrow tables beside search_entries.
 
-docflow writes the tsvectors itself (no text search configuration involved). `tsv`:
-every token twice at its position, folded (`dan`) and exact with a `=` prefix (`=dân`),
-weighted by field (title A, summary B, number and signer C, text D), with a one-position
-gap between fields so that no phrase spans two of them, the folded word pairs (`dan~toc`,
-no position) and the filter tokens with a `#` prefix. `head_tsv`, in a narrow table of
-its own (few pages to read): the same for title, summary and meta: the head candidates are
-walked there, ranked by `ts_rank_cd` over it (cover density, weights 1.0/0.4/0.2) and
-put in the first tier by `head_tsv @@ exact`: a small value read, not the whole text.
-Queries are tsquery literals built the same way; `tsv @@ exact` decides the first tier
-of the other candidates.
+docflow writes the tsvectors itself (no text search configuration involved).
+`search_terms.tsv`: every token twice at its position, folded (`dan`) and exact with a
+`=` prefix (`=dân`), weighted by field (title A, summary B, number and signer C, text
+D), with a one-position gap between fields so that no phrase spans two of them, the
+folded word pairs (`dan~toc`, no position) and the filter tokens with a `#` prefix.
+`search_heads.head_tsv`: the same for title, summary and meta. Both tables hold only the
+sort key and the tsvector (a walk by sort key reads few pages, and the GIN index finds
+rows without the wide texts); the head candidates are walked in search_heads, ranked by
+`ts_rank_cd` there (cover density, weights 1.0/0.4/0.2) and put in the first tier by
+`head_tsv @@ exact`. Queries are tsquery literals built the same way; `tsv @@ exact`
+decides the first tier of the other candidates. How the newest matches are found in
+bounded work whatever the planner estimates: `PostgresSearch._newest`.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -90,6 +93,57 @@ def tsquery_sql(literal: str) -> str:
     return "'" + literal.replace("'", "''") + "'::tsquery"
 
 
+# Matches sparser than one row in SPARSE are found by the GIN index rather than by a walk
+# (see `_newest`). Measured at 100,000 documents: a walk costs ~9 µs a row in search_terms
+# (a tsvector read out of line) and ~2.5 µs in search_heads; the GIN index ~1.3 and ~3.5
+# µs a match (the row's page visited for its sort key, then sorted). So walking for n more
+# matches at density d (n / d rows) is cheaper than listing all d × 100,000 matches while
+# d is above ~1/10, and more so in a larger archive.
+SPARSE = 10
+
+
+def plain_literal(query: ParsedQuery, tags: list[str]) -> str:
+    """A tsquery the GIN index answers without reading any row (no phrase operator, no
+    weight, no negation): the positive words, a phrase by its word pairs, the tags. It
+    finds every match of the query, and seldom more (a phrase's pairs apart)."""
+    parts = []
+    for t in query.positive:
+        pairs = pairs_of(t.folded)
+        parts += [f"'{a}~{b}'" for a, b in pairs] if pairs else [f"'{t.folded[0]}'"]
+    return " & ".join([*parts, *(f"'#{t}'" for t in tags)])
+
+
+def match_and_plain(query: ParsedQuery, tags: list[str]) -> tuple[str, str]:
+    """The SQL of the query's tsquery and of its plain form: the same text when the
+    query is words only (nothing the GIN index must recheck)."""
+    plain = tsquery_sql(plain_literal(query, tags))
+    if not query.negative and all(len(t.tokens) == 1 for t in query.positive):
+        return plain, plain
+    return tsquery_sql(tsquery_literal(query, tags=tags)), plain
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The newest matches of a tsquery in one tsvector column of a narrow table."""
+
+    table: str  # search_terms or search_heads
+    column: str  # tsv or head_tsv
+    match: str  # SQL of the tsquery (phrases, negations)
+    plain: str  # SQL of its plain form (`plain_literal`): equal to `match` without those
+    extra: str = ""  # more columns, computed for the rows found only
+
+
+def by_key(walk: Walk, keys: list[int]) -> str:
+    """A subquery of the rows of `keys`, read by key: OFFSET 0 keeps a test on them out of
+    it, else the planner may answer `sort_key IN (…) AND tsv @@ q` by the GIN index,
+    rechecking every row that holds the words (550 ms for 108 keys of a phrase)."""
+    listed_keys = ", ".join(str(int(k)) for k in keys)
+    return (
+        f"SELECT sort_key, {walk.column} FROM {walk.table} "
+        f"WHERE sort_key IN ({listed_keys}) OFFSET 0"
+    )
+
+
 class PostgresSearch:
     """tsvector + GIN behind the search service."""
 
@@ -98,16 +152,16 @@ class PostgresSearch:
         self.head_size = head
 
     async def add(self, conn: BaseDBAsyncClient, entry: IndexEntry, fresh: bool = False) -> None:
-        n = len(entry_values(entry)) + 1
-        await conn.execute_query(
-            upsert_sql(mark, {"tsv": f"${n}::text::tsvector"}),
-            [*entry_values(entry), tsvector_literal(entry)],
-        )
-        await conn.execute_query(
-            "INSERT INTO search_heads (sort_key, head_tsv) VALUES ($1, $2::text::tsvector) "
-            "ON CONFLICT (sort_key) DO UPDATE SET head_tsv = excluded.head_tsv",
-            [entry.sort_key, tsvector_literal(entry, head=True)],
-        )
+        await conn.execute_query(upsert_sql(mark), entry_values(entry))
+        for table, column, head in (
+            ("search_terms", "tsv", False),
+            ("search_heads", "head_tsv", True),
+        ):
+            await conn.execute_query(
+                f"INSERT INTO {table} (sort_key, {column}) VALUES ($1, $2::text::tsvector) "
+                f"ON CONFLICT (sort_key) DO UPDATE SET {column} = excluded.{column}",
+                [entry.sort_key, tsvector_literal(entry, head=head)],
+            )
 
     async def remove(self, conn: BaseDBAsyncClient, record_id: int) -> bool:
         count, _ = await conn.execute_query(
@@ -115,52 +169,134 @@ class PostgresSearch:
         )
         return bool(count)
 
+    async def _newest(
+        self, conn: BaseDBAsyncClient, walk: Walk, lo: int, hi: int, n: int
+    ) -> list[dict[str, Any]]:
+        """The `n` newest rows in [lo, hi] that match, newest first, in bounded work.
+
+        For words (no phrase, no exclusion) the planner chooses well between walking the
+        sort_key index and the GIN index: it knows how common each word is. For a phrase
+        it does not: it multiplies the frequencies of the phrase's words and pairs as if
+        independent, expects a few rows for a phrase of common words and reads every
+        match through the GIN index with a recheck of each (`"vị trí việc làm"`: 25,000
+        rows, 300-700 ms) where walking the newest 800 rows finds 200. So then:
+
+        1. Walk the newest rows by sort_key, a chunk at a time (a subquery with its own
+           LIMIT, so the walk cannot go on), testing each: first n / 4 rows, then, while
+           at least one row in SPARSE matched, as many as that density says are left.
+        2. Otherwise the matches are sparse here: the rest are found by the plain query
+           (words, a phrase by its word pairs), which the GIN index answers without
+           reading a row to recheck it, newest first (the planner's choice again, on
+           words and pairs only), and only those rows are tested for the phrases and
+           exclusions (and give `extra`), a batch at a time.
+        """
+        if walk.match == walk.plain:  # words only: the planner knows how common they are
+            rows = await conn.execute_query_dict(
+                f"SELECT sort_key{walk.extra} FROM (SELECT sort_key, {walk.column} "
+                f"FROM {walk.table} WHERE {walk.column} @@ {walk.plain} "
+                f"AND sort_key BETWEEN {lo} AND {hi} ORDER BY sort_key DESC LIMIT {n}) w "
+                "ORDER BY sort_key DESC"
+            )
+            return [dict(r) for r in rows]
+        found: list[dict[str, Any]] = []
+        walked, chunk = 0, max(n // 4, 1)  # a quarter of n tells dense from sparse
+        while True:
+            chunk_sql = (
+                f"FROM {walk.table} WHERE sort_key BETWEEN {lo} AND {hi} "
+                f"ORDER BY sort_key DESC LIMIT {chunk}"
+            )
+            rows = await conn.execute_query_dict(
+                f"SELECT sort_key{walk.extra} FROM (SELECT sort_key, {walk.column} "
+                f"{chunk_sql}) w WHERE {walk.column} @@ {walk.match} "
+                f"ORDER BY sort_key DESC LIMIT {n - len(found)}"
+            )
+            found += [dict(r) for r in rows]
+            if len(found) >= n:
+                return found
+            # where the walk stopped (keys only: the index, not the tsvectors)
+            edge = await conn.execute_query_dict(
+                f"SELECT count(*) AS walked, min(sort_key) AS floor "
+                f"FROM (SELECT sort_key {chunk_sql}) w"
+            )
+            if int(edge[0]["walked"]) < chunk:
+                return found  # the walk read the whole range
+            walked += chunk
+            hi = int(edge[0]["floor"]) - 1
+            if len(found) * SPARSE < walked:
+                break
+            # rows still to walk at the density seen so far, with a margin
+            chunk = max((n - len(found)) * walked * 5 // (4 * len(found)) + 1, n // 4)
+        while len(found) < n:
+            batch = 2 * (n - len(found))  # the pairs seldom hold without the phrase
+            keys = [
+                int(r["sort_key"])
+                for r in await conn.execute_query_dict(
+                    f"SELECT sort_key FROM {walk.table} WHERE {walk.column} @@ {walk.plain} "
+                    f"AND sort_key BETWEEN {lo} AND {hi} ORDER BY sort_key DESC "
+                    f"LIMIT {batch}"
+                )
+            ]
+            if not keys:
+                break
+            more = await conn.execute_query_dict(
+                f"SELECT sort_key{walk.extra} FROM ({by_key(walk, keys)}) k "
+                f"WHERE {walk.column} @@ {walk.match}"
+            )
+            found += sorted((dict(r) for r in more), key=lambda r: -int(r["sort_key"]))
+            if len(keys) < batch:
+                break
+            hi = keys[-1] - 1
+        return found[:n]
+
+    async def _which(
+        self, conn: BaseDBAsyncClient, walk: Walk, test: str, keys: list[int]
+    ) -> set[int]:
+        """Which of `keys` match `test`, each row read by its key."""
+        if not keys:
+            return set()
+        rows = await conn.execute_query_dict(
+            f"SELECT sort_key FROM ({by_key(walk, keys)}) k WHERE {walk.column} @@ {test}"
+        )
+        return {int(r["sort_key"]) for r in rows}
+
     async def candidates(
         self, conn: BaseDBAsyncClient, query: ParsedQuery, filters: Filters
     ) -> Candidates:
-        match = tsquery_sql(tsquery_literal(query, tags=filters.tags()))
-        walk = (
-            "SELECT sort_key{extra} FROM {table} WHERE {col} @@ {match} "
-            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
-            "ORDER BY sort_key DESC LIMIT {n}"
-        )
-        head = walk.format(
-            extra=", head_tsv", table="search_heads", col="head_tsv", match=match, n=self.head_size
-        )
-        recent = walk.format(
-            extra="", table="search_entries", col="tsv", match=match, n=self.window_size
-        )
+        tags = filters.tags()
+        match, plain = match_and_plain(query, tags)
         exact = tsquery_sql(tsquery_literal(query, exact=True))
         rank = tsquery_sql(tsquery_literal(query, negated=False))
-
-        def whole(test: str, key: str) -> str:
-            return f"(SELECT e.tsv @@ {test} FROM search_entries e WHERE e.sort_key = {key})"
-
-        negated = whole(match, "h.sort_key") if query.negative else "true"
-        rows = await conn.execute_query_dict(
-            f"WITH h AS MATERIALIZED ({head}), r AS MATERIALIZED ({recent}) "
-            "SELECT coalesce(h.sort_key, r.sort_key) AS sort_key, "
-            "r.sort_key IS NOT NULL AS recent, "
-            "(SELECT count(*) FROM r) AS n, (SELECT min(sort_key) FROM r) AS bound, "
-            "CASE WHEN h.sort_key IS NULL THEN 0 "
-            f"ELSE ts_rank_cd(h.head_tsv, {rank}, 1) END AS score, "
-            f"CASE WHEN h.sort_key IS NULL THEN {whole(exact, 'r.sort_key')} "
-            f"ELSE h.head_tsv @@ {exact} END AS exact, "
-            f"CASE WHEN r.sort_key IS NULL THEN {negated} ELSE true END AS full_match "
-            "FROM h FULL JOIN r ON h.sort_key = r.sort_key"
+        lo, hi = int(filters.lo), int(filters.hi)
+        head = await self._newest(
+            conn,
+            Walk(
+                "search_heads",
+                "head_tsv",
+                match,
+                plain,
+                f", ts_rank_cd(head_tsv, {rank}, 1) AS score, head_tsv @@ {exact} AS exact",
+            ),
+            lo,
+            hi,
+            self.head_size,
         )
-        if not rows:
-            return Candidates([], None)
-        full = int(rows[0]["n"]) >= self.window_size
-        bound = int(rows[0]["bound"]) if full else None
-        start = bound if bound is not None else filters.lo
+        terms = Walk("search_terms", "tsv", match, plain)
+        recent = await self._newest(conn, terms, lo, hi, self.window_size)
+        bound = int(recent[-1]["sort_key"]) if len(recent) == self.window_size else None
+        start = bound if bound is not None else lo
+        recent_keys = {int(r["sort_key"]) for r in recent}
+        scored = {int(r["sort_key"]): r for r in head}
+        # as on SQLite: a head match in the recent ones' range is one of them unless its
+        # text holds a negated word; older ones are checked against the whole text
+        keep = {k for k in scored if k in recent_keys or k < start}
+        if query.negative:
+            older = sorted(k for k in keep if k < start)
+            keep -= set(older) - await self._which(conn, terms, match, older)
+        others = sorted(recent_keys - set(scored))
+        exact_others = await self._which(conn, terms, exact, others)
         items = [
-            Candidate(int(r["sort_key"]), float(r["score"]), bool(r["exact"]))
-            for r in rows
-            # as on SQLite: a head match in the recent ones' range is one of them unless
-            # its text holds a negated word; older ones are checked against the whole text
-            if r["recent"] or (int(r["sort_key"]) < start and r["full_match"])
-        ]
+            Candidate(k, float(scored[k]["score"]), bool(scored[k]["exact"])) for k in keep
+        ] + [Candidate(k, 0.0, k in exact_others) for k in others]
         return Candidates(items, bound)
 
     async def newest(
@@ -174,15 +310,13 @@ class PostgresSearch:
     ) -> list[int]:
         if query.empty:
             return await listed(conn, mark, filters, filters.hi, offset, limit)
-        skipped = ", ".join(str(int(k)) for k in skip or [])
-        rows = await conn.execute_query_dict(
-            "SELECT sort_key FROM search_entries "
-            f"WHERE tsv @@ {tsquery_sql(tsquery_literal(query, tags=filters.tags()))} "
-            f"AND sort_key BETWEEN {int(filters.lo)} AND {int(filters.hi)} "
-            + (f"AND sort_key NOT IN ({skipped}) " if skipped else "")
-            + f"ORDER BY sort_key DESC LIMIT {int(limit)} OFFSET {int(offset)}"
+        walk = Walk("search_terms", "tsv", *match_and_plain(query, filters.tags()))
+        skipped = set(skip or [])
+        rows = await self._newest(
+            conn, walk, int(filters.lo), int(filters.hi), offset + limit + len(skipped)
         )
-        return [int(r["sort_key"]) for r in rows]
+        keys = [int(r["sort_key"]) for r in rows if int(r["sort_key"]) not in skipped]
+        return keys[offset : offset + limit]
 
     async def rows(self, conn: BaseDBAsyncClient, keys: list[int]) -> dict[int, dict[str, Any]]:
         return await rows_by_key(conn, mark, keys)
@@ -190,3 +324,8 @@ class PostgresSearch:
     async def clear(self, conn: BaseDBAsyncClient, rows_too: bool) -> None:
         if rows_too:
             await conn.execute_query("DELETE FROM search_entries")
+
+    async def tidy(self, conn: BaseDBAsyncClient) -> None:
+        # until the new rows are analyzed, the planner may walk the sort_key index for a
+        # rare word or use the GIN index for a common one (autovacuum gets there later)
+        await conn.execute_script("ANALYZE search_entries, search_terms, search_heads")

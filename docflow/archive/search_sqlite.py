@@ -229,3 +229,10 @@ class SqliteSearch:
             await conn.execute_query(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
         if rows_too:
             await conn.execute_query("DELETE FROM search_entries")
+
+    async def tidy(self, conn: BaseDBAsyncClient) -> None:
+        # one b-tree per FTS5 table instead of the segments of every batch written
+        await conn.execute_script(
+            "ANALYZE; INSERT INTO search_fts(search_fts) VALUES('optimize'); "
+            "INSERT INTO search_head(search_head) VALUES('optimize')"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -210,6 +211,20 @@ async def test_reindex_rebuilds_the_same_results(index: SearchIndex) -> None:
     assert [await ids(index, q) for q in queries] == before
     assert await index.reindex(CORPUS[:3]) == 3
     assert await ids(index) == [3, 2, 1]
+    # and the planner's statistics are of the new rows (PostgreSQL: ANALYZE sets
+    # reltuples; autovacuum leaves tables this small alone)
+    conn = index.connection()
+    if conn.capabilities.dialect == "sqlite":
+        stats = "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'search_entries'"
+        assert (await conn.execute_query_dict(stats))[0]["n"] > 0
+    else:
+        rows = await conn.execute_query_dict(
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE relname IN ('search_entries', 'search_terms', 'search_heads')"
+        )
+        assert {r["relname"]: r["reltuples"] for r in rows} == dict.fromkeys(
+            ("search_entries", "search_terms", "search_heads"), 3
+        )
 
 
 # query → the right first document, when there is one (the engines rank with their own
@@ -276,3 +291,113 @@ def test_snippets_find_the_phrase_before_a_lone_word_in_composed_and_decomposed_
     assert unicodedata.normalize("NFC", snippet([decomposed], words, phrases)) == snippet(
         [text], words, phrases
     )
+
+
+async def test_sparse_phrases_and_exclusions_find_exactly_their_documents(
+    database_url: str,
+) -> None:
+    """Matches too sparse for the first walk of the newest rows (PostgreSQL then asks
+    the GIN index by word pairs and tests the phrase in what it finds): decoys hold every
+    pair of the phrase but not the phrase, and the words of an excluded one."""
+    await db.open_database(database_url)
+    try:
+        search = SearchIndex(window=4, head=3)
+        start = date(2020, 1, 1)
+        texts = {
+            **{i: "Kết quả cải cách hành chính năm nay." for i in (1, 2, 3, 30, 31)},
+            # every pair of "cải cách hành chính", not the phrase
+            **{i: "Cải cách hành động, hành chính gọn." for i in range(5, 29)},
+            **{i: "Cải cách hành chính, thủ tục giảm." for i in (33, 35)},
+            **{i: f"Hạ tầng số {i}." + (" Mùa xuân." if i % 2 else "") for i in range(36, 61)},
+        }
+        docs = [
+            entry(
+                i,
+                f"Văn bản {i}",
+                texts.get(i, "Nội dung khác."),
+                issued_on=start.replace(day=1 + i % 28, month=1 + i // 28),
+            )
+            for i in range(1, 61)
+        ]
+        await search.reindex(docs)
+        phrase = {i for i, t in texts.items() if "cải cách hành chính" in t.lower()}
+        assert sorted(await ids(search, '"cải cách hành chính"')) == sorted(phrase)
+        assert sorted(await ids(search, '"cai cach hanh chinh" -thu')) == [1, 2, 3, 30, 31]
+        dense = list(range(36, 61))  # the newest: walked, not looked up
+        assert sorted(await ids(search, "ha tang")) == dense
+        assert sorted(await ids(search, '"hạ tầng" -"số 40"')) == [i for i in dense if i != 40]
+        # half the newest: the walk goes on a second chunk
+        assert sorted(await ids(search, '"mùa xuân"')) == [i for i in dense if i % 2]
+    finally:
+        await db.close_database()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_migration_0010_moves_the_index_and_is_a_no_op_on_sqlite(
+    engine: str, tmp_path: Path
+) -> None:
+    """0010 moves PostgreSQL's tsv out of search_entries into search_terms, rows and all;
+    on SQLite it changes nothing."""
+    import asyncpg
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate
+
+    from docflow.archive.search_pg import tsvector_literal
+    from docflow.archive.sql import entry_values, upsert_sql
+    from tests.conftest import PG_ADMIN_URL
+
+    async def to(url: str, target: str | None) -> None:
+        await migrate(config=db.tortoise_config(url), target=target)
+        await Tortoise.close_connections()
+
+    if engine == "sqlite":
+        url = f"sqlite://{tmp_path / 'm.sqlite3'}"
+        await to(url, "docflow.0009_search")
+        import sqlite3
+
+        def schema() -> list[tuple[str, str]]:
+            with sqlite3.connect(tmp_path / "m.sqlite3") as c:
+                return c.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+        before = schema()
+        await to(url, None)
+        assert schema() == before
+        return
+    name = f"docflow_test_m{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        await to(url, "docflow.0009_search")
+        conn = await asyncpg.connect(url)
+        try:  # what 0009's code wrote: tsv on the entry row, head_tsv beside it
+            for e in CORPUS[:3]:
+                n = len(entry_values(e)) + 1
+                await conn.execute(
+                    upsert_sql(lambda k: f"${k}", {"tsv": f"${n}::text::tsvector"}),
+                    *entry_values(e),
+                    tsvector_literal(e),
+                )
+                await conn.execute(
+                    "INSERT INTO search_heads VALUES ($1, $2::text::tsvector)",
+                    e.sort_key,
+                    tsvector_literal(e, head=True),
+                )
+        finally:
+            await conn.close()
+        await to(url, None)
+        await db.open_database(url)
+        try:
+            search = SearchIndex(window=4, head=3)
+            assert await ids(search, '"tiep cong dan"') == [3]
+            assert sorted(await ids(search, "công")) == [1, 2, 3]
+            columns = await SearchIndex.connection().execute_query_dict(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'search_entries' AND column_name = 'tsv'"
+            )
+            assert columns == []
+        finally:
+            await db.close_database()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
