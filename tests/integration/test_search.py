@@ -333,10 +333,10 @@ async def test_sparse_phrases_and_exclusions_find_exactly_their_documents(
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-async def test_migration_0010_moves_the_index_and_is_a_no_op_on_sqlite(
+async def test_migration_0013_moves_the_index_and_is_a_no_op_on_sqlite(
     engine: str, tmp_path: Path
 ) -> None:
-    """0010 moves PostgreSQL's tsv out of search_entries into search_terms, rows and all;
+    """0013 moves PostgreSQL's tsv out of search_entries into search_terms, rows and all;
     on SQLite it changes nothing."""
     import asyncpg
     from tortoise import Tortoise
@@ -352,7 +352,7 @@ async def test_migration_0010_moves_the_index_and_is_a_no_op_on_sqlite(
 
     if engine == "sqlite":
         url = f"sqlite://{tmp_path / 'm.sqlite3'}"
-        await to(url, "docflow.0009_search")
+        await to(url, "docflow.0012_imap")
         import sqlite3
 
         def schema() -> list[tuple[str, str]]:
@@ -368,9 +368,9 @@ async def test_migration_0010_moves_the_index_and_is_a_no_op_on_sqlite(
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
-        await to(url, "docflow.0009_search")
+        await to(url, "docflow.0012_imap")
         conn = await asyncpg.connect(url)
-        try:  # what 0009's code wrote: tsv on the entry row, head_tsv beside it
+        try:  # what the code before 0013 wrote: tsv on the entry row, head_tsv beside it
             for e in CORPUS[:3]:
                 n = len(entry_values(e)) + 1
                 await conn.execute(

@@ -42,7 +42,7 @@ async def wide_terms(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('docflow', '0009_search')]
+    dependencies = [('docflow', '0012_imap')]
 
     initial = False
 
