@@ -128,17 +128,25 @@ async def imap_stack(
     database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
 ) -> AsyncIterator[Stack]:
     """docflow in this process reading `box` by polling (IDLE off), flagging what it read."""
+    s = await polling_stack(database_url, relay, tmp_path, mailstack, box)
+    yield s
+    await s.stop()
+
+
+async def polling_stack(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str, **env: str
+) -> Stack:
+    """A started in-process docflow reading `box` by polling, with the author as a user."""
     settings = make_settings(
         tmp_path / "data",
         database_url,
         relay.port,
-        **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0"),
+        **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", **env),
     )
     s = Stack(settings, relay)
     await s.start()
     await s.add_user(AUTHOR, AUTHOR_NAME)
-    yield s
-    await s.stop()
+    return s
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -501,16 +509,10 @@ async def test_a_bounce_in_the_mailbox_marks_the_delivery_failed_and_is_no_draft
     DSN of docflow's own mail arrives there, and goes the bounce path, not the draft one."""
     local, _, domain = box.partition("@")
     bounce_base = f"{local}-bounce@{domain}"
-    settings = make_settings(
-        tmp_path / "data",
-        database_url,
-        relay.port,
-        **imap_vars(mailstack, box, DOCFLOW_IMAP_IDLE="0", DOCFLOW_BOUNCE_ADDRESS=bounce_base),
+    s = await polling_stack(
+        database_url, relay, tmp_path, mailstack, box, DOCFLOW_BOUNCE_ADDRESS=bounce_base
     )
-    s = Stack(settings, relay)
-    await s.start()
     try:
-        await s.add_user(AUTHOR, AUTHOR_NAME)
         title = f"Báo cáo {uuid.uuid4().hex[:6]}"
         await asyncio.to_thread(mailstack.save, box, a_draft(box, title))
         await wait_for(lambda: _mails_to(relay, AUTHOR, 1), 30, "the receipt")
