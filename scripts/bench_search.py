@@ -1,15 +1,23 @@
 """Search at scale: 100,000 synthetic Vietnamese documents, top-20 latency and relevance.
 
-Run: .venv/bin/python scripts/bench_search.py [-n 100000] [--engines sqlite,postgres]
-                                 [--repeat 3] [--window 200] [--head 1000] [--json out.json]
+Run: scripts/bootstrap --bench    (once: Tantivy and Whoosh, the reference engines)
+     .venv/bin/python scripts/bench_search.py [-n 100000]
+                                 [--engines sqlite,postgres,tantivy,whoosh]
+                                 [--repeat 3] [--whoosh-repeat 1] [--window 200]
+                                 [--head 1000] [--json out.json]
 
-For each engine: a fresh database (a new PostgreSQL database on the local server, a temp
-SQLite file), migrated; the documents loaded through `SearchIndex.reindex` (the real
-write path); then the query list is searched `--repeat` times after one warm-up pass,
-each `SearchIndex.search` timed whole (query, rows, snippets), top 20. Reported: p50 and
-p95 over every timed search, p95 of the common-word queries, p95 per kind, and the
-relevance checks (queries whose right first document is planted in the corpus). The
-engines' first pages are compared at the end. The numbers go into docs/benchmarks.md.
+For each docflow engine: a fresh database (a new PostgreSQL database on the local server,
+a temp SQLite file), migrated; the documents loaded through `SearchIndex.reindex` (the
+real write path); then the query list is searched `--repeat` times after one warm-up
+pass, each `SearchIndex.search` timed whole (query, rows, snippets), top 20, with the
+time spent inside its database calls (the SQL, run directly). Then a real `docflow
+serve` is started on that database and the same passes go through HTTP
+(`GET /api/v1/search` with a bearer token, one keep-alive connection, one request at a
+time), timed at the client. Reported: p50 and p95 over every timed search, p95 of the
+common-word queries, p95 per kind, loading time, index size, and the relevance checks
+(queries whose right first document is planted in the corpus). Tantivy and Whoosh get
+the same corpus and queries (bench_engines.py). The engines' first pages are compared
+at the end. The numbers go into docs/benchmarks.md.
 
 The corpus: words drawn from the sample in tests/data (real prose, so its frequent words
 are very common here too) and from a long tail of generated Vietnamese syllables (Zipf);
@@ -37,6 +45,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +56,9 @@ from docflow.archive.backend import HEAD_WINDOW, RANK_WINDOW  # noqa: E402
 from docflow.archive.document import IndexEntry  # noqa: E402
 from docflow.archive.fold import fold  # noqa: E402
 from docflow.archive.search import SearchIndex, SearchQuery  # noqa: E402
+from scripts import bench_engines  # noqa: E402
+from scripts.bench_decisions import TOKEN, Cluster  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SAMPLE = ROOT / "tests" / "data" / "vi-admin-reform-report-2018.txt"
@@ -264,6 +276,80 @@ def percentile(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
+def summary(times: dict[str, list[float]], prefix: str = "") -> dict[str, Any]:
+    """p50, p95, p95 of the common words, p95 per kind and the slowest, in ms."""
+    everything = [t for ts in times.values() for t in ts]
+    return {
+        f"{prefix}p50_ms": round(percentile(everything, 50), 1),
+        f"{prefix}p95_ms": round(percentile(everything, 95), 1),
+        f"{prefix}p95_common_ms": round(percentile(times["common"], 95), 1),
+        f"{prefix}p95_by_kind_ms": {k: round(percentile(v, 95), 1) for k, v in times.items()},
+        f"{prefix}max_ms": round(max(everything), 1),
+    }
+
+
+def http_params(q: SearchQuery) -> dict[str, str]:
+    """The API's parameters for `q` (web/search_params.py reads them back)."""
+    params = {
+        "q": q.text,
+        "number": q.number,
+        "type": q.type,
+        "register": q.register,
+        "signer": q.signer,
+        "from": q.issued_from.isoformat() if q.issued_from else None,
+        "until": q.issued_until.isoformat() if q.issued_until else None,
+        "year": str(q.year) if q.year else None,
+    }
+    return {k: v for k, v in params.items() if v}
+
+
+async def time_http(
+    url: str, queries: list[tuple[str, SearchQuery]], repeat: int, tmp: Path
+) -> dict[str, list[float]]:
+    """A real `docflow serve` on the loaded database; the query list through
+    `GET /api/v1/search`, one request at a time on a keep-alive connection, after a
+    warm-up pass; each request timed at the client, the body read and decoded."""
+    cluster = Cluster(Path(tempfile.mkdtemp(dir=tmp, prefix="serve-")), url, free_port(), 1)
+    await asyncio.to_thread(cluster.start)
+    try:
+        endpoint = f"http://127.0.0.1:{cluster.http_port}/api/v1/search"
+        async with aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            connector=aiohttp.TCPConnector(limit=1),
+        ) as http:
+
+            async def get(q: SearchQuery) -> None:
+                async with http.get(endpoint, params=http_params(q)) as r:
+                    body = await r.json()
+                    if r.status != 200 or "items" not in body:
+                        raise RuntimeError(f"{r.status} for {http_params(q)}: {body}")
+
+            for _, q in queries:
+                await get(q)
+            times: dict[str, list[float]] = {}
+            for _ in range(repeat):
+                for kind, q in queries:
+                    t = time.perf_counter()
+                    await get(q)
+                    times.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
+            return times
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+async def index_bytes(engine: str, index: SearchIndex, url: str) -> int:
+    """What the search data takes on disk: the search tables with their indexes and
+    TOAST (PostgreSQL), the database file with its WAL (SQLite, nothing else in it)."""
+    if engine == "postgres":
+        rows = await index.connection().execute_query_dict(
+            "SELECT sum(pg_total_relation_size(t))::bigint AS n FROM unnest("
+            "ARRAY['search_entries', 'search_terms', 'search_heads']::regclass[]) AS t"
+        )
+        return int(rows[0]["n"])
+    path = Path(url.removeprefix("sqlite://"))
+    return sum(f.stat().st_size for f in path.parent.glob(f"{path.name}*"))
+
+
 async def run_engine(
     engine: str,
     n: int,
@@ -327,8 +413,10 @@ async def run_engine(
 
         conn.execute_query_dict = timed  # type: ignore[method-assign]
         queries = query_list(vocab)
-        for _, q in queries:  # warm-up
-            await index.search(q)
+        pages = {}
+        for kind, q in queries:  # warm-up
+            page = await index.search(q)
+            pages[bench_engines.label(kind, q)] = [h.record_id for h in page.items]
         times: dict[str, list[float]] = {}
         sql_times: list[float] = []
         for _ in range(repeat):
@@ -337,12 +425,6 @@ async def run_engine(
                 await index.search(q)
                 times.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
                 sql_times.append(sql_ms[0])
-        pages = {}
-        for kind, q in queries:
-            page = await index.search(q)
-            pages[f"{kind}: {q.text} {q.type or ''}{q.year or ''}{q.signer or ''}"] = [
-                h.record_id for h in page.items
-            ]
         relevance = []
         for p in planted:
             page = await index.search(SearchQuery(p.query))
@@ -363,19 +445,21 @@ async def run_engine(
                     "folded_above": folded_above,
                 }
             )
-        everything = [t for ts in times.values() for t in ts]
+        print(f"  {engine}: through HTTP", file=sys.stderr)
+        http_times = await time_http(url, queries, repeat, tmp)
+        service, http = summary(times), summary(http_times, "http_")
+        sql_p95 = percentile(sql_times, 95)
         return {
             "engine": engine,
             "documents": await index.count(),
             "load_s": round(load_s, 1),
-            "p50_ms": round(percentile(everything, 50), 1),
-            "p95_ms": round(percentile(everything, 95), 1),
-            "p95_common_ms": round(percentile(times["common"], 95), 1),
-            "p95_by_kind_ms": {k: round(percentile(v, 95), 1) for k, v in times.items()},
-            "max_ms": round(max(everything), 1),
+            "index_bytes": await index_bytes(engine, index, url),
+            **http,
+            **service,
             "sql_p50_ms": round(percentile(sql_times, 50), 1),
-            "sql_p95_ms": round(percentile(sql_times, 95), 1),
-            "p95_over_sql_p95": round(percentile(everything, 95) / percentile(sql_times, 95), 2),
+            "sql_p95_ms": round(sql_p95, 1),
+            "p95_over_sql_p95": round(service["p95_ms"] / sql_p95, 2),
+            "http_p95_over_sql_p95": round(http["http_p95_ms"] / sql_p95, 2),
             "relevance_ok": f"{sum(r['ok'] for r in relevance)}/{len(relevance)}",
             "relevance": relevance,
             "pages": pages,
@@ -388,11 +472,60 @@ async def run_engine(
             await admin.close()
 
 
+def run_reference(name: str, n: int, repeat: int, tmp: Path) -> dict[str, Any]:
+    """Tantivy or Whoosh over the same corpus and query list (bench_engines.py)."""
+    entries, _, vocab = corpus(n)
+    measured = bench_engines.measure(
+        bench_engines.make(name, tmp),
+        entries,
+        query_list(vocab),
+        repeat,
+        lambda line: print(f"  {line}", file=sys.stderr),
+    )
+    times = measured.pop("times")
+    return {**measured, **summary(times)}
+
+
+def compare(results: list[dict[str, Any]]) -> None:
+    """Ratios to the reference engines, and how far the first pages agree."""
+    by = {r["engine"]: r for r in results}
+    for ours in ("sqlite", "postgres"):
+        if ours not in by:
+            continue
+        p95, p50 = by[ours]["http_p95_ms"], by[ours]["http_p50_ms"]
+        for ref in ("tantivy", "whoosh"):
+            if ref in by:
+                r95, r50 = by[ref]["p95_ms"], by[ref]["p50_ms"]
+                print(
+                    f"{ours} through HTTP / {ref} in process: p95 {p95} / {r95} ms "
+                    f"({ref} ÷ {ours}: {r95 / p95:.2f}, {ours} ÷ {ref}: {p95 / r95:.1f}), "
+                    f"p50 {p50} / {r50} ms ({ref} ÷ {ours}: {r50 / p50:.2f})"
+                )
+    names = list(by)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            pa, pb = by[a]["pages"], by[b]["pages"]
+            same = sum(1 for k in pa if set(pa[k]) == set(pb[k]))
+            shared = sum(len(set(pa[k]) & set(pb[k])) for k in pa)
+            total = sum(len(pa[k]) for k in pa)
+            print(
+                f"first pages {a} / {b}: the same documents for {same}/{len(pa)} queries, "
+                f"{shared}/{total} results in common"
+            )
+            if {a, b} == {"sqlite", "postgres"}:
+                for k in pa:
+                    if set(pa[k]) != set(pb[k]):
+                        print(f"  differs: {k}: {len(set(pa[k]) & set(pb[k]))}/20 in common")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100_000)
-    parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--engines", default="sqlite,postgres,tantivy,whoosh")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--whoosh-repeat", type=int, default=1, help="timed passes for Whoosh (seconds each)"
+    )
     parser.add_argument("--window", type=int, default=RANK_WINDOW)
     parser.add_argument("--head", type=int, default=HEAD_WINDOW)
     parser.add_argument("--json", type=Path, default=None)
@@ -413,29 +546,28 @@ async def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         for engine in args.engines.split(","):
-            r = await run_engine(
-                engine,
-                args.n,
-                args.repeat,
-                args.window,
-                args.head,
-                args.keep or Path(tmp),
-                reuse.get(engine),
-                keep=args.keep is not None,
-            )
+            if engine in ("tantivy", "whoosh"):
+                repeat = args.whoosh_repeat if engine == "whoosh" else args.repeat
+                r = await asyncio.to_thread(run_reference, engine, args.n, repeat, Path(tmp))
+            else:
+                r = await run_engine(
+                    engine,
+                    args.n,
+                    args.repeat,
+                    args.window,
+                    args.head,
+                    args.keep or Path(tmp),
+                    reuse.get(engine),
+                    keep=args.keep is not None,
+                )
             results.append(r)
             print(
                 json.dumps(
                     {k: v for k, v in r.items() if k != "pages"}, ensure_ascii=False, indent=1
-                )
+                ),
+                flush=True,
             )
-    if len(results) == 2:
-        a, b = results[0]["pages"], results[1]["pages"]
-        same = sum(1 for k in a if set(a[k]) == set(b[k]))
-        print(f"first pages with the same documents on both engines: {same}/{len(a)}")
-        for k in a:
-            if set(a[k]) != set(b[k]):
-                print(f"  differs: {k}: {len(set(a[k]) & set(b[k]))}/20 in common")
+    compare(results)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
