@@ -33,13 +33,22 @@ EXACT = 2.0  # an exact-diacritic match counts twice a folded one
 TOP = 20
 
 
-def flat_fields(entry: IndexEntry) -> dict[str, str]:
-    """Each field's folded tokens under its name, its exact tokens under `name_x`."""
-    out: dict[str, str] = {}
+def document(entry: IndexEntry) -> dict[str, Any]:
+    """What both libraries index: each field's folded tokens under its name and its exact
+    tokens under `name_x`, the filter values, the day and the sort key."""
+    out: dict[str, Any] = {}
     for name, exact in field_tokens(entry).items():
         out[name] = " ".join(folded_tokens(exact))
         out[f"{name}_x"] = " ".join(exact)
-    return out
+    return out | {
+        "number": entry.number,
+        "type": entry.type,
+        "register": entry.register,
+        "signer": signer_key(entry.signer),
+        "record_id": entry.record_id,
+        "day": entry.issued_on.toordinal(),
+        "sort_key": entry.sort_key,
+    }
 
 
 def day_bounds(q: SearchQuery) -> tuple[int | None, int | None]:
@@ -98,18 +107,7 @@ class TantivyEngine:
     def load(self, entries: Iterable[IndexEntry], progress: Callable[[int], None]) -> None:
         writer = self.index.writer(heap_size=512_000_000, num_threads=2)
         for entry in entries:
-            writer.add_document(
-                self.t.Document(
-                    **flat_fields(entry),
-                    number=entry.number,
-                    type=entry.type,
-                    register=entry.register,
-                    signer=signer_key(entry.signer),
-                    record_id=entry.record_id,
-                    day=entry.issued_on.toordinal(),
-                    sort_key=entry.sort_key,
-                )
-            )
+            writer.add_document(self.t.Document(**document(entry)))
             progress(1)
         writer.commit()
         writer.wait_merging_threads()
@@ -195,16 +193,7 @@ class WhooshEngine:
     def load(self, entries: Iterable[IndexEntry], progress: Callable[[int], None]) -> None:
         writer = self.index.writer(procs=self.procs, limitmb=256, multisegment=self.procs > 1)
         for entry in entries:
-            writer.add_document(
-                **flat_fields(entry),
-                number=entry.number,
-                type=entry.type,
-                register=entry.register,
-                signer=signer_key(entry.signer),
-                record_id=entry.record_id,
-                day=entry.issued_on.toordinal(),
-                sort_key=entry.sort_key,
-            )
+            writer.add_document(**document(entry))
             progress(1)
         writer.commit()
         self.searcher = self.index.searcher()
