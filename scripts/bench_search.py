@@ -498,8 +498,8 @@ def compare(results: list[dict[str, Any]]) -> None:
                 r95, r50 = by[ref]["p95_ms"], by[ref]["p50_ms"]
                 print(
                     f"{ours} through HTTP / {ref} in process: p95 {p95} / {r95} ms "
-                    f"({ref} ÷ {ours}: {r95 / p95:.2f}, {ours} ÷ {ref}: {p95 / r95:.1f}), "
-                    f"p50 {p50} / {r50} ms ({ref} ÷ {ours}: {r50 / p50:.2f})"
+                    f"({ref} ÷ {ours}: {r95 / p95:.3g}, {ours} ÷ {ref}: {p95 / r95:.3g}), "
+                    f"p50 {p50} / {r50} ms ({ref} ÷ {ours}: {r50 / p50:.3g})"
                 )
     names = list(by)
     for i, a in enumerate(names):
