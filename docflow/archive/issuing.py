@@ -235,21 +235,44 @@ class Issuer:
 
 async def index_entry(conn: BaseDBAsyncClient | None, record: ArchiveRecord) -> IndexEntry:
     """What search keeps of a record: its metadata and the text of every file issued."""
-    document_id: int = record.document_id  # type: ignore[attr-defined]
-    version = (
-        await Version.filter(document_id=document_id, number=record.version_number)
+    return (await index_entries(conn, [record]))[0]
+
+
+async def index_entries(
+    conn: BaseDBAsyncClient | None, records: list[ArchiveRecord]
+) -> list[IndexEntry]:
+    """`index_entry` of each record, in two queries for all of them (a reindex reads the
+    archive a batch at a time)."""
+    wanted = {(r.document_id, r.version_number) for r in records}  # type: ignore[attr-defined]
+    versions = await Version.filter(
+        document_id__in=sorted({d for d, _ in wanted}),
+        number__in=sorted({n for _, n in wanted}),
+    ).using_db(conn)
+    version_of = {
+        key: v.id
+        for v in versions
+        if (key := (v.document_id, v.number)) in wanted  # type: ignore[attr-defined]
+    }
+    texts: dict[int, list[str]] = {}
+    for f in (
+        await VersionFile.filter(version_id__in=list(version_of.values()), text__not_isnull=True)
         .using_db(conn)
-        .get()
-    )
-    texts = await VersionFile.filter(version=version).using_db(conn).order_by("position")
-    return IndexEntry(
-        record_id=record.id,
-        number=record.number,
-        type=record.type,
-        register=record.register,
-        signer=record.signer_line,
-        issued_on=record.issue_date,
-        title=record.title,
-        summary=record.summary,
-        body="\n\n".join(f.text for f in texts if f.text),
-    )
+        .order_by("version_id", "position")
+        .values("version_id", "text")
+    ):
+        if f["text"]:
+            texts.setdefault(int(f["version_id"]), []).append(str(f["text"]))
+    return [
+        IndexEntry(
+            record_id=r.id,
+            number=r.number,
+            type=r.type,
+            register=r.register,
+            signer=r.signer_line,
+            issued_on=r.issue_date,
+            title=r.title,
+            summary=r.summary,
+            body="\n\n".join(texts.get(version_of[(r.document_id, r.version_number)], [])),  # type: ignore[attr-defined]
+        )
+        for r in records
+    ]

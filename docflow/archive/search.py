@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +34,12 @@ from docflow.archive.sql import as_date, entry_from_row, signer_key
 from docflow.errors import InvalidRequestError
 
 MAX_LIMIT = 100
+# the entries of a rebuild, read through the rebuild's transaction (on SQLite the only
+# connection is in it: a read beside it would wait for it)
+EntrySource = Callable[[BaseDBAsyncClient], AsyncIterator[IndexEntry]]
+# how deep pages go: each page re-finds every match before it (the PostgreSQL walks
+# hold offset + limit rows), so a forged cursor must not ask for the millionth
+MAX_OFFSET = 10_000
 REINDEX_BATCH = 500
 
 
@@ -83,6 +89,11 @@ class SearchPage:
         return {"items": [h.to_json() for h in self.items], "next": self.next}
 
 
+async def _each(entries: Iterable[IndexEntry]) -> AsyncIterator[IndexEntry]:
+    for entry in entries:
+        yield entry
+
+
 def _encode(offset: int) -> str:
     return base64.urlsafe_b64encode(f"s{offset}".encode()).decode().rstrip("=")
 
@@ -90,11 +101,16 @@ def _encode(offset: int) -> str:
 def _decode(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s") or not text[1:].isdigit():
+        if not text.startswith("s") or not text[1:].isdigit() or len(text) > 12:
             raise ValueError(cursor)
-        return int(text[1:])
     except ValueError:
         raise InvalidRequestError(f"bad cursor {cursor!r}") from None
+    offset = int(text[1:])
+    if offset > MAX_OFFSET:
+        raise InvalidRequestError(
+            f"results past the {MAX_OFFSET:,}th are not listed: narrow the search"
+        )
+    return offset
 
 
 def filters_of(q: SearchQuery) -> Filters:
@@ -164,7 +180,8 @@ class SearchIndex:
             keys, exact = await self._ranked(conn, engine, query, filters, offset, want)
         rows = await engine.rows(conn, keys[: q.limit])
         hits = [self._hit(rows[k], query, k in exact) for k in keys[: q.limit] if k in rows]
-        nxt = _encode(offset + q.limit) if len(keys) > q.limit else None
+        more = len(keys) > q.limit and offset + q.limit <= MAX_OFFSET
+        nxt = _encode(offset + q.limit) if more else None
         return SearchPage(hits, nxt)
 
     async def _ranked(
@@ -207,11 +224,12 @@ class SearchIndex:
 
     async def reindex(
         self,
-        entries: Iterable[IndexEntry] | None = None,
+        entries: Iterable[IndexEntry] | EntrySource | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Rebuild the search in one transaction: from `entries` (the archive's records,
-        replacing every entry), or, when None, from the texts already in the search table
+        replacing every entry; an EntrySource reads them through the rebuild's own
+        transaction as it goes), or, when None, from the texts already in the search table
         (after a change to tokenizing or ranking). `progress(n)` after each batch of n;
         then the engine tidies up (statistics, compaction) outside the transaction."""
         done = await self._rebuild(entries, progress)
@@ -221,7 +239,7 @@ class SearchIndex:
 
     async def _rebuild(
         self,
-        entries: Iterable[IndexEntry] | None,
+        entries: Iterable[IndexEntry] | EntrySource | None,
         progress: Callable[[int], None] | None,
     ) -> int:
         done = 0
@@ -230,7 +248,7 @@ class SearchIndex:
             await engine.clear(conn, rows_too=entries is not None)
             if entries is not None:
                 batch: list[IndexEntry] = []
-                for entry in entries:
+                async for entry in entries(conn) if callable(entries) else _each(entries):
                     batch.append(entry)
                     if len(batch) == REINDEX_BATCH:
                         done += await self._add_all(conn, engine, batch, progress)

@@ -100,6 +100,8 @@ def tsquery_sql(literal: str) -> str:
 # matches at density d (n / d rows) is cheaper than listing all d × 100,000 matches while
 # d is above ~1/10, and more so in a larger archive.
 SPARSE = 10
+# the most rows one round of the GIN route tests (each read by key, ~10 µs)
+MAX_BATCH = 16384
 
 
 def plain_literal(query: ParsedQuery, tags: list[str]) -> str:
@@ -199,6 +201,7 @@ class PostgresSearch:
             )
             return [dict(r) for r in rows]
         found: list[dict[str, Any]] = []
+        seen: set[int] = set()
         walked, chunk = 0, max(n // 4, 1)  # a quarter of n tells dense from sparse
         while True:
             chunk_sql = (
@@ -210,7 +213,10 @@ class PostgresSearch:
                 f"{chunk_sql}) w WHERE {walk.column} @@ {walk.match} "
                 f"ORDER BY sort_key DESC LIMIT {n - len(found)}"
             )
-            found += [dict(r) for r in rows]
+            # a row issued between this query and the edge's below moves the floor up
+            # by one: the row at the old floor is walked again, and must not count twice
+            found += [dict(r) for r in rows if int(r["sort_key"]) not in seen]
+            seen.update(int(r["sort_key"]) for r in rows)
             if len(found) >= n:
                 return found
             # where the walk stopped (keys only: the index, not the tsvectors)
@@ -226,8 +232,11 @@ class PostgresSearch:
                 break
             # rows still to walk at the density seen so far, with a margin
             chunk = max((n - len(found)) * walked * 5 // (4 * len(found)) + 1, n // 4)
+        # the pairs seldom hold without the phrase, but an exclusion may reject most plain
+        # matches (`quyết định -ubnd`): the batch doubles each round, so that the rounds
+        # stay few (each one asks the GIN index again for every plain match below `hi`)
+        batch = 2 * (n - len(found))
         while len(found) < n:
-            batch = 2 * (n - len(found))  # the pairs seldom hold without the phrase
             keys = [
                 int(r["sort_key"])
                 for r in await conn.execute_query_dict(
@@ -246,6 +255,7 @@ class PostgresSearch:
             if len(keys) < batch:
                 break
             hi = keys[-1] - 1
+            batch = min(2 * batch, MAX_BATCH)
         return found[:n]
 
     async def _which(

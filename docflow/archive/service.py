@@ -6,15 +6,19 @@ record (the latest is in force), each change also an audit event of the document
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from docflow.archive import numbering
 from docflow.archive.document import IndexEntry
-from docflow.archive.issuing import index_entry
+from docflow.archive.issuing import index_entries
 from docflow.archive.records import ArchiveRecord, IssuedFile, LegalHold
+from docflow.archive.search import REINDEX_BATCH
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.errors import NotFoundError
@@ -114,14 +118,30 @@ class ArchiveService:
             query = query.filter(year=year)
         return [record_summary(r) for r in await query.order_by("year", "seq")]
 
-    async def index_entries(self) -> list[IndexEntry]:
-        """What the search index should hold: every record outside confidential registers.
-
-        Kept in memory for `docflow reindex` (about the size of the archive's text).
-        """
+    def _indexable(self) -> QuerySet[ArchiveRecord]:
         secret = [k for k, r in self.settings.registers.items() if r.confidential]
-        records = await ArchiveRecord.exclude(register__in=secret).order_by("id")
-        return [await index_entry(None, r) for r in records]
+        return ArchiveRecord.exclude(register__in=secret)
+
+    async def indexable_count(self) -> int:
+        return await self._indexable().count()
+
+    async def index_entries(
+        self, conn: BaseDBAsyncClient, batch: int = REINDEX_BATCH
+    ) -> AsyncIterator[IndexEntry]:
+        """What the search index should hold: every record outside confidential registers,
+        read through `conn` (the rebuild's transaction) a batch at a time, so that a
+        large archive is never in memory at once."""
+        last = 0
+        while (
+            records := await self._indexable()
+            .filter(id__gt=last)
+            .order_by("id")
+            .limit(batch)
+            .using_db(conn)
+        ):
+            last = records[-1].id
+            for entry in await index_entries(conn, records):
+                yield entry
 
     async def set_hold(self, key: str | int, held: bool, by: str, reason: str, source: str) -> bool:
         """Puts a record on legal hold or lifts it; audited. Returns the hold now in force."""

@@ -103,11 +103,11 @@ def reindex() -> None:
     """
 
     async def go(s: Services) -> int:
-        entries = await s.archive.index_entries()
+        total = await s.archive.indexable_count()
         # Any: click 8.4's stubs confuse mypy about progressbar's context-manager type
-        bar_cm: Any = click.progressbar(length=len(entries), label="reindexing", file=sys.stderr)
+        bar_cm: Any = click.progressbar(length=total, label="reindexing", file=sys.stderr)
         with bar_cm as bar:
-            return await s.search.reindex(entries, bar.update)
+            return await s.search.reindex(s.archive.index_entries, bar.update)
 
     done = run_with_services(settings_or_exit(), go)
     click.echo(f"reindexed {done} document(s)")

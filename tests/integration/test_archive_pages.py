@@ -98,5 +98,10 @@ async def test_exports_and_the_search_api_give_the_same_documents(stack: Stack) 
     assert {h["number"] for h in found["items"] + more["items"]} == {"01/KH-BDT", "02/KH-BDT"}
     status, bad = await stack.api("/api/v1/search?from=hôm-qua", token=token)
     assert status == 400 and "from must be a date" in bad["error"]["message"]
+    # a forged cursor asking for the 10^20th result: a clear refusal, not a 500
+    status, bad = await stack.api(
+        "/api/v1/search?q=a&cursor=czk5OTk5OTk5OTk5OTk5OTk5OTk5", token=token
+    )
+    assert status == 400 and "bad cursor" in bad["error"]["message"]
     status, _ = await stack.api(f"/api/v1/archive/{reform}", token=token)
     assert status == 200 and report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -13,7 +14,7 @@ from tortoise.transactions import in_transaction
 from docflow import db
 from docflow.archive.document import IndexEntry
 from docflow.archive.fold import fold
-from docflow.archive.search import SearchHit, SearchIndex, SearchQuery
+from docflow.archive.search import MAX_OFFSET, SearchHit, SearchIndex, SearchQuery
 from docflow.errors import InvalidRequestError
 
 SAMPLE = Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt"
@@ -169,6 +170,9 @@ async def test_pages_list_every_match_once_ranked_window_first(index: SearchInde
     assert broad == [h.record_id for h in expected.items]
     with pytest.raises(InvalidRequestError):
         await index.search(SearchQuery("công", cursor="nonsense"))
+    deep = base64.urlsafe_b64encode(f"s{MAX_OFFSET + 1}".encode()).decode()
+    with pytest.raises(InvalidRequestError, match="narrow the search"):
+        await index.search(SearchQuery("công", cursor=deep))
 
 
 async def test_snippets_are_escaped_and_mark_the_matches(index: SearchIndex) -> None:
@@ -323,6 +327,8 @@ async def test_sparse_phrases_and_exclusions_find_exactly_their_documents(
         phrase = {i for i, t in texts.items() if "cải cách hành chính" in t.lower()}
         assert sorted(await ids(search, '"cải cách hành chính"')) == sorted(phrase)
         assert sorted(await ids(search, '"cai cach hanh chinh" -thu')) == [1, 2, 3, 30, 31]
+        # the exclusion rejects most matches of the pairs: several rounds of the GIN route
+        assert sorted(await ids(search, '"cai cach" -"hanh dong"')) == [1, 2, 3, 30, 31, 33, 35]
         dense = list(range(36, 61))  # the newest: walked, not looked up
         assert sorted(await ids(search, "ha tang")) == dense
         assert sorted(await ids(search, '"hạ tầng" -"số 40"')) == [i for i in dense if i != 40]
