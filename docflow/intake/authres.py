@@ -14,8 +14,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-# tokens of the header: quoted strings, `;`, `=`, `/` and runs of anything else
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[;=/]|[^\s;=/"()]+')
+# tokens of the header: `;`, `=`, `/` and runs of anything else, where a quoted string
+# (or a stray `"`) stays joined to what touches it: `"office.gov"@evil.example` is one
+# value, of evil.example; splitting it let the quoted part pass for the domain
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_TOKEN = re.compile(rf"[;=/]|(?:{_QUOTED}|[^\s;=/()])+")
+_ENTIRELY_QUOTED = re.compile(_QUOTED)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ def _strip_comments(value: str) -> str:
 
 
 def _unquote(token: str) -> str:
-    if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
+    """The content of a token that is one quoted string; any other token as it is."""
+    if _ENTIRELY_QUOTED.fullmatch(token):
         return re.sub(r"\\(.)", r"\1", token[1:-1])
     return token
 
@@ -137,7 +142,10 @@ def aligned(domain: str, from_domain: str) -> bool:
 
 
 def _domain_of(value: str) -> str:
-    """`user@example.org` or `example.org` → `example.org`."""
+    """`user@example.org` or `example.org` → `example.org`.
+
+    The last `@` of the whole value: a quoted local part may hold a domain-like string.
+    """
     return value.rpartition("@")[2].strip().strip("<>").lower()
 
 

@@ -98,6 +98,33 @@ def test_failing_or_untrusted_results_are_refused(headers: list[str], words: str
     assert words in verdict.detail
 
 
+@pytest.mark.parametrize(
+    "header",
+    [  # a quoted local part that looks like the From domain, of an address elsewhere
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="thu.lt@bandantoc.gov.vn"@evil.example',
+        "mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=bandantoc.gov.vn\"@evil.example",
+        'mx.bandantoc.gov.vn; spf=pass smtp.helo="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; dkim=pass header.i="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; dkim=pass header.d="bandantoc.gov.vn"evil.example',
+        'mx.bandantoc.gov.vn; dmarc=pass header.from="bandantoc.gov.vn"@evil.example',
+    ],
+)
+def test_a_quoted_local_part_does_not_pass_for_the_domain(header: str) -> None:
+    verdict = judge(FROM, [header], TRUSTED)
+    assert not verdict.passed
+    assert verdict.trusted_header
+
+
+def test_quoted_values_are_read_whole() -> None:
+    headers = [
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="thu lt"@bandantoc.gov.vn',
+        'mx.bandantoc.gov.vn; dkim=pass header.d="bandantoc.gov.vn"',
+    ]
+    for header in headers:
+        assert judge(FROM, [header], TRUSTED).passed, header
+
+
 def test_a_sender_written_header_does_not_outweigh_the_trusted_one() -> None:
     headers = [
         "mx.bandantoc.gov.vn; dkim=none; spf=fail smtp.mailfrom=x@evil.example",
