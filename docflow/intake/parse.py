@@ -62,7 +62,9 @@ class ParsedMail:
     auto_submitted: bool
     defects: tuple[str, ...]
     automatic: str = ""  # what shows the mail is automatic (`auto_submitted`), for the record
-    auth_results: tuple[str, ...] = ()  # the Authentication-Results headers, topmost first
+    # Received and Authentication-Results headers, (lowercase name, value), topmost first:
+    # which results the receiving MTA wrote depends on their order (authres.judge)
+    trace: tuple[tuple[str, str], ...] = ()
 
 
 def parse_message(raw: bytes) -> ParsedMail:
@@ -89,10 +91,10 @@ def parse_message(raw: bytes) -> ParsedMail:
         auto_submitted=bool(automatic),
         defects=tuple(dict.fromkeys(type(d).__name__ for p in _walk(msg) for d in p.defects)),
         automatic=automatic,
-        auth_results=tuple(
-            "".join(_unescape(str(v)).splitlines())
+        trace=tuple(
+            (k.lower(), "".join(_unescape(str(v)).splitlines()))
             for k, v in msg.raw_items()
-            if k.lower() == "authentication-results"
+            if k.lower() in ("received", "authentication-results")
         ),
     )
 

@@ -295,7 +295,7 @@ class IntakeService:
 
     async def _authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
         """Is the From: vouched for? The trusted MTA's header decides; else DKIM, if enabled."""
-        verdict = authres.judge(row.from_addr, mail.auth_results, self.config.trusted_authserv_ids)
+        verdict = authres.judge(row.from_addr, mail.trace, self.config.trusted_authserv_ids)
         if verdict.trusted_header or not self.config.verify_dkim:
             return verdict
         raw = await asyncio.to_thread(self.spool.path_of(row.spool_name).read_bytes)

@@ -121,6 +121,11 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
     guarded: Stack, relay: Relay, dkim_key: tuple[bytes, bytes]
 ) -> None:
     signed_elsewhere = draft("Chữ ký miền khác").as_bytes(policy=UNFOLDED)
+    # the MX prepends its header; a pass of its id below that came with the message
+    under_the_mx = (
+        f"Authentication-Results: {MX}; dkim=fail header.d=bandantoc.gov.vn\r\n"
+        f"Authentication-Results: {MX}; dkim=pass header.d=bandantoc.gov.vn\r\n"
+    ).encode() + draft("Dưới kết quả của MX").as_bytes(policy=UNFOLDED)
     forged = [
         draft("Không xác thực"),
         draft(  # written by the sender: another authserv-id, ignored however it reads
@@ -132,6 +137,7 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
         draft("Miền khác", Authentication_Results=f"{MX}; dkim=pass header.d=evil.example"),
         draft("SPF mềm", Authentication_Results=f"{MX}; spf=softfail smtp.mailfrom={AUTHOR}"),
         dkim.sign(signed_elsewhere, b"sel", b"evil.example", dkim_key[0]) + signed_elsewhere,
+        under_the_mx,
     ]
     await send_all(guarded, forged, mail_from="attacker@evil.example")
 
@@ -146,6 +152,7 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
     assert "dkim=pass header.d=evil.example" in details["Miền khác"]
     assert "spf=softfail" in details["SPF mềm"]
     assert "dkim=pass header.d=evil.example" in details["Chữ ký miền khác"]
+    assert details["Dưới kết quả của MX"].endswith(": dkim=fail header.d=bandantoc.gov.vn")
     assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
 
 

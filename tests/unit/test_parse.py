@@ -289,17 +289,19 @@ def test_personal_mail_is_not_flagged(header: str) -> None:
     assert not parse_message(mail(header)).auto_submitted
 
 
-def test_authentication_results_are_kept_in_order() -> None:
+def test_authentication_results_and_received_are_kept_in_order() -> None:
     parsed = parse_message(
         mail(
             "Authentication-Results: mx.bandantoc.gov.vn;\n dkim=pass header.d=bandantoc.gov.vn",
             "Received: from a by b",
+            "Subject: x",
             "Authentication-Results: other.example; spf=pass",
         )
     )
-    assert parsed.auth_results == (
-        "mx.bandantoc.gov.vn; dkim=pass header.d=bandantoc.gov.vn",
-        "other.example; spf=pass",
+    assert parsed.trace == (
+        ("authentication-results", "mx.bandantoc.gov.vn; dkim=pass header.d=bandantoc.gov.vn"),
+        ("received", "from a by b"),
+        ("authentication-results", "other.example; spf=pass"),
     )
 
 
