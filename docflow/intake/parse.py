@@ -62,6 +62,8 @@ class ParsedMail:
     auto_submitted: bool
     defects: tuple[str, ...]
     automatic: str = ""  # what shows the mail is automatic (`auto_submitted`), for the record
+    # why the From header does not name one author ("2 From headers"), or "" when it does
+    ambiguous_from: str = ""
     # Received and Authentication-Results headers, (lowercase name, value), topmost first:
     # which results the receiving MTA wrote depends on their order (authres.judge)
     trace: tuple[tuple[str, str], ...] = ()
@@ -91,6 +93,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         auto_submitted=bool(automatic),
         defects=tuple(dict.fromkeys(type(d).__name__ for p in _walk(msg) for d in p.defects)),
         automatic=automatic,
+        ambiguous_from=_ambiguous_from(msg),
         trace=tuple(
             (k.lower(), "".join(_unescape(str(v)).splitlines()))
             for k, v in msg.raw_items()
@@ -176,6 +179,23 @@ def _sender(msg: Message) -> tuple[str, str]:
         return "", name
     except Exception:  # missing header, empty group, or parser trouble
         return "", ""
+
+
+def _ambiguous_from(msg: Message) -> str:
+    """Why the message has not one author: several From headers, or mailboxes in one.
+
+    A DKIM signature covers the last From header (RFC 6376 section 5.4.2) and docflow
+    reads the first: a From added on top of mail signed by the office's domain would pass
+    for that domain. DMARC refuses such mail too (RFC 7489 section 6.6.1).
+    """
+    headers = sum(1 for key, _ in msg.raw_items() if key.lower() == "from")
+    if headers > 1:
+        return f"{headers} From headers"
+    try:
+        mailboxes = len(_header(msg, "from").addresses)
+    except Exception:  # missing or unparseable: `_sender` finds no address either
+        return ""
+    return f"{mailboxes} mailboxes in From" if mailboxes > 1 else ""
 
 
 def _first_id(value: str) -> str:

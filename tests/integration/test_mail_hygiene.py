@@ -156,6 +156,42 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
     assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
 
 
+async def test_a_from_added_to_mail_the_office_signed_is_quarantined_unanswered(
+    guarded: Stack, relay: Relay, dkim_key: tuple[bytes, bytes]
+) -> None:
+    """DKIM covers the last From header and docflow reads the first: someone outside takes a
+    newsletter the office's domain really signed and puts Thu's From on top."""
+
+    def replayed(subject: str, mx_header: str = "") -> bytes:
+        raw = draft(subject, sender="bantin@bandantoc.gov.vn").as_bytes(policy=UNFOLDED)
+        signed_headers = [b"from", b"to", b"subject", b"message-id"]  # From not oversigned
+        signature = dkim.sign(
+            raw, b"sel", b"bandantoc.gov.vn", dkim_key[0], include_headers=signed_headers
+        )
+        return f"{mx_header}From: Le Thi Thu <{AUTHOR}>\r\n".encode() + signature + raw
+
+    mx_pass = f"{MX}; dkim=pass header.d=bandantoc.gov.vn"
+    two_authors = draft("Hai tác giả", Authentication_Results=mx_pass)
+    two_authors.replace_header("From", f"Le Thi Thu <{AUTHOR}>, Nguyen Van Hung <{OTHER}>")
+    mail = [
+        # the MX checked the signature (of the last From) and says so
+        replayed("Qua MX", f"Authentication-Results: {mx_pass}\r\n"),
+        replayed("Tự kiểm"),  # no MX header: docflow's own DKIM check
+        two_authors,
+    ]
+    await send_all(guarded, mail, mail_from="attacker@evil.example")
+
+    documents, entries = await outcome(guarded)
+    assert documents == []
+    assert relay.messages == []
+    assert [e["reason"] for e in entries] == ["unauthenticated_sender"] * len(mail)
+    details = {e["subject"]: e["detail"] for e in entries}
+    assert details["Qua MX"].startswith("2 From headers: ")
+    assert details["Tự kiểm"].startswith("2 From headers: ")
+    assert details["Hai tác giả"].startswith("2 mailboxes in From: ")
+    assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
+
+
 async def test_a_trusted_pass_or_a_verified_signature_is_accepted(
     guarded: Stack, relay: Relay, dkim_key: tuple[bytes, bytes]
 ) -> None:
