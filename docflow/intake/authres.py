@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from docflow.mime import strip_comments
+
 # tokens of the header: `;`, `=`, `/` and runs of anything else, where a quoted string
 # (or a stray `"`) stays joined to what touches it: `"office.gov"@evil.example` is one
 # value, of evil.example; splitting it let the quoted part pass for the domain
@@ -48,38 +50,6 @@ class Verdict:
     trusted_header: bool  # a header of a trusted authserv-id was there (decided by it)
 
 
-def _strip_comments(value: str) -> str:
-    """Drop RFC 5322 comments `( … )`, nested, outside quoted strings."""
-    out: list[str] = []
-    depth = 0
-    quoted = False
-    escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-            if depth == 0:
-                out.append(ch)
-            continue
-        if ch == "\\":
-            escaped = True
-            if depth == 0:
-                out.append(ch)
-            continue
-        if quoted:
-            quoted = ch != '"'
-            out.append(ch)
-        elif ch == '"' and depth == 0:
-            quoted = True
-            out.append(ch)
-        elif ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return " ".join(out_part for out_part in "".join(out).split())
-
-
 def _unquote(token: str) -> str:
     """The content of a token that is one quoted string; any other token as it is."""
     if _ENTIRELY_QUOTED.fullmatch(token):
@@ -89,7 +59,7 @@ def _unquote(token: str) -> str:
 
 def parse(value: str) -> AuthResults | None:
     """Parse one header value; None when it has no authserv-id."""
-    statements = _split(_TOKEN.findall(_strip_comments(value)))
+    statements = _split(_TOKEN.findall(strip_comments(value)))
     if not statements or not statements[0]:
         return None
     authserv_id = _unquote(statements[0][0]).lower()  # a version number may follow; ignored

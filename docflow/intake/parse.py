@@ -16,7 +16,7 @@ from typing import Any
 
 from docflow.documents.extract import html_to_text
 from docflow.intake.lift import Lifted, lift
-from docflow.mime import PARSE_POLICY
+from docflow.mime import PARSE_POLICY, strip_comments
 
 # Mail in a Vietnamese office that is not what it claims is most often Windows-1258.
 _FALLBACK_CHARSETS = ("utf-8", "cp1258")
@@ -230,7 +230,8 @@ def _automatic(msg: Message, from_addr: str, subject: str) -> str:
     for key, value in msg.raw_items():
         headers.setdefault(key.lower(), " ".join(str(value).split()).lower())
     auto = headers.get("auto-submitted")
-    if auto is not None and auto.split(";")[0].strip() != "no":
+    # `no (sent by a person)` is no: comments are not part of the value (RFC 3834)
+    if auto is not None and strip_comments(auto).split(";")[0].strip() != "no":
         return f"Auto-Submitted: {auto}"
     if headers.get("precedence") in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {headers['precedence']}"

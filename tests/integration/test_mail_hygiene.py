@@ -265,8 +265,9 @@ async def test_auto_replies_bounces_and_list_mail_get_no_document_and_no_answer(
     assert details["Không người gửi"] == "MAIL FROM:<>"
 
     # the same author's ordinary draft is accepted and answered, marked as automatic
+    # (its `Auto-Submitted: No (…)` says no: the comment is not part of the value)
     await limited.add_user(APPROVER, "Chánh Văn phòng", ["chanh-van-phong"])
-    await send_all(limited, [draft("Kế hoạch năm")])
+    await send_all(limited, [draft("Kế hoạch năm", Auto_Submitted="No (sent by a person)")])
     documents, _ = await outcome(limited)
     assert [d["title"] for d in documents] == ["Kế hoạch năm"]
     (receipt,) = relay.to(AUTHOR)

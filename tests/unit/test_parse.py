@@ -242,6 +242,7 @@ def test_embedded_message_is_one_attachment_holding_its_bytes() -> None:
     [
         "Auto-Submitted: auto-replied",
         "Auto-Submitted: auto-generated; owner-email=x@y.z",
+        "Auto-Submitted: auto-replied (no)",
         "Precedence: bulk",
         "Precedence: junk",
         "Precedence: list",
@@ -276,6 +277,8 @@ def test_automatic_mail_is_flagged(header: str) -> None:
     "header",
     [
         "Auto-Submitted: no",
+        "Auto-Submitted: no (sent by a person)",
+        "Auto-Submitted: (Thunderbird) No",
         "Precedence: first-class",
         "X-Foo: 1",
         # asks receivers not to auto-reply; Exchange puts it on ordinary mail as well
