@@ -32,6 +32,7 @@ _PREFIX = re.compile(
 _TAG = re.compile(r"\s*\[\s*DF-[0-9]{4}-[0-9]{6}\s*\]\s*", re.IGNORECASE)
 _CODE = re.compile(r"(?<![A-Za-z0-9])DF-[0-9]{4}-[0-9]{6}(?![0-9])", re.IGNORECASE)
 _MSGID = re.compile(r"<([^<>\s]*)>")
+_FROM_FIELD = re.compile(rb"from[ \t]*:", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -93,7 +94,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         auto_submitted=bool(automatic),
         defects=tuple(dict.fromkeys(type(d).__name__ for p in _walk(msg) for d in p.defects)),
         automatic=automatic,
-        ambiguous_from=_ambiguous_from(msg),
+        ambiguous_from=_ambiguous_from(msg, raw),
         trace=tuple(
             (k.lower(), "".join(_unescape(str(v)).splitlines()))
             for k, v in msg.raw_items()
@@ -181,14 +182,16 @@ def _sender(msg: Message) -> tuple[str, str]:
         return "", ""
 
 
-def _ambiguous_from(msg: Message) -> str:
+def _ambiguous_from(msg: Message, raw: bytes) -> str:
     """Why the message has not one author: several From headers, or mailboxes in one.
 
     A DKIM signature covers the last From header (RFC 6376 section 5.4.2) and docflow
     reads the first: a From added on top of mail signed by the office's domain would pass
     for that domain. DMARC refuses such mail too (RFC 7489 section 6.6.1).
     """
-    headers = sum(1 for key, _ in msg.raw_items() if key.lower() == "from")
+    headers = max(
+        sum(1 for key, _ in msg.raw_items() if key.lower() == "from"), _from_lines(raw)
+    )
     if headers > 1:
         return f"{headers} From headers"
     try:
@@ -196,6 +199,20 @@ def _ambiguous_from(msg: Message) -> str:
     except Exception:  # missing or unparseable: `_sender` finds no address either
         return ""
     return f"{mailboxes} mailboxes in From" if mailboxes > 1 else ""
+
+
+def _from_lines(raw: bytes) -> int:
+    """From fields of the raw header block, read as leniently as any MTA might.
+
+    Python's parser drops `From : x` (an mbox separator to it); an MTA reads a From
+    header there, and relaxed DKIM canonicalization lets anyone turn `From:` into it.
+    """
+    count = 0
+    for line in io.BytesIO(raw):  # lines end at LF, as in SMTP servers
+        if not line.strip(b"\r\n"):  # the end of the header block
+            break
+        count += sum(1 for part in line.split(b"\r") if _FROM_FIELD.match(part))
+    return count
 
 
 def _first_id(value: str) -> str:

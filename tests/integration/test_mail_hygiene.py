@@ -162,12 +162,14 @@ async def test_a_from_added_to_mail_the_office_signed_is_quarantined_unanswered(
     """DKIM covers the last From header and docflow reads the first: someone outside takes a
     newsletter the office's domain really signed and puts Thu's From on top."""
 
-    def replayed(subject: str, mx_header: str = "") -> bytes:
+    def replayed(subject: str, mx_header: str = "", signed_from: bytes = b"From:") -> bytes:
         raw = draft(subject, sender="bantin@bandantoc.gov.vn").as_bytes(policy=UNFOLDED)
         signed_headers = [b"from", b"to", b"subject", b"message-id"]  # From not oversigned
         signature = dkim.sign(
             raw, b"sel", b"bandantoc.gov.vn", dkim_key[0], include_headers=signed_headers
         )
+        # relaxed canonicalization (dkimpy's default) keeps `From :` valid as the MX reads it
+        raw = raw.replace(b"From:", signed_from, 1)
         return f"{mx_header}From: Le Thi Thu <{AUTHOR}>\r\n".encode() + signature + raw
 
     mx_pass = f"{MX}; dkim=pass header.d=bandantoc.gov.vn"
@@ -177,6 +179,8 @@ async def test_a_from_added_to_mail_the_office_signed_is_quarantined_unanswered(
         # the MX checked the signature (of the last From) and says so
         replayed("Qua MX", f"Authentication-Results: {mx_pass}\r\n"),
         replayed("Tự kiểm"),  # no MX header: docflow's own DKIM check
+        # Python's parser drops `From :` as an mbox line; the MX reads it as the From
+        replayed("Dấu cách", f"Authentication-Results: {mx_pass}\r\n", b"From :"),
         two_authors,
     ]
     await send_all(guarded, mail, mail_from="attacker@evil.example")
@@ -188,6 +192,7 @@ async def test_a_from_added_to_mail_the_office_signed_is_quarantined_unanswered(
     details = {e["subject"]: e["detail"] for e in entries}
     assert details["Qua MX"].startswith("2 From headers: ")
     assert details["Tự kiểm"].startswith("2 From headers: ")
+    assert details["Dấu cách"].startswith("2 From headers: ")
     assert details["Hai tác giả"].startswith("2 mailboxes in From: ")
     assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
 

@@ -308,6 +308,26 @@ def test_authentication_results_and_received_are_kept_in_order() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (["From: a@bandantoc.gov.vn"], ""),
+        (["From a@bandantoc.gov.vn Mon Jan  1 00:00:00 2027", "From: a@bandantoc.gov.vn"], ""),
+        (["From: a@bandantoc.gov.vn", "Subject: x", "FROM: b@bandantoc.gov.vn"], "2 From headers"),
+        # Python's parser drops `From :` (an mbox line to it); an MTA reads a From there
+        (["From: a@bandantoc.gov.vn", "From : b@bandantoc.gov.vn"], "2 From headers"),
+        (["From: a@bandantoc.gov.vn", "X-A: 1\rfrom\t: b@bandantoc.gov.vn"], "2 From headers"),
+        (["From: a@bandantoc.gov.vn, B <b@evil.example>"], "2 mailboxes in From"),
+        (["From: g: a@bandantoc.gov.vn, b@evil.example;"], "2 mailboxes in From"),
+    ],
+)
+def test_a_from_that_names_more_than_one_author_is_reported(
+    headers: list[str], expected: str
+) -> None:
+    body = b"Forwarded:\r\nFrom: c@evil.example\r\n"  # in the body, a From line is text
+    assert parse_message(mail(*headers, body=body)).ambiguous_from == expected
+
+
 def test_unknown_charset_body_falls_back_to_utf8_then_cp1258() -> None:
     headers = "Content-Type: text/plain; charset=x-unknown"
     utf8 = parse_message(mail(headers, body="Xin chào".encode()))
