@@ -1,4 +1,4 @@
-"""E-mail policies: parsing fast, and composing long non-ASCII subjects correctly.
+"""E-mail policies (parsing fast, long non-ASCII subjects composed correctly); comments.
 
 `policy.default` builds a new header class on every header access
 (`HeaderRegistry.__getitem__` calls `type(...)`), which made header handling
@@ -57,3 +57,35 @@ class MailPolicy(EmailPolicy):
 
 _UNSTRUCTURED = ("subject", "comments", "content-description")
 MAIL_POLICY = MailPolicy(linesep="\r\n", header_factory=CachingHeaderRegistry())
+
+
+def strip_comments(value: str) -> str:
+    """Drop RFC 5322 comments `( … )`, nested, outside quoted strings."""
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(ch)
+            continue
+        if ch == "\\":
+            escaped = True
+            if depth == 0:
+                out.append(ch)
+            continue
+        if quoted:
+            quoted = ch != '"'
+            out.append(ch)
+        elif ch == '"' and depth == 0:
+            quoted = True
+            out.append(ch)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return " ".join(out_part for out_part in "".join(out).split())

@@ -14,8 +14,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-# tokens of the header: quoted strings, `;`, `=`, `/` and runs of anything else
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[;=/]|[^\s;=/"()]+')
+from docflow.mime import strip_comments
+
+# tokens of the header: `;`, `=`, `/` and runs of anything else, where a quoted string
+# (or a stray `"`) stays joined to what touches it: `"office.gov"@evil.example` is one
+# value, of evil.example; splitting it let the quoted part pass for the domain
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_TOKEN = re.compile(rf"[;=/]|(?:{_QUOTED}|[^\s;=/()])+")
+_ENTIRELY_QUOTED = re.compile(_QUOTED)
 
 
 @dataclass(frozen=True)
@@ -44,47 +50,16 @@ class Verdict:
     trusted_header: bool  # a header of a trusted authserv-id was there (decided by it)
 
 
-def _strip_comments(value: str) -> str:
-    """Drop RFC 5322 comments `( … )`, nested, outside quoted strings."""
-    out: list[str] = []
-    depth = 0
-    quoted = False
-    escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-            if depth == 0:
-                out.append(ch)
-            continue
-        if ch == "\\":
-            escaped = True
-            if depth == 0:
-                out.append(ch)
-            continue
-        if quoted:
-            quoted = ch != '"'
-            out.append(ch)
-        elif ch == '"' and depth == 0:
-            quoted = True
-            out.append(ch)
-        elif ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return " ".join(out_part for out_part in "".join(out).split())
-
-
 def _unquote(token: str) -> str:
-    if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
+    """The content of a token that is one quoted string; any other token as it is."""
+    if _ENTIRELY_QUOTED.fullmatch(token):
         return re.sub(r"\\(.)", r"\1", token[1:-1])
     return token
 
 
 def parse(value: str) -> AuthResults | None:
     """Parse one header value; None when it has no authserv-id."""
-    statements = _split(_TOKEN.findall(_strip_comments(value)))
+    statements = _split(_TOKEN.findall(strip_comments(value)))
     if not statements or not statements[0]:
         return None
     authserv_id = _unquote(statements[0][0]).lower()  # a version number may follow; ignored
@@ -137,43 +112,71 @@ def aligned(domain: str, from_domain: str) -> bool:
 
 
 def _domain_of(value: str) -> str:
-    """`user@example.org` or `example.org` → `example.org`."""
+    """`user@example.org` or `example.org` → `example.org`.
+
+    The last `@` of the whole value: a quoted local part may hold a domain-like string.
+    """
     return value.rpartition("@")[2].strip().strip("<>").lower()
 
 
-def judge(from_addr: str, headers: Iterable[str], trusted_ids: Iterable[str]) -> Verdict:
-    """Whether a trusted header shows an aligned DKIM, SPF or DMARC pass for `from_addr`.
+def mta_results(
+    trace: Iterable[tuple[str, str]], trusted_ids: Iterable[str]
+) -> list[MethodResult] | None:
+    """The results the trusted MTA wrote itself; None when it wrote no header.
 
-    Headers of other authserv-ids are ignored: they may have been written by the sender.
+    `trace`: Received and Authentication-Results headers, (lowercase name, value), topmost
+    first. The MTA prepends its headers, so only the topmost run of trusted-id headers is
+    its own; the run ends at a Received or at a header of another id (or of none), and a
+    trusted-id header below came with the message, written by anyone. Within the run a
+    method counts from the topmost header reporting it: one lower down that says otherwise
+    may be the sender's, directly below when the MTA's header follows its Received.
     """
     trusted = {t.lower() for t in trusted_ids}
+    results: list[MethodResult] = []
+    reported: set[str] = set()
+    in_run = False
+    for name, value in trace:
+        parsed = parse(value) if name == "authentication-results" else None
+        if parsed is None or parsed.authserv_id not in trusted:
+            if in_run:
+                break
+            continue
+        in_run = True
+        results.extend(r for r in parsed.results if r.method not in reported)
+        reported.update(r.method for r in parsed.results)
+    return results if in_run else None
+
+
+def judge(
+    from_addr: str, trace: Iterable[tuple[str, str]], trusted_ids: Iterable[str]
+) -> Verdict:
+    """Whether the trusted MTA's results show an aligned DKIM, SPF or DMARC pass.
+
+    Only the MTA's own headers count (`mta_results`): others may have been written by the
+    sender.
+    """
+    results = mta_results(trace, trusted_ids)
+    if results is None:
+        return Verdict(False, "no Authentication-Results from a trusted authserv-id", False)
     from_domain = _domain_of(from_addr) if "@" in from_addr else ""
     seen: list[str] = []
-    found = False
-    for value in headers:
-        parsed = parse(value)
-        if parsed is None or parsed.authserv_id not in trusted:
-            continue
-        found = True
-        for r in parsed.results:
-            if r.method == "dkim":
-                d = r.props.get("header.d") or _domain_of(r.props.get("header.i", ""))
-                if r.result == "pass" and from_domain and aligned(d, from_domain):
-                    return Verdict(True, f"dkim=pass header.d={d}", True)
-                seen.append(f"dkim={r.result}" + (f" header.d={d}" if d else ""))
-            elif r.method == "spf":
-                mailfrom = r.props.get("smtp.mailfrom") or r.props.get("smtp.helo", "")
-                d = _domain_of(mailfrom)
-                if r.result == "pass" and from_domain and aligned(d, from_domain):
-                    return Verdict(True, f"spf=pass smtp.mailfrom={d}", True)
-                seen.append(f"spf={r.result}" + (f" smtp.mailfrom={d}" if d else ""))
-            elif r.method == "dmarc":
-                d = r.props.get("header.from", "").lower()
-                if r.result == "pass" and from_domain and d == from_domain:
-                    return Verdict(True, f"dmarc=pass header.from={d}", True)
-                seen.append(f"dmarc={r.result}")
-    if not found:
-        return Verdict(False, "no Authentication-Results from a trusted authserv-id", False)
+    for r in results:
+        if r.method == "dkim":
+            d = r.props.get("header.d") or _domain_of(r.props.get("header.i", ""))
+            if r.result == "pass" and from_domain and aligned(d, from_domain):
+                return Verdict(True, f"dkim=pass header.d={d}", True)
+            seen.append(f"dkim={r.result}" + (f" header.d={d}" if d else ""))
+        elif r.method == "spf":
+            mailfrom = r.props.get("smtp.mailfrom") or r.props.get("smtp.helo", "")
+            d = _domain_of(mailfrom)
+            if r.result == "pass" and from_domain and aligned(d, from_domain):
+                return Verdict(True, f"spf=pass smtp.mailfrom={d}", True)
+            seen.append(f"spf={r.result}" + (f" smtp.mailfrom={d}" if d else ""))
+        elif r.method == "dmarc":
+            d = r.props.get("header.from", "").lower()
+            if r.result == "pass" and from_domain and d == from_domain:
+                return Verdict(True, f"dmarc=pass header.from={d}", True)
+            seen.append(f"dmarc={r.result}")
     evidence = "; ".join(seen) or "no dkim, spf or dmarc result"
     return Verdict(False, f"not aligned with {from_domain or '(no From)'}: {evidence}", True)
 

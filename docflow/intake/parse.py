@@ -16,7 +16,7 @@ from typing import Any
 
 from docflow.documents.extract import html_to_text
 from docflow.intake.lift import Lifted, lift
-from docflow.mime import PARSE_POLICY
+from docflow.mime import PARSE_POLICY, strip_comments
 
 # Mail in a Vietnamese office that is not what it claims is most often Windows-1258.
 _FALLBACK_CHARSETS = ("utf-8", "cp1258")
@@ -32,6 +32,7 @@ _PREFIX = re.compile(
 _TAG = re.compile(r"\s*\[\s*DF-[0-9]{4}-[0-9]{6}\s*\]\s*", re.IGNORECASE)
 _CODE = re.compile(r"(?<![A-Za-z0-9])DF-[0-9]{4}-[0-9]{6}(?![0-9])", re.IGNORECASE)
 _MSGID = re.compile(r"<([^<>\s]*)>")
+_FROM_FIELD = re.compile(rb"from[ \t]*:", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -62,7 +63,11 @@ class ParsedMail:
     auto_submitted: bool
     defects: tuple[str, ...]
     automatic: str = ""  # what shows the mail is automatic (`auto_submitted`), for the record
-    auth_results: tuple[str, ...] = ()  # the Authentication-Results headers, topmost first
+    # why the From header does not name one author ("2 From headers"), or "" when it does
+    ambiguous_from: str = ""
+    # Received and Authentication-Results headers, (lowercase name, value), topmost first:
+    # which results the receiving MTA wrote depends on their order (authres.judge)
+    trace: tuple[tuple[str, str], ...] = ()
 
 
 def parse_message(raw: bytes) -> ParsedMail:
@@ -89,10 +94,11 @@ def parse_message(raw: bytes) -> ParsedMail:
         auto_submitted=bool(automatic),
         defects=tuple(dict.fromkeys(type(d).__name__ for p in _walk(msg) for d in p.defects)),
         automatic=automatic,
-        auth_results=tuple(
-            "".join(_unescape(str(v)).splitlines())
+        ambiguous_from=_ambiguous_from(msg, raw),
+        trace=tuple(
+            (k.lower(), "".join(_unescape(str(v)).splitlines()))
             for k, v in msg.raw_items()
-            if k.lower() == "authentication-results"
+            if k.lower() in ("received", "authentication-results")
         ),
     )
 
@@ -176,6 +182,39 @@ def _sender(msg: Message) -> tuple[str, str]:
         return "", ""
 
 
+def _ambiguous_from(msg: Message, raw: bytes) -> str:
+    """Why the message has not one author: several From headers, or mailboxes in one.
+
+    A DKIM signature covers the last From header (RFC 6376 section 5.4.2) and docflow
+    reads the first: a From added on top of mail signed by the office's domain would pass
+    for that domain. DMARC refuses such mail too (RFC 7489 section 6.6.1).
+    """
+    headers = max(
+        sum(1 for key, _ in msg.raw_items() if key.lower() == "from"), _from_lines(raw)
+    )
+    if headers > 1:
+        return f"{headers} From headers"
+    try:
+        mailboxes = len(_header(msg, "from").addresses)
+    except Exception:  # missing or unparseable: `_sender` finds no address either
+        return ""
+    return f"{mailboxes} mailboxes in From" if mailboxes > 1 else ""
+
+
+def _from_lines(raw: bytes) -> int:
+    """From fields of the raw header block, read as leniently as any MTA might.
+
+    Python's parser drops `From : x` (an mbox separator to it); an MTA reads a From
+    header there, and relaxed DKIM canonicalization lets anyone turn `From:` into it.
+    """
+    count = 0
+    for line in io.BytesIO(raw):  # lines end at LF, as in SMTP servers
+        if not line.strip(b"\r\n"):  # the end of the header block
+            break
+        count += sum(1 for part in line.split(b"\r") if _FROM_FIELD.match(part))
+    return count
+
+
 def _first_id(value: str) -> str:
     match = _MSGID.search(value)
     return match.group(1).strip() if match else value.strip().strip("<>").strip()
@@ -208,7 +247,8 @@ def _automatic(msg: Message, from_addr: str, subject: str) -> str:
     for key, value in msg.raw_items():
         headers.setdefault(key.lower(), " ".join(str(value).split()).lower())
     auto = headers.get("auto-submitted")
-    if auto is not None and auto.split(";")[0].strip() != "no":
+    # `no (sent by a person)` is no: comments are not part of the value (RFC 3834)
+    if auto is not None and strip_comments(auto).split(";")[0].strip() != "no":
         return f"Auto-Submitted: {auto}"
     if headers.get("precedence") in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {headers['precedence']}"

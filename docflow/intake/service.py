@@ -295,7 +295,10 @@ class IntakeService:
 
     async def _authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
         """Is the From: vouched for? The trusted MTA's header decides; else DKIM, if enabled."""
-        verdict = authres.judge(row.from_addr, mail.auth_results, self.config.trusted_authserv_ids)
+        if mail.ambiguous_from:  # which From a signature or the MTA vouched for is unknown
+            detail = f"{mail.ambiguous_from}: the author must be one mailbox in one From header"
+            return authres.Verdict(False, detail, False)
+        verdict = authres.judge(row.from_addr, mail.trace, self.config.trusted_authserv_ids)
         if verdict.trusted_header or not self.config.verify_dkim:
             return verdict
         raw = await asyncio.to_thread(self.spool.path_of(row.spool_name).read_bytes)

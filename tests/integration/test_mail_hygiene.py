@@ -121,6 +121,11 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
     guarded: Stack, relay: Relay, dkim_key: tuple[bytes, bytes]
 ) -> None:
     signed_elsewhere = draft("Chữ ký miền khác").as_bytes(policy=UNFOLDED)
+    # the MX prepends its header; a pass of its id below that came with the message
+    under_the_mx = (
+        f"Authentication-Results: {MX}; dkim=fail header.d=bandantoc.gov.vn\r\n"
+        f"Authentication-Results: {MX}; dkim=pass header.d=bandantoc.gov.vn\r\n"
+    ).encode() + draft("Dưới kết quả của MX").as_bytes(policy=UNFOLDED)
     forged = [
         draft("Không xác thực"),
         draft(  # written by the sender: another authserv-id, ignored however it reads
@@ -132,6 +137,7 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
         draft("Miền khác", Authentication_Results=f"{MX}; dkim=pass header.d=evil.example"),
         draft("SPF mềm", Authentication_Results=f"{MX}; spf=softfail smtp.mailfrom={AUTHOR}"),
         dkim.sign(signed_elsewhere, b"sel", b"evil.example", dkim_key[0]) + signed_elsewhere,
+        under_the_mx,
     ]
     await send_all(guarded, forged, mail_from="attacker@evil.example")
 
@@ -146,6 +152,48 @@ async def test_forged_from_of_a_known_user_is_quarantined_unanswered(
     assert "dkim=pass header.d=evil.example" in details["Miền khác"]
     assert "spf=softfail" in details["SPF mềm"]
     assert "dkim=pass header.d=evil.example" in details["Chữ ký miền khác"]
+    assert details["Dưới kết quả của MX"].endswith(": dkim=fail header.d=bandantoc.gov.vn")
+    assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
+
+
+async def test_a_from_added_to_mail_the_office_signed_is_quarantined_unanswered(
+    guarded: Stack, relay: Relay, dkim_key: tuple[bytes, bytes]
+) -> None:
+    """DKIM covers the last From header and docflow reads the first: someone outside takes a
+    newsletter the office's domain really signed and puts Thu's From on top."""
+
+    def replayed(subject: str, mx_header: str = "", signed_from: bytes = b"From:") -> bytes:
+        raw = draft(subject, sender="bantin@bandantoc.gov.vn").as_bytes(policy=UNFOLDED)
+        signed_headers = [b"from", b"to", b"subject", b"message-id"]  # From not oversigned
+        signature = dkim.sign(
+            raw, b"sel", b"bandantoc.gov.vn", dkim_key[0], include_headers=signed_headers
+        )
+        # relaxed canonicalization (dkimpy's default) keeps `From :` valid as the MX reads it
+        raw = raw.replace(b"From:", signed_from, 1)
+        return f"{mx_header}From: Le Thi Thu <{AUTHOR}>\r\n".encode() + signature + raw
+
+    mx_pass = f"{MX}; dkim=pass header.d=bandantoc.gov.vn"
+    two_authors = draft("Hai tác giả", Authentication_Results=mx_pass)
+    two_authors.replace_header("From", f"Le Thi Thu <{AUTHOR}>, Nguyen Van Hung <{OTHER}>")
+    mail = [
+        # the MX checked the signature (of the last From) and says so
+        replayed("Qua MX", f"Authentication-Results: {mx_pass}\r\n"),
+        replayed("Tự kiểm"),  # no MX header: docflow's own DKIM check
+        # Python's parser drops `From :` as an mbox line; the MX reads it as the From
+        replayed("Dấu cách", f"Authentication-Results: {mx_pass}\r\n", b"From :"),
+        two_authors,
+    ]
+    await send_all(guarded, mail, mail_from="attacker@evil.example")
+
+    documents, entries = await outcome(guarded)
+    assert documents == []
+    assert relay.messages == []
+    assert [e["reason"] for e in entries] == ["unauthenticated_sender"] * len(mail)
+    details = {e["subject"]: e["detail"] for e in entries}
+    assert details["Qua MX"].startswith("2 From headers: ")
+    assert details["Tự kiểm"].startswith("2 From headers: ")
+    assert details["Dấu cách"].startswith("2 From headers: ")
+    assert details["Hai tác giả"].startswith("2 mailboxes in From: ")
     assert await InboundMessage.filter(version_number__not_isnull=True).count() == 0
 
 
@@ -222,8 +270,9 @@ async def test_auto_replies_bounces_and_list_mail_get_no_document_and_no_answer(
     assert details["Không người gửi"] == "MAIL FROM:<>"
 
     # the same author's ordinary draft is accepted and answered, marked as automatic
+    # (its `Auto-Submitted: No (…)` says no: the comment is not part of the value)
     await limited.add_user(APPROVER, "Chánh Văn phòng", ["chanh-van-phong"])
-    await send_all(limited, [draft("Kế hoạch năm")])
+    await send_all(limited, [draft("Kế hoạch năm", Auto_Submitted="No (sent by a person)")])
     documents, _ = await outcome(limited)
     assert [d["title"] for d in documents] == ["Kế hoạch năm"]
     (receipt,) = relay.to(AUTHOR)

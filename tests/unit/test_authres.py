@@ -11,10 +11,16 @@ import pytest
 
 from docflow.config import PACKAGE_ROOT, load_settings
 from docflow.errors import SettingsError
-from docflow.intake.authres import aligned, judge, parse, verify_dkim
+from docflow.intake.authres import aligned, judge, mta_results, parse, verify_dkim
 
 TRUSTED = ("mx.bandantoc.gov.vn",)
 FROM = "thu.lt@bandantoc.gov.vn"
+RECEIVED = ("received", "from mail.evil.example by mx.bandantoc.gov.vn")
+
+
+def ar(*values: str) -> list[tuple[str, str]]:
+    """Authentication-Results headers as parse_message hands them on, topmost first."""
+    return [("authentication-results", value) for value in values]
 
 
 def test_parse_reads_id_methods_and_properties_ignoring_comments() -> None:
@@ -75,7 +81,7 @@ def test_alignment(domain: str, from_domain: str, expected: bool) -> None:
     ],
 )
 def test_trusted_aligned_pass_is_accepted(header: str) -> None:
-    verdict = judge(FROM, [header], TRUSTED)
+    verdict = judge(FROM, ar(header), TRUSTED)
     assert verdict.passed and verdict.trusted_header
 
 
@@ -93,9 +99,36 @@ def test_trusted_aligned_pass_is_accepted(header: str) -> None:
     ],
 )
 def test_failing_or_untrusted_results_are_refused(headers: list[str], words: str) -> None:
-    verdict = judge(FROM, headers, TRUSTED)
+    verdict = judge(FROM, ar(*headers), TRUSTED)
     assert not verdict.passed
     assert words in verdict.detail
+
+
+@pytest.mark.parametrize(
+    "header",
+    [  # a quoted local part that looks like the From domain, of an address elsewhere
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="thu.lt@bandantoc.gov.vn"@evil.example',
+        "mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=bandantoc.gov.vn\"@evil.example",
+        'mx.bandantoc.gov.vn; spf=pass smtp.helo="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; dkim=pass header.i="bandantoc.gov.vn"@evil.example',
+        'mx.bandantoc.gov.vn; dkim=pass header.d="bandantoc.gov.vn"evil.example',
+        'mx.bandantoc.gov.vn; dmarc=pass header.from="bandantoc.gov.vn"@evil.example',
+    ],
+)
+def test_a_quoted_local_part_does_not_pass_for_the_domain(header: str) -> None:
+    verdict = judge(FROM, ar(header), TRUSTED)
+    assert not verdict.passed
+    assert verdict.trusted_header
+
+
+def test_quoted_values_are_read_whole() -> None:
+    headers = [
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="thu lt"@bandantoc.gov.vn',
+        'mx.bandantoc.gov.vn; dkim=pass header.d="bandantoc.gov.vn"',
+    ]
+    for header in headers:
+        assert judge(FROM, ar(header), TRUSTED).passed, header
 
 
 def test_a_sender_written_header_does_not_outweigh_the_trusted_one() -> None:
@@ -103,7 +136,52 @@ def test_a_sender_written_header_does_not_outweigh_the_trusted_one() -> None:
         "mx.bandantoc.gov.vn; dkim=none; spf=fail smtp.mailfrom=x@evil.example",
         "evil.example; dkim=pass header.d=bandantoc.gov.vn",  # written by the sender
     ]
-    assert not judge(FROM, headers, TRUSTED).passed
+    assert not judge(FROM, ar(*headers), TRUSTED).passed
+
+
+def test_a_trusted_fail_outweighs_a_trusted_pass_below_it() -> None:
+    headers = ar(
+        "mx.bandantoc.gov.vn; dkim=fail header.d=bandantoc.gov.vn",
+        "mx.bandantoc.gov.vn; dkim=pass header.d=bandantoc.gov.vn",  # the sender's
+    )
+    verdict = judge(FROM, headers, TRUSTED)
+    assert not verdict.passed
+    assert verdict.detail.endswith(": dkim=fail header.d=bandantoc.gov.vn")
+
+
+@pytest.mark.parametrize(
+    "between",
+    [RECEIVED, ("authentication-results", "other.example; dkim=none")],
+)
+def test_trusted_headers_below_the_mta_own_run_are_ignored(between: tuple[str, str]) -> None:
+    """Below a Received, or a header of another id, a trusted id came with the message."""
+    trace = [
+        *ar("mx.bandantoc.gov.vn; dkim=none"),
+        between,
+        *ar("mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=thu.lt@bandantoc.gov.vn"),
+    ]
+    verdict = judge(FROM, trace, TRUSTED)
+    assert not verdict.passed
+    assert verdict.detail == "not aligned with bandantoc.gov.vn: dkim=none"
+
+
+def test_the_mta_run_may_follow_later_hops_and_hold_one_header_per_milter() -> None:
+    trace = [
+        ("received", "from localhost by mx.bandantoc.gov.vn"),  # a content filter's hop
+        *ar("relay.example; dkim=none"),  # above the MTA's run: added after it
+        RECEIVED,  # the MTA's own, above its milters' headers (Postfix) or below them
+        *ar(
+            "mx.bandantoc.gov.vn; dkim=none",  # OpenDKIM
+            "mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=thu.lt@bandantoc.gov.vn",  # SPF
+        ),
+        ("received", "from mail.bandantoc.gov.vn by laptop"),
+    ]
+    assert [(r.method, r.result) for r in mta_results(trace, TRUSTED) or []] == [
+        ("dkim", "none"),
+        ("spf", "pass"),
+    ]
+    assert judge(FROM, trace, TRUSTED).passed
+    assert mta_results([RECEIVED, *ar("other.example; dkim=pass")], TRUSTED) is None
 
 
 # --- DKIM verified by docflow (dkimpy, real RSA keys; DNS answered from a table) ----------

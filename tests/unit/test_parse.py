@@ -242,6 +242,7 @@ def test_embedded_message_is_one_attachment_holding_its_bytes() -> None:
     [
         "Auto-Submitted: auto-replied",
         "Auto-Submitted: auto-generated; owner-email=x@y.z",
+        "Auto-Submitted: auto-replied (no)",
         "Precedence: bulk",
         "Precedence: junk",
         "Precedence: list",
@@ -276,6 +277,8 @@ def test_automatic_mail_is_flagged(header: str) -> None:
     "header",
     [
         "Auto-Submitted: no",
+        "Auto-Submitted: no (sent by a person)",
+        "Auto-Submitted: (Thunderbird) No",
         "Precedence: first-class",
         "X-Foo: 1",
         # asks receivers not to auto-reply; Exchange puts it on ordinary mail as well
@@ -289,18 +292,40 @@ def test_personal_mail_is_not_flagged(header: str) -> None:
     assert not parse_message(mail(header)).auto_submitted
 
 
-def test_authentication_results_are_kept_in_order() -> None:
+def test_authentication_results_and_received_are_kept_in_order() -> None:
     parsed = parse_message(
         mail(
             "Authentication-Results: mx.bandantoc.gov.vn;\n dkim=pass header.d=bandantoc.gov.vn",
             "Received: from a by b",
+            "Subject: x",
             "Authentication-Results: other.example; spf=pass",
         )
     )
-    assert parsed.auth_results == (
-        "mx.bandantoc.gov.vn; dkim=pass header.d=bandantoc.gov.vn",
-        "other.example; spf=pass",
+    assert parsed.trace == (
+        ("authentication-results", "mx.bandantoc.gov.vn; dkim=pass header.d=bandantoc.gov.vn"),
+        ("received", "from a by b"),
+        ("authentication-results", "other.example; spf=pass"),
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (["From: a@bandantoc.gov.vn"], ""),
+        (["From a@bandantoc.gov.vn Mon Jan  1 00:00:00 2027", "From: a@bandantoc.gov.vn"], ""),
+        (["From: a@bandantoc.gov.vn", "Subject: x", "FROM: b@bandantoc.gov.vn"], "2 From headers"),
+        # Python's parser drops `From :` (an mbox line to it); an MTA reads a From there
+        (["From: a@bandantoc.gov.vn", "From : b@bandantoc.gov.vn"], "2 From headers"),
+        (["From: a@bandantoc.gov.vn", "X-A: 1\rfrom\t: b@bandantoc.gov.vn"], "2 From headers"),
+        (["From: a@bandantoc.gov.vn, B <b@evil.example>"], "2 mailboxes in From"),
+        (["From: g: a@bandantoc.gov.vn, b@evil.example;"], "2 mailboxes in From"),
+    ],
+)
+def test_a_from_that_names_more_than_one_author_is_reported(
+    headers: list[str], expected: str
+) -> None:
+    body = b"Forwarded:\r\nFrom: c@evil.example\r\n"  # in the body, a From line is text
+    assert parse_message(mail(*headers, body=body)).ambiguous_from == expected
 
 
 def test_unknown_charset_body_falls_back_to_utf8_then_cp1258() -> None:
