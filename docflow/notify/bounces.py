@@ -99,8 +99,9 @@ class BounceOutcome:
 
 
 def _address(value: str) -> str:
-    """`rfc822; someone@example.org` → `someone@example.org`."""
-    return value.partition(";")[2].strip().strip("<>").lower() if ";" in value else value.strip()
+    """`rfc822; <Someone@example.org>` (or without the type) → `someone@example.org`."""
+    _, typed, address = value.partition(";")
+    return (address if typed else value).strip().strip("<>").strip().lower()
 
 
 def _one_line(value: str) -> str:
@@ -165,17 +166,18 @@ def failed_recipients(rcpt_to: list[str], report: Report) -> list[DsnRecipient]:
             return []
         status = m.group(1) if (m := _STATUS.search(report.subject)) else "5.0.0"
         return [DsnRecipient(a, "", "failed", status, report.subject[:2000]) for a in sent_to]
-    out = []
+    out: dict[str, DsnRecipient] = {}
     for r in report.recipients:
         if not r.failed:
             continue
         address = next((a for a in (r.address, r.original) if a in sent_to), None)
-        if address is None and len(sent_to) == 1:  # forwarded or aliased on the way
-            address = sent_to[0]
-        out.append(
-            DsnRecipient(address or r.address, r.original, r.action, r.status, r.diagnostic)
-        )
-    return out
+        if address is None:
+            if len(sent_to) != 1:  # whoever wrote the DSN chose the address: not ours
+                continue
+            address = sent_to[0]  # forwarded or aliased on the way
+        found = DsnRecipient(address, r.original, r.action, r.status, r.diagnostic)
+        out.setdefault(address, found)  # one DSN may name a recipient twice (forwarded)
+    return list(out.values())
 
 
 def _nothing_failed(report: Report) -> str:

@@ -142,3 +142,29 @@ def test_a_raw_utf8_out_of_office_subject_is_read_as_one() -> None:
     assert report.subject == "Trả lời tự động: x"
     assert report.auto_reply.startswith("Subject: Trả lời tự động") and not report.bounce
 
+
+def _dsn(*blocks: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example\nContent-Type: multipart/report; boundary=B\n\n"
+        "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        + "\n".join(f"{b}\nAction: failed\nStatus: 5.1.1\n" for b in blocks)
+        + "--B--\n"
+    ).encode()
+
+
+def test_a_dsn_naming_someone_the_mail_was_not_sent_to_fails_only_its_recipients() -> None:
+    report = parse_report(
+        _dsn(
+            "Final-Recipient: rfc822; victim@elsewhere.example",
+            "Final-Recipient: <Lan.PT@bandantoc.gov.vn>",  # no address type: still read
+        )
+    )
+    assert [r.address for r in report.recipients] == [
+        "victim@elsewhere.example",
+        "lan.pt@bandantoc.gov.vn",
+    ]
+    sent_to = ["hung.nv@bandantoc.gov.vn", "lan.pt@bandantoc.gov.vn"]
+    assert [f.address for f in failed_recipients(sent_to, report)] == ["lan.pt@bandantoc.gov.vn"]
+    # one recipient: an address it was forwarded to on the way is that recipient's
+    forwarded = failed_recipients(["hung.nv@bandantoc.gov.vn"], report)
+    assert [f.address for f in forwarded] == ["hung.nv@bandantoc.gov.vn"]
