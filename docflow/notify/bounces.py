@@ -300,8 +300,12 @@ class Bounces:
     ) -> None:
         """Audit the failure; tell the author when an approver's mail bounced (once per
         approver and document: reminders to a dead address would bounce every day)."""
+        # locked before `author_told` is read: two bounces of one approver's mails taken by
+        # two workers at once would otherwise both find nobody told (PostgreSQL's READ
+        # COMMITTED); SQLite has one writer at a time anyway
         doc = (
             await Document.filter(code=row.document_code)
+            .select_for_update()
             .using_db(conn)
             .prefetch_related("author")
             .first()

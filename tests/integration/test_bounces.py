@@ -6,6 +6,7 @@ mail marks the approver's delivery failed, shows it on the document and tells th
 
 from __future__ import annotations
 
+import asyncio
 import re
 from email.message import EmailMessage
 
@@ -15,6 +16,7 @@ from docflow.intake.models import InboundMessage
 from docflow.notify.models import DeliveryFailure, OutboxMessage
 from docflow.workflow.models import AuditEvent
 from tests.conftest import Stack, wait_for
+from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft
 from tests.integration.test_workflow_links import REVIEWER, people, task_mails
 
@@ -234,6 +236,28 @@ async def test_an_out_of_office_reply_to_the_verp_address_fails_nobody(stack: St
     await wait_for(lambda: _async(told_author(stack)), what="the author told")
     [failed] = (await stack.document(code))["deliveries_failed"]
     assert (failed["to"], failed["status"], failed["source"]) == (REVIEWER, "5.0.0", "dsn")
+
+
+async def test_bounces_of_one_approvers_mails_taken_at_once_tell_the_author_once(
+    clocked: ClockedStack,
+) -> None:
+    """Intake workers (or processes) record them at the same time: on PostgreSQL each
+    would find the author not yet told unless the document is locked first."""
+    await task_mail_to_reviewer(clocked)
+    for _ in range(3):  # a reminder a day: more mails to the reviewer, each its own VERP
+        clocked.clock.advance(DAY)
+        await clocked.sweep()
+    mails = clocked.relay.to(REVIEWER)
+    assert len(mails) == 4
+    verps = [clocked.relay.envelope_from[str(m["Message-ID"])] for m in mails]
+
+    dsns = [dsn(v, REVIEWER, str(m["Message-ID"])) for v, m in zip(verps, mails, strict=True)]
+    await asyncio.gather(*(bounce(clocked, raw, v) for raw, v in zip(dsns, verps, strict=True)))
+    await wait_for(lambda: _bounces_done(4), what="the bounces processed")
+    await clocked.settled()
+
+    assert await DeliveryFailure.filter(recipient=REVIEWER).count() == 4
+    assert len(told_author(clocked)) == 1
 
 
 async def test_an_approver_the_relay_refuses_for_good_is_recorded_like_a_bounce(
