@@ -133,13 +133,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 class Relay:
-    """A real SMTP server that keeps what docflow sends; can be told to refuse (451)."""
+    """A real SMTP server that keeps what docflow sends; can be told to refuse (451), or to
+    refuse some recipients (`unknown`: 550, `busy`: 451)."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.envelope_from: dict[str, str] = {}  # Message-ID → MAIL FROM (docflow's VERP)
         self.refuse = False
         self.unknown: set[str] = set()  # recipients refused for good (550 5.1.1)
+        self.busy: set[str] = set()  # recipients deferred (451 4.2.1)
         self.port = free_port()
         self.server: asyncio.Server | None = None
 
@@ -155,6 +157,8 @@ class Relay:
             return "451 4.3.0 relay refusing for the test"
         if address.lower() in self.unknown:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address.lower() in self.busy:
+            return f"451 4.2.1 <{address}>: Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -9,6 +9,10 @@ nothing twice), an audit event on the document, and, when the mail was an
 approver's (a task mail, its code, a reminder), a mail to the document's author:
 the approver does not know there is something to review. The relay refusing a
 recipient for good (a 5xx at RCPT) is recorded the same way (`record_refusal`).
+
+Auto-replies come to the VERP address too (RFC 3834 answers the Return-Path): mail that
+is no DSN counts as a bounce only when it reads as one (`Report.bounce`), else nothing
+failed and the inbound row says what it was.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
+from email.utils import parseaddr
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from docflow.automatic import auto_reply, bounce_subject, system_sender
 from docflow.clock import Clock
 from docflow.documents.models import Document
 from docflow.notify.mails import MailComposer
@@ -39,6 +45,7 @@ log = logging.getLogger("docflow.bounces")
 # mail to an approver about a task: its author must hear that it did not arrive
 TASK_KINDS = frozenset({"task", "code", "reminder", "escalated"})
 _DELAY_WORDS = re.compile(r"delay|warning|not yet been delivered|chậm", re.IGNORECASE)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -65,6 +72,21 @@ class Report:
     recipients: tuple[DsnRecipient, ...]
     standard: bool  # it had a message/delivery-status part
     subject: str
+    sender: str = ""  # the From address, lowercased
+    auto_reply: str = ""  # what marks it as an auto-reply (`automatic.auto_reply`), or ""
+
+    @property
+    def bounce(self) -> bool:
+        """A DSN, or mail that reads as a bounce: from a mail server or titled as one.
+
+        An out-of-office or challenge-response reply comes to the VERP address too (RFC
+        3834 answers the Return-Path) and says nothing about delivery.
+        """
+        if self.standard:
+            return True
+        if self.auto_reply:
+            return False
+        return system_sender(self.sender) or bounce_subject(self.subject)
 
 
 @dataclass(frozen=True)
@@ -77,24 +99,33 @@ class BounceOutcome:
 
 
 def _address(value: str) -> str:
-    """`rfc822; someone@example.org` → `someone@example.org`."""
-    return value.partition(";")[2].strip().strip("<>").lower() if ";" in value else value.strip()
+    """`rfc822; <Someone@example.org>` (or without the type) → `someone@example.org`."""
+    _, typed, address = value.partition(";")
+    return (address if typed else value).strip().strip("<>").strip().lower()
 
 
 def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _subject(msg: Message) -> str:
+def _text(value: str) -> str:
+    """A header's text: encoded words decoded, raw 8-bit bytes read as UTF-8."""
+    if _ESCAPED_BYTE.search(value):  # the parser keeps 8-bit bytes as surrogates
+        return _one_line(value.encode("ascii", "surrogateescape").decode("utf-8", "replace"))
     try:
-        return _one_line(str(make_header(decode_header(msg.get("Subject", "")))))
+        return _one_line(str(make_header(decode_header(value))))
     except Exception:  # unknown charsets, broken encoded words: the raw header will do
-        return _one_line(str(msg.get("Subject", "")))
+        return _one_line(value)
 
 
 def parse_report(raw: bytes) -> Report:
     """Read a bounce with the stdlib parser: the blocks of its message/delivery-status."""
     msg = email.message_from_bytes(raw, policy=compat32)
+    headers: dict[str, str] = {}
+    for key, value in msg.raw_items():
+        headers.setdefault(key.lower(), _text(str(value)))
+    subject = headers.get("subject", "")
+    sender = parseaddr(headers.get("from", ""))[1].lower()
     out: list[DsnRecipient] = []
     standard = False
     for part in msg.walk():
@@ -121,7 +152,43 @@ def parse_report(raw: bytes) -> Report:
                 )
             )
         break
-    return Report(tuple(out), standard, _subject(msg))
+    return Report(tuple(out), standard, subject, sender, auto_reply(headers, subject))
+
+
+def failed_recipients(rcpt_to: list[str], report: Report) -> list[DsnRecipient]:
+    """The recipients of a mail sent to `rcpt_to` that `report` says failed, each as the
+    mail addressed it."""
+    sent_to = [a.lower() for a in rcpt_to]
+    if not report.bounce:
+        return []
+    if not report.standard:  # not a DSN: the VERP token alone says which mail bounced
+        if _DELAY_WORDS.search(report.subject):
+            return []
+        status = m.group(1) if (m := _STATUS.search(report.subject)) else "5.0.0"
+        return [DsnRecipient(a, "", "failed", status, report.subject[:2000]) for a in sent_to]
+    out: dict[str, DsnRecipient] = {}
+    for r in report.recipients:
+        if not r.failed:
+            continue
+        address = next((a for a in (r.address, r.original) if a in sent_to), None)
+        if address is None:
+            if len(sent_to) != 1:  # whoever wrote the DSN chose the address: not ours
+                continue
+            address = sent_to[0]  # forwarded or aliased on the way
+        found = DsnRecipient(address, r.original, r.action, r.status, r.diagnostic)
+        out.setdefault(address, found)  # one DSN may name a recipient twice (forwarded)
+    return list(out.values())
+
+
+def _nothing_failed(report: Report) -> str:
+    """What a report that records no failure was (the inbound row's detail says it)."""
+    if report.standard:
+        return "a report of no failed recipient of this mail (a delay or success notice)"
+    if report.auto_reply:
+        return f"an auto-reply ({report.auto_reply}), no bounce"
+    if not report.bounce:
+        return "no bounce (neither from a mail server nor titled as a bounce)"
+    return "a delay warning"
 
 
 class Bounces:
@@ -154,11 +221,10 @@ class Bounces:
             log.warning("bounce for no known mail", extra={"inbound_id": inbound_id})
             return BounceOutcome(None, (), "no mail of docflow has this bounce address")
         report = parse_report(raw)
-        found = self._failures(row, report)
+        found = failed_recipients(row.rcpt_to, report)
         if not found:
-            what = "a delay or success notice" if report.standard else "a delay warning"
-            detail = f"{what} for outbox {row.id}: nothing failed"
-            return BounceOutcome(row.document_code, (), detail)
+            detail = f"{_nothing_failed(report)} for outbox {row.id}: nothing failed"
+            return BounceOutcome(row.document_code, (), detail[:4000])
         recorded = [
             r.address
             for r in found
@@ -166,26 +232,6 @@ class Bounces:
         ]
         detail = "; ".join(f"{r.address} {r.status} {r.diagnostic}".strip() for r in found)
         return BounceOutcome(row.document_code, tuple(recorded), detail[:4000])
-
-    def _failures(self, row: OutboxMessage, report: Report) -> list[DsnRecipient]:
-        """The failed recipients of `row` the report names, each as `row` addressed it."""
-        sent_to = [a.lower() for a in row.rcpt_to]
-        if not report.standard:  # not a DSN: the VERP token alone says which mail bounced
-            if _DELAY_WORDS.search(report.subject):
-                return []
-            status = m.group(1) if (m := _STATUS.search(report.subject)) else "5.0.0"
-            return [DsnRecipient(a, "", "failed", status, report.subject[:2000]) for a in sent_to]
-        out = []
-        for r in report.recipients:
-            if not r.failed:
-                continue
-            address = next((a for a in (r.address, r.original) if a in sent_to), None)
-            if address is None and len(sent_to) == 1:  # forwarded or aliased on the way
-                address = sent_to[0]
-            out.append(
-                DsnRecipient(address or r.address, r.original, r.action, r.status, r.diagnostic)
-            )
-        return out
 
     async def record_refusal(
         self, row: OutboxMessage, recipient: str, status: str, diagnostic: str
@@ -254,8 +300,12 @@ class Bounces:
     ) -> None:
         """Audit the failure; tell the author when an approver's mail bounced (once per
         approver and document: reminders to a dead address would bounce every day)."""
+        # locked before `author_told` is read: two bounces of one approver's mails taken by
+        # two workers at once would otherwise both find nobody told (PostgreSQL's READ
+        # COMMITTED); SQLite has one writer at a time anyway
         doc = (
             await Document.filter(code=row.document_code)
+            .select_for_update()
             .using_db(conn)
             .prefetch_related("author")
             .first()

@@ -24,6 +24,7 @@ class OutboxMessage(Model):
     # the VERP token of mail_from (random): a bounce names its row by it, see notify.bounces
     bounce_token = fields.CharField(max_length=40, null=True, db_index=True)
     rcpt_to: fields.Field[list[str]] = fields.JSONField()
+    # the Message-ID; a row retrying a mail's deferred recipients appends `#retry-TOKEN`
     message_id = fields.CharField(max_length=255, unique=True)
     subject = fields.CharField(max_length=1000)
     content = fields.BinaryField()  # the message as sent, bytes

@@ -5,7 +5,10 @@ Sending claims a row with a lease (an atomic conditional UPDATE, so several
 to the relay with aiosmtplib, and marks it sent. A relay that refuses (4xx) or
 is down means another try later, backing off exponentially; a permanent
 refusal (5xx) marks the row failed and is reported to `on_refused` (notify.bounces records
-it like a bounce).
+it like a bounce). A mail some of whose recipients the relay settles (takes, or refuses
+for good) while it defers others (4xx) is done for the settled ones; the deferred ones
+get a new row of their own (`_retry`: the same message, a new VERP token), retried with
+the same back-off.
 
 Each row is sent with its own envelope sender, a VERP address `LOCAL+TOKEN@DOMAIN` of
 `relay.bounce_address` with a random token: a delivery status notification comes back
@@ -27,6 +30,7 @@ from email.utils import getaddresses
 import aiosmtplib
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
 from docflow.notify.models import OutboxMessage, OutboxState
@@ -185,9 +189,14 @@ class Outbox:
         row.sent_at = self.clock.now()
         row.attempts += 1
         row.lease_until = None
-        await row.save(update_fields=["state", "sent_at", "attempts", "lease_until"])
-        # some recipients refused, the others taken: the refused ones are not retried
-        await self._refused(row, {a: (r.code, r.message) for a, r in refused.items()})
+        # some recipients refused, the others taken: the deferred ones are retried apart,
+        # queued with the sent state or not at all
+        replies = {a: (r.code, r.message) for a, r in refused.items()}
+        columns = ["state", "sent_at", "attempts", "lease_until"]
+        async with in_transaction() as conn:
+            await row.save(using_db=conn, update_fields=columns)
+            await self._retry(conn, row, replies)
+        await self._refused(row, replies)
         log.info(
             "mail sent",
             extra={
@@ -198,6 +207,47 @@ class Outbox:
             },
         )
         return 1
+
+    async def _retry(
+        self, conn: BaseDBAsyncClient, row: OutboxMessage, refused: dict[str, tuple[int, str]]
+    ) -> None:
+        """Queue the message of `row`, which is done (sent to the others, or failed), again
+        for the recipients the relay refused for now (not 5xx) alone."""
+        deferred = {a: reply for a, reply in refused.items() if not 500 <= reply[0] < 600}
+        if not deferred:
+            return
+        token = secrets.token_hex(10)
+        verp = bool(self.bounce_address)
+        now = self.clock.now()
+        retry = await OutboxMessage.create(
+            created_at=now,
+            kind=row.kind,
+            document_code=row.document_code,
+            mail_from=verp_address(self.bounce_address, token) if verp else self.mail_from,
+            bounce_token=token if verp else None,
+            rcpt_to=list(deferred),
+            # the column is unique; the message (and its Message-ID header) is the same
+            message_id=f"{row.message_id[:220]}#retry-{token}",
+            subject=row.subject,
+            content=row.content,
+            attempts=row.attempts,  # the back-off goes on where the row's left off
+            last_error="; ".join(f"{a}: {c} {m}" for a, (c, m) in deferred.items())[:2000],
+            next_attempt_at=now + timedelta(seconds=self._backoff(row.attempts)),
+            using_db=conn,
+        )
+        log.warning(
+            "relay deferred some recipients, retrying them apart",
+            extra={
+                "code": row.document_code,
+                "outbox_id": row.id,
+                "retry_outbox_id": retry.id,
+                "to": retry.rcpt_to,
+                "error": retry.last_error,
+            },
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        return min(self.max_backoff, 2.0 ** min(attempts, 20))
 
     async def _refused(self, row: OutboxMessage, replies: dict[str, tuple[int, str]]) -> None:
         """Tell the hooks of each recipient refused with a 5xx."""
@@ -218,7 +268,8 @@ class Outbox:
         refused: dict[str, tuple[int, str]] = {}
         if isinstance(error, aiosmtplib.SMTPRecipientsRefused):  # every recipient refused
             refused = {r.recipient: (r.code, r.message) for r in error.recipients}
-            code = min(c for c, _ in refused.values()) if refused else None
+            # one refused for good settles the row (`_retry` queues the others apart)
+            code = max(c for c, _ in refused.values()) if refused else None
         if isinstance(code, int) and 500 <= code < 600:
             row.state = OutboxState.FAILED
             log.error(
@@ -226,7 +277,7 @@ class Outbox:
                 extra={"code": row.document_code, "outbox_id": row.id, "error": row.last_error},
             )
         else:
-            delay = min(self.max_backoff, 2.0 ** min(row.attempts, 20))
+            delay = self._backoff(row.attempts)
             row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
             log.warning(
                 "relay did not take mail, will retry",
@@ -237,9 +288,11 @@ class Outbox:
                     "retry_in_s": delay,
                 },
             )
-        await row.save(
-            update_fields=["attempts", "last_error", "lease_until", "state", "next_attempt_at"]
-        )
+        columns = ["attempts", "last_error", "lease_until", "state", "next_attempt_at"]
+        async with in_transaction() as conn:
+            await row.save(using_db=conn, update_fields=columns)
+            if row.state == OutboxState.FAILED:
+                await self._retry(conn, row, refused)
         if row.state == OutboxState.FAILED:
             await self._refused(row, refused)
 

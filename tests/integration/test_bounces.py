@@ -6,6 +6,7 @@ mail marks the approver's delivery failed, shows it on the document and tells th
 
 from __future__ import annotations
 
+import asyncio
 import re
 from email.message import EmailMessage
 
@@ -15,6 +16,7 @@ from docflow.intake.models import InboundMessage
 from docflow.notify.models import DeliveryFailure, OutboxMessage
 from docflow.workflow.models import AuditEvent
 from tests.conftest import Stack, wait_for
+from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft
 from tests.integration.test_workflow_links import REVIEWER, people, task_mails
 
@@ -193,6 +195,69 @@ async def test_a_plain_bounce_is_read_by_its_verp_token_alone(stack: Stack) -> N
     await wait_for(lambda: _async(told_author(stack)), what="the author told")
     [failed] = (await stack.document(code))["deliveries_failed"]
     assert (failed["to"], failed["status"]) == (REVIEWER, "5.0.0")
+
+
+def reply(verp: str, sender: str, subject: str, **headers: str) -> bytes:
+    """A mail to the VERP address that is no DSN: a bounce, an auto-reply, or a person's."""
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return (
+        f"From: {sender}\r\nTo: {verp}\r\nSubject: {subject}\r\n{extra}"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Tôi đang đi công tác đến hết tuần.\r\n"
+    ).encode()
+
+
+async def test_an_out_of_office_reply_to_the_verp_address_fails_nobody(stack: Stack) -> None:
+    """RFC 3834 sends auto-replies to the Return-Path, which is the VERP address: the
+    approver got the task mail, and the author must not hear otherwise."""
+    code, mail, verp = await task_mail_to_reviewer(stack)
+    await stack.settled()
+    subject = str(mail["Subject"])
+
+    vacation = reply(verp, REVIEWER, f"Trả lời tự động: {subject}", Auto_Submitted="auto-replied")
+    await bounce(stack, vacation, verp)
+    await bounce(stack, reply(verp, REVIEWER, f"Re: {subject}", X_Autoreply="yes"), verp)
+    challenge = reply(verp, "xacnhan@hopthu.example", "Vui lòng xác nhận địa chỉ của bạn")
+    await bounce(stack, challenge, verp)
+    await wait_for(lambda: _bounces_done(3), what="the replies processed")
+    await stack.settled()
+
+    assert (await stack.document(code))["deliveries_failed"] == []
+    assert await DeliveryFailure.all().count() == 0 and told_author(stack) == []
+    rows = await InboundMessage.filter(state="bounce").order_by("id").values("reason", "detail")
+    assert [r["reason"] for r in rows] == ["bounce"] * 3
+    assert str(rows[0]["detail"]).startswith("an auto-reply (Subject: Trả lời tự động: ")
+    assert str(rows[1]["detail"]).startswith("an auto-reply (X-Autoreply: yes)")
+    assert str(rows[2]["detail"]).startswith("no bounce")
+
+    # a bounce without a report still counts when a mail server sends it, whatever its title
+    plain = reply(verp, "MAILER-DAEMON@old-mx.example", "Thông báo của hệ thống thư")
+    await bounce(stack, plain, verp)
+    await wait_for(lambda: _async(told_author(stack)), what="the author told")
+    [failed] = (await stack.document(code))["deliveries_failed"]
+    assert (failed["to"], failed["status"], failed["source"]) == (REVIEWER, "5.0.0", "dsn")
+
+
+async def test_bounces_of_one_approvers_mails_taken_at_once_tell_the_author_once(
+    clocked: ClockedStack,
+) -> None:
+    """Intake workers (or processes) record them at the same time: on PostgreSQL each
+    would find the author not yet told unless the document is locked first."""
+    await task_mail_to_reviewer(clocked)
+    for _ in range(3):  # a reminder a day: more mails to the reviewer, each its own VERP
+        clocked.clock.advance(DAY)
+        await clocked.sweep()
+    mails = clocked.relay.to(REVIEWER)
+    assert len(mails) == 4
+    verps = [clocked.relay.envelope_from[str(m["Message-ID"])] for m in mails]
+
+    dsns = [dsn(v, REVIEWER, str(m["Message-ID"])) for v, m in zip(verps, mails, strict=True)]
+    await asyncio.gather(*(bounce(clocked, raw, v) for raw, v in zip(dsns, verps, strict=True)))
+    await wait_for(lambda: _bounces_done(4), what="the bounces processed")
+    await clocked.settled()
+
+    assert await DeliveryFailure.filter(recipient=REVIEWER).count() == 4
+    assert len(told_author(clocked)) == 1
 
 
 async def test_an_approver_the_relay_refuses_for_good_is_recorded_like_a_bounce(

@@ -14,7 +14,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from docflow.notify.models import OutboxMessage
+from docflow.notify.models import DeliveryFailure, OutboxMessage
 from tests.conftest import ADMIN_TOKEN, Stack, wait_for
 from tests.filebuilders import make_docx_python_docx
 
@@ -103,6 +103,92 @@ async def test_receipt_waits_while_relay_refuses_and_arrives_once_after(stack: S
     assert (await stack.documents())[0]["code"] in str(receipts[0]["Subject"])
     row = await OutboxMessage.get(id=row.id)
     assert (row.state, row.attempts) == ("sent", 3)
+
+
+TAKEN = "hung.nv@bandantoc.gov.vn"
+BUSY = "lan.pt@bandantoc.gov.vn"
+GONE = "cu.nv@bandantoc.gov.vn"
+
+
+async def queue_notice(stack: Stack, *to: str) -> EmailMessage:
+    """A mail to several recipients, queued as docflow queues its own (no mail of docflow
+    has more than one yet; the outbox takes any)."""
+    msg = EmailMessage()
+    msg["From"] = "docflow <docflow@docflow.localhost>"
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = "Thông báo họp giao ban"
+    msg["Message-ID"] = make_msgid(domain="docflow.localhost")
+    msg.set_content("Kính gửi các đồng chí.")
+    await stack.services.outbox.enqueue(None, msg, "notice")
+    stack.services.outbox.poke()
+    return msg
+
+
+async def deferred_row(stack: Stack, *, state: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The queued mail, once settled in `state`, and the row retrying its deferred recipient."""
+
+    async def two() -> list[dict[str, Any]]:
+        rows = await OutboxMessage.all().order_by("id").values()
+        return rows if len(rows) == 2 and rows[0]["state"] == state else []
+
+    first, retry = await wait_for(two, what="the mail settled and its retry queued")
+    return first, retry
+
+
+async def retried_now(stack: Stack, row_id: int) -> None:
+    clock = stack.services.clock
+    await OutboxMessage.filter(id=row_id).update(next_attempt_at=clock.now() - timedelta(1))
+    stack.services.outbox.poke()
+    await stack.settled()
+
+
+async def test_a_recipient_the_relay_defers_gets_the_mail_later_the_others_at_once(
+    stack: Stack,
+) -> None:
+    stack.relay.busy.add(BUSY)
+    msg = await queue_notice(stack, TAKEN, BUSY)
+
+    first, retry = await deferred_row(stack, state="sent")
+    assert first["rcpt_to"] == [TAKEN, BUSY] and first["attempts"] == 1
+    assert (retry["state"], retry["rcpt_to"], retry["kind"]) == ("queued", [BUSY], "notice")
+    assert retry["attempts"] == 1 and "451 4.2.1" in retry["last_error"]
+    assert retry["next_attempt_at"] > stack.services.clock.now()  # backs off as usual
+    assert retry["bounce_token"] not in (None, first["bounce_token"])  # a bounce names it
+    assert retry["content"] == first["content"]
+    [taken] = stack.relay.to(TAKEN)
+    assert stack.relay.to(BUSY) == []
+    assert await DeliveryFailure.all().count() == 0  # deferred is not failed
+
+    stack.relay.busy.clear()
+    await retried_now(stack, retry["id"])
+    [later] = stack.relay.to(BUSY)
+    assert later["Message-ID"] == taken["Message-ID"] == msg["Message-ID"]
+    assert stack.relay.envelope_from[str(later["Message-ID"])] == retry["mail_from"]
+    assert len(stack.relay.to(TAKEN)) == 1  # not sent twice
+    assert (await OutboxMessage.get(id=retry["id"])).state == "sent"
+
+
+async def test_a_recipient_refused_for_good_is_recorded_at_once_while_one_deferred_waits(
+    stack: Stack,
+) -> None:
+    stack.relay.unknown.add(GONE)
+    stack.relay.busy.add(BUSY)
+    await queue_notice(stack, GONE, BUSY)
+
+    first, retry = await deferred_row(stack, state="failed")
+    assert first["attempts"] == 1 and retry["rcpt_to"] == [BUSY]
+    [failure] = await DeliveryFailure.all().values("recipient", "status", "source", "outbox_id")
+    assert failure == {
+        "recipient": GONE,
+        "status": "5.1.1",
+        "source": "relay",
+        "outbox_id": first["id"],
+    }
+
+    stack.relay.busy.clear()
+    await retried_now(stack, retry["id"])
+    assert len(stack.relay.to(BUSY)) == 1 and stack.relay.to(GONE) == []
+    assert await DeliveryFailure.all().count() == 1
 
 
 # --- the API ----------------------------------------------------------------------------------

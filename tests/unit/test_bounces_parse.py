@@ -6,7 +6,7 @@ import pytest
 
 from docflow.config import load_settings
 from docflow.errors import SettingsError
-from docflow.notify.bounces import parse_report
+from docflow.notify.bounces import failed_recipients, parse_report
 from docflow.notify.outbox import verp_address, verp_token
 
 BASE = "docflow-bounce@docflow.localhost"
@@ -105,3 +105,66 @@ def test_the_bounce_address_may_not_be_an_intake_address() -> None:
         load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban@bandantoc.gov.vn"})
     ok = load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban-bounce@bandantoc.gov.vn"})
     assert ok.bounce_address == "vanban-bounce@bandantoc.gov.vn"
+
+
+@pytest.mark.parametrize(
+    ("headers", "bounce"),
+    [
+        ("From: MAILER-DAEMON@mx.example\nSubject: Thông báo của hệ thống thư", True),
+        ("From: postmaster@mx.example\nSubject: Returned mail: see transcript", True),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Undeliverable: [DF-2026-000001] Kế hoạch", True),
+        ("From: mail@yahoo.example\nSubject: Không gửi được", True),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Trả lời tự động: Kế hoạch", False),
+        ("From: hung.nv@x.example\nSubject: =?utf-8?b?VHLhuqMgbOG7nWkgdOG7sSDEkeG7mW5n?=", False),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Out of Office: Kế hoạch", False),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Re: Kế hoạch\nX-Autoreply: yes", False),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Re: Kế hoạch\nPrecedence: auto_reply", False),
+        # Postfix marks its DSNs auto-replied: the mark alone makes no auto-reply
+        ("From: MAILER-DAEMON@mx.example\nSubject: Lỗi\nAuto-Submitted: auto-replied", True),
+        # a mail server's vacation responder: the subject says what it is
+        ("From: postmaster@mx.example\nSubject: Automatic reply: Kế hoạch", False),
+        ("From: xacnhan@hopthu.example\nSubject: Please confirm your address", False),
+        ("From: hung.nv@bandantoc.gov.vn\nSubject: Không gửi được báo cáo quý", False),
+    ],
+)
+def test_mail_that_is_no_dsn_is_a_bounce_only_from_a_mail_server_or_titled_as_one(
+    headers: str, bounce: bool
+) -> None:
+    report = parse_report(f"{headers}\n\nTôi vắng mặt.\n".replace("\n", "\r\n").encode())
+    assert not report.standard
+    assert report.bounce is bounce
+    failed = failed_recipients(["Hung.NV@bandantoc.gov.vn"], report)
+    assert [f.address for f in failed] == (["hung.nv@bandantoc.gov.vn"] if bounce else [])
+
+
+def test_a_raw_utf8_out_of_office_subject_is_read_as_one() -> None:
+    report = parse_report("From: a@b.example\r\nSubject: Trả lời tự động: x\r\n\r\n.".encode())
+    assert report.subject == "Trả lời tự động: x"
+    assert report.auto_reply.startswith("Subject: Trả lời tự động") and not report.bounce
+
+
+def _dsn(*blocks: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example\nContent-Type: multipart/report; boundary=B\n\n"
+        "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        + "\n".join(f"{b}\nAction: failed\nStatus: 5.1.1\n" for b in blocks)
+        + "--B--\n"
+    ).encode()
+
+
+def test_a_dsn_naming_someone_the_mail_was_not_sent_to_fails_only_its_recipients() -> None:
+    report = parse_report(
+        _dsn(
+            "Final-Recipient: rfc822; victim@elsewhere.example",
+            "Final-Recipient: <Lan.PT@bandantoc.gov.vn>",  # no address type: still read
+        )
+    )
+    assert [r.address for r in report.recipients] == [
+        "victim@elsewhere.example",
+        "lan.pt@bandantoc.gov.vn",
+    ]
+    sent_to = ["hung.nv@bandantoc.gov.vn", "lan.pt@bandantoc.gov.vn"]
+    assert [f.address for f in failed_recipients(sent_to, report)] == ["lan.pt@bandantoc.gov.vn"]
+    # one recipient: an address it was forwarded to on the way is that recipient's
+    forwarded = failed_recipients(["hung.nv@bandantoc.gov.vn"], report)
+    assert [f.address for f in forwarded] == ["hung.nv@bandantoc.gov.vn"]

@@ -265,6 +265,8 @@ def test_embedded_message_is_one_attachment_holding_its_bytes() -> None:
         "Subject: Trả lời tự động: Kế hoạch",
         "Subject: [Auto-Reply] Kế hoạch",
         "Subject: Undelivered Mail Returned to Sender",
+        "Subject: Không gửi được",
+        "Subject: Thư bị trả về: Kế hoạch",
     ],
 )
 def test_automatic_mail_is_flagged(header: str) -> None:
@@ -285,6 +287,7 @@ def test_automatic_mail_is_flagged(header: str) -> None:
         "X-Auto-Response-Suppress: All",
         "Subject: Kế hoạch trả lời tự động các kiến nghị",
         "Subject: Re: Báo cáo công tác văn phòng",
+        "Subject: Không gửi được báo cáo quý do mất điện",
         "Return-Path: <thu.lt@bandantoc.gov.vn>",
     ],
 )
