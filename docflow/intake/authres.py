@@ -147,9 +147,7 @@ def mta_results(
     return results if in_run else None
 
 
-def judge(
-    from_addr: str, trace: Iterable[tuple[str, str]], trusted_ids: Iterable[str]
-) -> Verdict:
+def judge(from_addr: str, trace: Iterable[tuple[str, str]], trusted_ids: Iterable[str]) -> Verdict:
     """Whether the trusted MTA's results show an aligned DKIM, SPF or DMARC pass.
 
     Only the MTA's own headers count (`mta_results`): others may have been written by the

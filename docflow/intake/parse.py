@@ -196,9 +196,7 @@ def _ambiguous_from(msg: Message, raw: bytes) -> str:
     reads the first: a From added on top of mail signed by the office's domain would pass
     for that domain. DMARC refuses such mail too (RFC 7489 section 6.6.1).
     """
-    headers = max(
-        sum(1 for key, _ in msg.raw_items() if key.lower() == "from"), _from_lines(raw)
-    )
+    headers = max(sum(1 for key, _ in msg.raw_items() if key.lower() == "from"), _from_lines(raw))
     if headers > 1:
         return f"{headers} From headers"
     try:

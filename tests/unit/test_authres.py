@@ -109,7 +109,7 @@ def test_failing_or_untrusted_results_are_refused(headers: list[str], words: str
     [  # a quoted local part that looks like the From domain, of an address elsewhere
         'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="bandantoc.gov.vn"@evil.example',
         'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom="thu.lt@bandantoc.gov.vn"@evil.example',
-        "mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=bandantoc.gov.vn\"@evil.example",
+        'mx.bandantoc.gov.vn; spf=pass smtp.mailfrom=bandantoc.gov.vn"@evil.example',
         'mx.bandantoc.gov.vn; spf=pass smtp.helo="bandantoc.gov.vn"@evil.example',
         'mx.bandantoc.gov.vn; dkim=pass header.i="bandantoc.gov.vn"@evil.example',
         'mx.bandantoc.gov.vn; dkim=pass header.d="bandantoc.gov.vn"evil.example',
