@@ -10,10 +10,9 @@ or without attachments, accepted or quarantined later: no cycle reads it again.
 A message whose sender and Message-ID were already read from this mailbox (the
 mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
 
-Several `serve` processes: the mailbox has a lease row (`imap_leases`) claimed by a
-conditional UPDATE and renewed by the scheduler's tick; only its holder connects.
-The tick also runs the polling (APScheduler interval), or keeps an IDLE reader
-running when the server offers IDLE.
+Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
+by the scheduler's tick; only its holder connects. The tick also runs the polling
+(APScheduler interval), or keeps an IDLE reader running when the server offers IDLE.
 """
 
 from __future__ import annotations
@@ -23,22 +22,19 @@ import contextlib
 import hashlib
 import logging
 import os
-import secrets
-import socket
 import time
-from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from docflow.clock import Clock
 from docflow.config import ImapSettings
 from docflow.intake.imap_client import ImapError, ImapSession
-from docflow.intake.models import ImapLease, ImapMessage
+from docflow.intake.imap_lease import MailboxLease
+from docflow.intake.models import ImapMessage
 from docflow.intake.service import IntakeService
 
 log = logging.getLogger("docflow.imap")
@@ -48,44 +44,6 @@ RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 # Tests only: pause this many seconds between storing a message and marking it, so that
 # a test can SIGKILL a real `serve` inside that window (it is microseconds otherwise).
 PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
-
-
-class MailboxLease:
-    """The right to read one mailbox, held by one process at a time, for a while."""
-
-    def __init__(self, mailbox: str, clock: Clock, seconds: float) -> None:
-        self.mailbox = mailbox
-        self.clock = clock
-        self.seconds = timedelta(seconds=seconds)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.until = 0.0  # monotonic end of the lease as this process last renewed it
-
-    def held(self) -> bool:
-        return time.monotonic() < self.until
-
-    async def claim(self) -> bool:
-        """Take or renew the lease: ours, or lapsed; a new row the first time."""
-        now = self.clock.now()
-        start = time.monotonic()
-        n = await ImapLease.filter(
-            Q(lease_until__lt=now) | Q(holder=self.holder), mailbox=self.mailbox
-        ).update(holder=self.holder, lease_until=now + self.seconds)
-        if n == 0:
-            try:
-                await ImapLease.create(
-                    mailbox=self.mailbox, holder=self.holder, lease_until=now + self.seconds
-                )
-            except IntegrityError:  # another process holds it
-                self.until = 0.0
-                return False
-        self.until = start + self.seconds.total_seconds()
-        return True
-
-    async def release(self) -> None:
-        """Give the lease up at shutdown, so another process takes over at once."""
-        self.until = 0.0
-        past = self.clock.now() - timedelta(seconds=1)
-        await ImapLease.filter(mailbox=self.mailbox, holder=self.holder).update(lease_until=past)
 
 
 class ImapIntake:
