@@ -13,6 +13,9 @@ mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
 Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
 by the scheduler's tick; only its holder connects. The tick also runs the polling
 (APScheduler interval), or keeps an IDLE reader running when the server offers IDLE.
+Every IMAP exchange has a timeout (`imap_client.py`); a reader that still shows no sign
+of progress for `lease_seconds` (stuck on something else) is cancelled, its lease not
+renewed on that tick, and a new one started after the back-off.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from tortoise.exceptions import IntegrityError
 
 from docflow.clock import Clock
 from docflow.config import ImapSettings
-from docflow.intake.imap_client import ImapError, ImapSession
+from docflow.intake.imap_client import ImapBroken, ImapError, ImapSession
 from docflow.intake.imap_lease import MailboxLease
 from docflow.intake.models import ImapMessage
 from docflow.intake.service import IntakeService
@@ -46,6 +49,10 @@ RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
 
 
+class ReaderStalled(Exception):
+    """The reader showed no progress for `lease_seconds` and was cancelled."""
+
+
 class ImapIntake:
     """Reads the configured mailbox into intake while this process holds its lease."""
 
@@ -57,6 +64,8 @@ class ImapIntake:
         self.lease = MailboxLease(self.key, clock, settings.lease_seconds)
         self.stop = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
+        self.session: ImapSession | None = None  # the reader's, while it is connected
+        self.progress = 0.0  # monotonic: the reader's last step (a message, an IDLE wake-up)
         self.failures = 0
         self.not_before = 0.0  # monotonic: no reconnection before (back-off)
         self.last_poll = float("-inf")
@@ -69,6 +78,15 @@ class ImapIntake:
     async def tick(self) -> None:
         """Renew the lease; while held, poll when due, or keep the IDLE reader running."""
         if self.closed:
+            return
+        if self.reader is not None and self._stalled():
+            # no renewal: a process whose reader is stuck must not keep the mailbox
+            if not self.reader.cancelling():
+                log.warning(
+                    "imap reader made no progress, cancelled",
+                    extra={"mailbox": self.key, "lease_s": self.settings.lease_seconds},
+                )
+                self.reader.cancel()
             return
         try:
             held = await self.lease.claim()
@@ -90,16 +108,27 @@ class ImapIntake:
         idle = self.settings.idle and self.idle_offered is not False
         if not idle and now - self.last_poll < self.settings.poll_seconds - 0.5:
             return
-        self.last_poll = now
+        self.last_poll = self.progress = now
         self.stop.clear()
         self.reader = asyncio.create_task(self._read(), name="imap-reader")
+
+    def _stalled(self) -> bool:
+        """The reader runs but has neither stepped on nor heard from the server for too long."""
+        if self.reader is None or self.reader.done():
+            return False
+        alive = max(self.progress, self.session.heard_at if self.session else 0.0)
+        return time.monotonic() - alive > self.settings.lease_seconds
 
     def _collect(self) -> None:
         """The last reader's end: an error means back-off before the next connection."""
         if self.reader is None:
             return
         reader, self.reader = self.reader, None
-        error = None if reader.cancelled() else reader.exception()
+        error: BaseException | None
+        if reader.cancelled():  # only a stalled reader is cancelled while serve runs
+            error = ReaderStalled(f"no progress for {self.settings.lease_seconds} s")
+        else:
+            error = reader.exception()
         if error is None:
             self.failures = 0
             return
@@ -117,13 +146,14 @@ class ImapIntake:
         """Stop reading (a message being stored is finished first) and free the lease."""
         self.closed = True
         self.stop.set()
-        if self.reader is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.reader), 10)
-            except Exception:
-                self.reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await self.reader
+        reader = self.reader
+        if reader is not None and not reader.done():
+            await asyncio.wait({reader}, timeout=10)
+            if not reader.done():
+                reader.cancel()
+                await asyncio.wait({reader}, timeout=10)
+        if reader is not None and reader.done() and not reader.cancelled():
+            reader.exception()  # retrieved (an error at shutdown is of no interest)
         with contextlib.suppress(Exception):
             await self.lease.release()
 
@@ -131,7 +161,7 @@ class ImapIntake:
 
     async def _read(self) -> None:
         """One connection: a cycle, then (IDLE) wait for news and go again until stopped."""
-        session = await ImapSession.open(self.settings)
+        session = self.session = await ImapSession.open(self.settings)
         try:
             self.idle_offered = session.has("IDLE")
             # said once a lease (and after a failure); each poll's connection is debug
@@ -146,12 +176,16 @@ class ImapIntake:
             if self.settings.processed_folder:
                 await session.ensure_folder(self.settings.processed_folder)
             session.check_flag()
+            # re-issued often enough that a healthy IDLE never looks stalled
+            idle_s = min(IDLE_RENEW_SECONDS, self.settings.lease_seconds / 2)
             while not self.stop.is_set():
                 await self.cycle(session)
                 if not (self.settings.idle and self.idle_offered) or self.stop.is_set():
                     return
-                await session.wait_for_news(IDLE_RENEW_SECONDS, self.stop)
+                await session.wait_for_news(idle_s, self.stop)
+                self.progress = time.monotonic()
         finally:
+            self.session = None
             await session.close()
 
     async def cycle(self, session: ImapSession) -> int:
@@ -160,8 +194,11 @@ class ImapIntake:
         for uid in await session.unmarked():
             if self.stop.is_set() or not self.lease.held():
                 break
+            self.progress = time.monotonic()
             try:
                 stored += await self._one(session, uid)
+            except ImapBroken:  # the connection: no use trying the next message on it
+                raise
             except ImapError as e:  # the server refused this message's FETCH or mark (NO):
                 # the others go on; it is tried again next cycle (stored ones not re-fetched)
                 log.warning(
@@ -180,7 +217,8 @@ class ImapIntake:
             if raw is None:  # expunged meanwhile by someone else
                 return 0
             stored = await self._store(session, uid, raw)
-            if PAUSE_BEFORE_MARK:
+            if PAUSE_BEFORE_MARK:  # (a test's pause, not a stall)
+                self.progress = time.monotonic() + PAUSE_BEFORE_MARK
                 await asyncio.sleep(PAUSE_BEFORE_MARK)
         await session.mark(uid)
         await ImapMessage.filter(
