@@ -4,11 +4,16 @@ A cycle selects the folder, reads UIDVALIDITY and asks the server for the UIDs n
 yet marked processed. For each: a UID already recorded (docflow stopped between
 storing and marking) is only marked; otherwise it is fetched (BODY.PEEK[]) and
 handed to `IntakeService.receive`, which writes the spool file, the inbound row and
-the (mailbox, UIDVALIDITY, UID) row in one transaction; only then is it marked,
-moved to `processed_folder` or flagged. Every message is marked once stored, with
-or without attachments, accepted or quarantined later: no cycle reads it again.
-A message whose sender and Message-ID were already read from this mailbox (the
-mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
+the (mailbox, UIDVALIDITY, UID) row in one transaction; only then is it marked, moved
+to `processed_folder` or flagged. Every message is marked once stored, with or
+without attachments, accepted or quarantined later: no cycle reads it again. A
+message whose sender and Message-ID were already read from this mailbox (the mailbox
+was rebuilt: new UIDVALIDITY) is marked without being stored again.
+
+No message stops the others (the lowest unmarked UID comes first in every cycle): one
+whose storing fails is logged and tried again next cycle; after MAX_TRIES failures in
+a row it is stored in the quarantine as it is (`imap_failed`) and marked. (The count
+is kept in memory: a restart only gives it a few more tries.)
 
 Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
 by the scheduler's tick; only its holder connects. The tick also runs the polling
@@ -26,6 +31,7 @@ import hashlib
 import logging
 import os
 import time
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
@@ -35,18 +41,30 @@ from tortoise.exceptions import IntegrityError
 
 from docflow.clock import Clock
 from docflow.config import ImapSettings
+from docflow.intake import quarantine
 from docflow.intake.imap_client import ImapBroken, ImapError, ImapSession
 from docflow.intake.imap_lease import MailboxLease
 from docflow.intake.models import ImapMessage
-from docflow.intake.service import IntakeService
+from docflow.intake.service import IntakeService, Recorder
 
 log = logging.getLogger("docflow.imap")
 IDLE_RENEW_SECONDS = 300.0  # IDLE is re-issued (and the folder read) this often anyway
 MAX_BACKOFF_SECONDS = 300.0
+MAX_TRIES = 3  # failures in a row before a message is quarantined as it is
 RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 # Tests only: pause this many seconds between storing a message and marking it, so that
 # a test can SIGKILL a real `serve` inside that window (it is microseconds otherwise).
 PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the reader takes from a message's header block."""
+
+    sender: str
+    message_id: str
+    rcpts: list[str]
+    key: str  # sha256 of sender and Message-ID (without one: of the bytes)
 
 
 class ReaderStalled(Exception):
@@ -66,6 +84,7 @@ class ImapIntake:
         self.reader: asyncio.Task[None] | None = None
         self.session: ImapSession | None = None  # the reader's, while it is connected
         self.progress = 0.0  # monotonic: the reader's last step (a message, an IDLE wake-up)
+        self.tries: dict[tuple[int, int], int] = {}  # (UIDVALIDITY, UID): failures in a row
         self.failures = 0
         self.not_before = 0.0  # monotonic: no reconnection before (back-off)
         self.last_poll = float("-inf")
@@ -189,7 +208,7 @@ class ImapIntake:
             await session.close()
 
     async def cycle(self, session: ImapSession) -> int:
-        """Store and mark every unmarked message of the folder; how many were stored."""
+        """Store (or quarantine) and mark every unmarked message of the folder; how many."""
         stored = 0
         for uid in await session.unmarked():
             if self.stop.is_set() or not self.lease.held():
@@ -199,12 +218,12 @@ class ImapIntake:
                 stored += await self._one(session, uid)
             except ImapBroken:  # the connection: no use trying the next message on it
                 raise
-            except ImapError as e:  # the server refused this message's FETCH or mark (NO):
-                # the others go on; it is tried again next cycle (stored ones not re-fetched)
+            except Exception as e:  # this message only (e.g. its mark refused): next cycle
                 log.warning(
                     "imap message not handled, will retry",
-                    extra={"mailbox": self.key, "uid": uid, "error": str(e)},
-                )
+                    extra={"mailbox": self.key, "uid": uid,
+                           "error": f"{type(e).__name__}: {e}"[:500]},
+                )  # fmt: skip
         return stored
 
     async def _one(self, session: ImapSession, uid: int) -> int:
@@ -213,10 +232,10 @@ class ImapIntake:
         ).exists()
         stored = 0
         if not seen:  # a crash left it stored and unmarked: marked below, not stored again
-            raw = await session.fetch(uid)
-            if raw is None:  # expunged meanwhile by someone else
+            taken = await self._take(session, uid)
+            if taken is None:  # failed: tried again next cycle
                 return 0
-            stored = await self._store(session, uid, raw)
+            stored = taken
             if PAUSE_BEFORE_MARK:  # (a test's pause, not a stall)
                 self.progress = time.monotonic() + PAUSE_BEFORE_MARK
                 await asyncio.sleep(PAUSE_BEFORE_MARK)
@@ -226,45 +245,121 @@ class ImapIntake:
         ).update(marked_at=self.clock.now())
         return stored
 
+    async def _take(self, session: ImapSession, uid: int) -> int | None:
+        """Store the message, or quarantine it; how many stored (0 or 1), None: not yet."""
+        raw: bytes | None = None
+        try:
+            raw = await session.fetch(uid)
+            return await self._store(session, uid, raw)
+        except ImapBroken:
+            raise
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:1000]
+            key = (session.uidvalidity, uid)
+            tries = self.tries[key] = self.tries.get(key, 0) + 1
+            extra = {"mailbox": self.key, "uid": uid, "attempt": tries, "error": error}
+            if tries < MAX_TRIES:
+                log.warning("imap message not stored, will retry", extra=extra, exc_info=True)
+                return None
+            log.error("imap message failed again: quarantined as it is", extra=extra)
+            if raw is None:  # not downloaded: the note says where it is
+                detail = f"{error}; not downloaded: it stays in the mailbox, {self._marked_where()}"
+                raw = await self._note(session, uid, detail)
+            return await self._quarantine(session, uid, raw, "imap_failed", error)
+
+    def _marked_where(self) -> str:
+        s = self.settings
+        if s.processed_folder:
+            return f"moved to {s.processed_folder}"
+        return f"in {s.folder} with the flag {s.processed_flag}"
+
+    async def _note(self, session: ImapSession, uid: int, detail: str) -> bytes:
+        """What the quarantine keeps of a message not downloaded: its header fields and why."""
+        fields = (await session.header_fields(uid)).rstrip(b"\r\n")
+        text = (
+            f"docflow did not download this message (UID {uid}, UIDVALIDITY "
+            f"{session.uidvalidity} of {self.key}): {detail}.\r\n"
+        )
+        head = b"Content-Type: text/plain; charset=utf-8\r\nX-Docflow-Not-Downloaded: yes\r\n"
+        return (fields + b"\r\n" if fields else b"") + head + b"\r\n" + text.encode()
+
     async def _store(self, session: ImapSession, uid: int, raw: bytes) -> int:
-        head = BytesHeaderParser(policy=compat32).parsebytes(raw)
-        sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
-        message_id = str(head.get("Message-ID") or "").strip()
-        from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
-        # the same sender and Message-ID is the same message (without one: the same bytes)
-        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
-        message_key = key.hexdigest()
-        if await ImapMessage.filter(mailbox=self.key, message_key=message_key).exists():
-            log.info(
-                "imap message read before under another UID: marked, not stored",
-                extra={"mailbox": self.key, "uid": uid, "message_id": message_id},
-            )
+        head = await asyncio.to_thread(self._head, raw)  # parsing and hashing: off the loop
+        if await self._known(uid, head):
             return 0
-
-        async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
-            await ImapMessage.create(
-                mailbox=self.key,
-                uidvalidity=session.uidvalidity,
-                uid=uid,
-                message_key=message_key,
-                inbound_id=inbound_id,
-                fetched_by=self.lease.holder,
-                fetched_at=self.clock.now(),
-                using_db=conn,
-            )
-
         try:
             inbound_id = await self.intake.receive(
-                raw, sender, self._rcpts(head.items()), "imap", also=record
+                raw, head.sender, head.rcpts, "imap", also=self._recorder(session, uid, head)
             )
         except IntegrityError:  # another process stored this UID first: only mark it
             return 0
+        self.tries.pop((session.uidvalidity, uid), None)
         log.info(
             "imap message stored",
             extra={"mailbox": self.key, "uid": uid, "uidvalidity": session.uidvalidity,
                    "inbound_id": inbound_id, "size": len(raw)},
         )  # fmt: skip
         return 1
+
+    async def _quarantine(
+        self, session: ImapSession, uid: int, raw: bytes, reason: str, detail: str
+    ) -> int:
+        head = await asyncio.to_thread(self._head, raw)
+        if await self._known(uid, head):
+            return 0
+        try:
+            inbound_id = await quarantine.hold(
+                self.intake.spool, self.clock.now(), raw, source="imap", reason=reason,
+                detail=detail, mail_from=head.sender, rcpt_tos=head.rcpts,
+                also=self._recorder(session, uid, head),
+            )  # fmt: skip
+        except IntegrityError:  # another process recorded this UID first
+            return 0
+        self.tries.pop((session.uidvalidity, uid), None)
+        log.warning(
+            "imap message quarantined",
+            extra={"mailbox": self.key, "uid": uid, "uidvalidity": session.uidvalidity,
+                   "inbound_id": inbound_id, "reason": reason, "detail": detail[:500]},
+        )  # fmt: skip
+        return 1
+
+    async def _known(self, uid: int, head: Head) -> bool:
+        """Read before under another UID (the folder was rebuilt): only marked."""
+        if not await ImapMessage.filter(mailbox=self.key, message_key=head.key).exists():
+            return False
+        log.info(
+            "imap message read before under another UID: marked, not stored",
+            extra={"mailbox": self.key, "uid": uid, "message_id": head.message_id},
+        )
+        return True
+
+    def _recorder(self, session: ImapSession, uid: int, head: Head) -> Recorder:
+        """Writes the UID's row in the inbound row's transaction."""
+        uidvalidity = session.uidvalidity
+
+        async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
+            await ImapMessage.create(
+                mailbox=self.key,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                message_key=head.key,
+                inbound_id=inbound_id,
+                fetched_by=self.lease.holder,
+                fetched_at=self.clock.now(),
+                using_db=conn,
+            )
+
+        return record
+
+    def _head(self, raw: bytes) -> Head:
+        """Sender, recipients and dedupe key (blocking: run in a thread)."""
+        head = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
+        message_id = str(head.get("Message-ID") or "").strip()
+        from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
+        # the same sender and Message-ID is the same message (without one: the same bytes)
+        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
+        return Head(sender, message_id, self._rcpts(head.items()), key.hexdigest())
 
     def _rcpts(self, headers: list[tuple[str, str]]) -> list[str]:
         """The intake (or bounce) addresses the message was sent to (a plus tag picks the workflow);

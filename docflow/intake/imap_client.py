@@ -28,6 +28,8 @@ from docflow.config import ImapSettings
 
 T = TypeVar("T")
 TIMEOUT = 30.0  # for any answer
+NOTE_LIMIT = 64 * 1024  # of a message's header fields kept when its body is not fetched
+NOTE_FIELDS = "FROM TO CC SUBJECT DATE MESSAGE-ID DELIVERED-TO X-ORIGINAL-TO"
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _PERMANENTFLAGS = re.compile(rb"\[PERMANENTFLAGS \(([^)]*)\)\]")
 _FETCH_UID = re.compile(rb"\(.*\bUID (\d+)\b")
@@ -36,7 +38,7 @@ _UNSET = {"\\seen": "UNSEEN", "\\flagged": "UNFLAGGED", "\\answered": "UNANSWERE
 
 
 class ImapError(Exception):
-    """The server refused a command."""
+    """The server refused a command or answered without what was asked for."""
 
 
 class ImapBroken(ImapError):
@@ -70,6 +72,18 @@ def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
         text = b" ".join(x for x in response.lines if isinstance(x, bytes)).decode(errors="replace")
         raise ImapError(f"{what}: {response.result} {text}"[:500])
     return response
+
+
+def _literal(response: aioimaplib.Response, uid: int) -> bytes | None:
+    """The literal (a body, a header block) of this UID's FETCH answer."""
+    lines = response.lines
+    for i, line in enumerate(lines[:-1]):
+        nxt = lines[i + 1]
+        if isinstance(line, bytes) and isinstance(nxt, bytearray):
+            found = _FETCH_UID.search(line)
+            if found is not None and int(found.group(1)) == uid:
+                return bytes(nxt)
+    return None
 
 
 class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]  # (untyped library)
@@ -239,18 +253,22 @@ class ImapSession:
         first = response.lines[0] if response.lines else b""
         return sorted(int(x) for x in bytes(first).split() if x.isdigit())
 
-    async def fetch(self, uid: int) -> bytes | None:
-        """The raw message (BODY.PEEK: not marked \\Seen); None when it is gone."""
+    async def fetch(self, uid: int) -> bytes:
+        """The raw message (BODY.PEEK: not marked \\Seen)."""
         fetch = self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])")
         response = await self._command(fetch, "UID FETCH")
-        lines = response.lines
-        for i, line in enumerate(lines[:-1]):
-            nxt = lines[i + 1]
-            if isinstance(line, bytes) and isinstance(nxt, bytearray):
-                found = _FETCH_UID.search(line)
-                if found is not None and int(found.group(1)) == uid:
-                    return bytes(nxt)
-        return None
+        raw = _literal(response, uid)
+        if raw is None:
+            raise ImapError(f"UID FETCH {uid}: no body in the answer (expunged meanwhile?)")
+        return raw
+
+    async def header_fields(self, uid: int) -> bytes:
+        """A few header fields (sender, subject, Message-ID…), at most NOTE_LIMIT bytes:
+        what the quarantine shows of a message whose body is not downloaded."""
+        part = f"BODY.PEEK[HEADER.FIELDS ({NOTE_FIELDS})]<0.{NOTE_LIMIT}>"
+        fetch = self.client.uid("fetch", str(uid), f"(UID {part})")
+        response = await self._command(fetch, "UID FETCH HEADER")
+        return _literal(response, uid) or b""
 
     async def mark(self, uid: int) -> None:
         """Moved to the processed folder, or flagged: no later search finds it."""

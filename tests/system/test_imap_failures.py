@@ -1,5 +1,5 @@
 """The IMAP reader when things go wrong: a connection lost or a server gone silent in
-the middle of a command.
+the middle of a command, a message that cannot be stored.
 
 A real Dovecot (as in test_imap.py); what it will not do on request (drop or go
 silent on a given command, hide a capability) a small proxy in front of it does
@@ -13,16 +13,16 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from docflow.intake import imap_client
+from docflow.intake import imap_client, quarantine
 from docflow.intake.imap import ImapIntake
 from docflow.intake.models import ImapLease, ImapMessage, InboundMessage
-from tests.conftest import Stack, wait_for
+from tests.conftest import Relay, Stack, wait_for
 from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
 from tests.system.conftest import AUTHOR, AUTHOR_NAME
 from tests.system.imap_proxy import ImapProxy
@@ -30,7 +30,9 @@ from tests.system.test_imap import (
     FLAG,
     a_draft,
     a_reader,
+    fetched_bodies,
     folder,
+    polling_stack,
     reader_settings,
     rows,
 )
@@ -179,4 +181,79 @@ async def test_a_reader_stuck_longer_than_the_lease_is_cancelled_and_its_lease_n
     assert "ReaderStalled" in failed.error  # type: ignore[attr-defined]
     assert len(await rows(InboundMessage)) == 1
     assert sum("BODY.PEEK[]" in c for c in proxy.commands) == 1
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+async def test_a_message_that_cannot_be_stored_holds_up_no_other_and_is_quarantined_third_time(
+    database_url: str,
+    relay: Relay,
+    tmp_path: Path,
+    mailstack: Mailstack,
+    box: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Storing fails for the first message (the lowest UID, first in every cycle): the
+    second is stored and marked all the same; the first is tried in the next cycles and
+    at the third failure stored in the quarantine as it is, and marked."""
+    s = await polling_stack(database_url, relay, tmp_path, mailstack, box)
+    try:
+        intake = s.services.intake
+        receive = intake.receive
+
+        async def failing(raw: bytes, *args: Any, **kw: Any) -> int:
+            if b"X-Test-Fault: yes" in raw:
+                raise RuntimeError("the disk is on fire")
+            return await receive(raw, *args, **kw)
+
+        monkeypatch.setattr(intake, "receive", failing)
+        tag = uuid.uuid4().hex[:6]
+        bad = a_draft(box, f"Hỏng {tag}").replace(b"Subject:", b"X-Test-Fault: yes\nSubject:", 1)
+        await asyncio.to_thread(mailstack.save, box, bad)
+        assert list(await folder(mailstack, box)) == [1]  # (UID given before the next save)
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Tốt {tag}"))
+
+        async def second_flagged() -> bool:
+            return FLAG in (await folder(mailstack, box)).get(2, set())
+
+        await wait_for(second_flagged, 15, "the second message flagged")
+        await wait_for(lambda: flagged(mailstack, box, 2), 15, "the first one flagged too")
+        await s.settled()
+        [held] = await rows(InboundMessage, reason="imap_failed")
+        assert held.state == "quarantined" and "the disk is on fire" in (held.detail or "")
+        assert held.subject == f"Hỏng {tag}" and held.from_addr == AUTHOR
+        assert b"X-Test-Fault: yes" in await s.services.spool.read(held.spool_name)
+        assert [d["title"] for d in await s.documents()] == [f"Tốt {tag}"]
+        assert len(relay.to(AUTHOR)) == 1  # the receipt; the quarantined one is not answered
+    finally:
+        await s.stop()
+    retries = logged(caplog, "imap message not stored, will retry")
+    assert [(r.uid, r.attempt) for r in retries] == [(1, 1), (1, 2)]  # type: ignore[attr-defined]
+    assert len(logged(caplog, "imap message quarantined")) == 1
+    await wait_for(  # downloaded three times, the other once, and then never again
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 4), 10, "logout"
+    )
+
+
+async def test_the_quarantine_holds_a_message_whose_header_fields_a_database_cannot(
+    stack: Stack,
+) -> None:
+    """What made storing fail (here a NUL byte, which PostgreSQL text refuses) must not
+    make the quarantine fail too: the fields shown are cleaned, the bytes kept as they are."""
+    raw = (
+        b"From: T\x00ac gia <thu.lt\x00@bandantoc.gov.vn>\r\nSubject: B\x00ao cao\r\n"
+        b"Message-ID: <nul@bandantoc.gov.vn>\r\n\r\nN\x00oi dung\r\n"
+    )
+    inbound_id = await quarantine.hold(
+        stack.services.spool, datetime.now(UTC), raw, source="imap", reason="imap_failed",
+        detail="ValueError: \x00", mail_from="thu.lt\x00@bandantoc.gov.vn",
+    )  # fmt: skip
+    row = await InboundMessage.get(id=inbound_id)
+    assert row.state == "quarantined" and row.reason == "imap_failed"
+    shown = (row.from_addr, row.subject, row.mail_from, row.detail or "", row.message_id)
+    assert not any("\x00" in f for f in shown)
+    assert row.message_id == "nul@bandantoc.gov.vn"
+    assert await stack.services.spool.read(row.spool_name) == raw
 
