@@ -136,9 +136,12 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
 async def _imap(app: web.Application) -> AsyncIterator[None]:
     """The mailbox reader; the scheduler's tick drives it (see intake/imap.py)."""
     services: Services = app[SERVICES]
-    reader = ImapIntake(services.settings.imap, services.intake, services.clock)
+    settings = services.settings
+    reader = ImapIntake(
+        settings.imap, services.intake, services.clock, max_size=settings.max_message_size
+    )
     app[IMAP_INTAKE] = reader
-    s = services.settings.imap
+    s = settings.imap
     log.info(
         "imap intake configured",
         extra={"mailbox": reader.key, "tls": s.tls, "idle": s.idle, "poll_s": s.poll_seconds},

@@ -2,18 +2,20 @@
 
 A cycle selects the folder, reads UIDVALIDITY and asks the server for the UIDs not
 yet marked processed. For each: a UID already recorded (docflow stopped between
-storing and marking) is only marked; otherwise it is fetched (BODY.PEEK[]) and
-handed to `IntakeService.receive`, which writes the spool file, the inbound row and
-the (mailbox, UIDVALIDITY, UID) row in one transaction; only then is it marked, moved
-to `processed_folder` or flagged. Every message is marked once stored, with or
-without attachments, accepted or quarantined later: no cycle reads it again. A
-message whose sender and Message-ID were already read from this mailbox (the mailbox
-was rebuilt: new UIDVALIDITY) is marked without being stored again.
+storing and marking) is only marked; otherwise its size is asked, it is fetched
+(BODY.PEEK[]) and handed to `IntakeService.receive`, which writes the spool file,
+the inbound row and the (mailbox, UIDVALIDITY, UID) row in one transaction; only
+then is it marked, moved to `processed_folder` or flagged. Every message is marked
+once stored, with or without attachments, accepted or quarantined later: no cycle
+reads it again. A message whose sender and Message-ID were already read from this
+mailbox (the mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
 
-No message stops the others (the lowest unmarked UID comes first in every cycle): one
-whose storing fails is logged and tried again next cycle; after MAX_TRIES failures in
-a row it is stored in the quarantine as it is (`imap_failed`) and marked. (The count
-is kept in memory: a restart only gives it a few more tries.)
+No message stops the others (the lowest unmarked UID comes first in every cycle). One
+larger than `smtp.max_message_size` is not downloaded: a note with its header fields
+goes to the quarantine (`too_large`) and it is marked. One whose storing fails is
+logged and tried again next cycle; after MAX_TRIES failures in a row it is stored in
+the quarantine as it is (`imap_failed`) and marked. (The count is kept in memory: a
+restart only gives it a few more tries.)
 
 Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
 by the scheduler's tick; only its holder connects. The tick also runs the polling
@@ -74,10 +76,13 @@ class ReaderStalled(Exception):
 class ImapIntake:
     """Reads the configured mailbox into intake while this process holds its lease."""
 
-    def __init__(self, settings: ImapSettings, intake: IntakeService, clock: Clock) -> None:
+    def __init__(
+        self, settings: ImapSettings, intake: IntakeService, clock: Clock, *, max_size: int
+    ) -> None:
         self.settings = settings
         self.intake = intake
         self.clock = clock
+        self.max_size = max_size  # smtp.max_message_size: larger ones are not downloaded
         self.key = settings.mailbox_key
         self.lease = MailboxLease(self.key, clock, settings.lease_seconds)
         self.stop = asyncio.Event()
@@ -249,7 +254,15 @@ class ImapIntake:
         """Store the message, or quarantine it; how many stored (0 or 1), None: not yet."""
         raw: bytes | None = None
         try:
-            raw = await session.fetch(uid)
+            size = await session.size(uid)
+            if size > self.max_size:
+                detail = (
+                    f"{size} bytes, over smtp.max_message_size ({self.max_size}): not "
+                    f"downloaded; it stays in the mailbox, {self._marked_where()}"
+                )
+                note = await self._note(session, uid, detail)
+                return await self._quarantine(session, uid, note, "too_large", detail)
+            raw = await session.fetch(uid, size)
             return await self._store(session, uid, raw)
         except ImapBroken:
             raise

@@ -27,12 +27,14 @@ import aioimaplib
 from docflow.config import ImapSettings
 
 T = TypeVar("T")
-TIMEOUT = 30.0  # for any answer
+TIMEOUT = 30.0  # for any answer; a body download has MIN_RATE's time on top
+MIN_RATE = 100_000  # bytes a second: a body download slower than this is given up
 NOTE_LIMIT = 64 * 1024  # of a message's header fields kept when its body is not fetched
 NOTE_FIELDS = "FROM TO CC SUBJECT DATE MESSAGE-ID DELIVERED-TO X-ORIGINAL-TO"
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _PERMANENTFLAGS = re.compile(rb"\[PERMANENTFLAGS \(([^)]*)\)\]")
 _FETCH_UID = re.compile(rb"\(.*\bUID (\d+)\b")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)\b")
 # system flags have their own search keys; anything else is a keyword
 _UNSET = {"\\seen": "UNSEEN", "\\flagged": "UNFLAGGED", "\\answered": "UNANSWERED"}
 
@@ -253,10 +255,21 @@ class ImapSession:
         first = response.lines[0] if response.lines else b""
         return sorted(int(x) for x in bytes(first).split() if x.isdigit())
 
-    async def fetch(self, uid: int) -> bytes:
-        """The raw message (BODY.PEEK: not marked \\Seen)."""
+    async def size(self, uid: int) -> int:
+        """The message's size in bytes (RFC822.SIZE): known before any of it is downloaded."""
+        fetch = self.client.uid("fetch", str(uid), "(UID RFC822.SIZE)")
+        response = await self._command(fetch, "UID FETCH RFC822.SIZE")
+        for line in response.lines:
+            if isinstance(line, bytes):
+                found, size = _FETCH_UID.search(line), _SIZE.search(line)
+                if found is not None and size is not None and int(found.group(1)) == uid:
+                    return int(size.group(1))
+        raise ImapError(f"UID FETCH {uid} RFC822.SIZE: no size in the answer (expunged meanwhile?)")
+
+    async def fetch(self, uid: int, size: int) -> bytes:
+        """The raw message (BODY.PEEK: not marked \\Seen), given time for its `size`."""
         fetch = self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])")
-        response = await self._command(fetch, "UID FETCH")
+        response = await self._command(fetch, "UID FETCH", TIMEOUT + size / MIN_RATE)
         raw = _literal(response, uid)
         if raw is None:
             raise ImapError(f"UID FETCH {uid}: no body in the answer (expunged meanwhile?)")

@@ -131,7 +131,8 @@ def reader_settings(stack: Mailstack, box: str, **env: str) -> ImapSettings:
 
 def a_reader(stack: Stack, settings: ImapSettings) -> ImapIntake:
     """A mailbox reader outside the app's scheduler: the test ticks it."""
-    return ImapIntake(settings, stack.services.intake, Clock())
+    limit = stack.settings.max_message_size
+    return ImapIntake(settings, stack.services.intake, Clock(), max_size=limit)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The IMAP reader when things go wrong: a connection lost or a server gone silent in
-the middle of a command, a message that cannot be stored.
+the middle of a command, a message that cannot be stored or is too large.
 
 A real Dovecot (as in test_imap.py); what it will not do on request (drop or go
 silent on a given command, hide a capability) a small proxy in front of it does
@@ -235,6 +235,37 @@ async def test_a_message_that_cannot_be_stored_holds_up_no_other_and_is_quaranti
     await wait_for(  # downloaded three times, the other once, and then never again
         lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) == 4), 10, "logout"
     )
+
+
+async def test_a_message_over_the_size_limit_is_quarantined_undownloaded_and_marked(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """smtp.max_message_size holds for IMAP too: RFC822.SIZE is asked first; a larger
+    message leaves a note with its header fields in the quarantine (`too_large`)."""
+    env = {"DOCFLOW_MAX_MESSAGE_SIZE": "20000"}
+    s = await polling_stack(database_url, relay, tmp_path, mailstack, box, **env)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        big = a_draft(box, f"Lớn {tag}")  # a .docx: some 40 kB
+        assert len(big) > 20000
+        await asyncio.to_thread(mailstack.save, box, big)
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Nhỏ {tag}", attach=False))
+        await wait_for(lambda: flagged(mailstack, box, 2), 20, "both flagged")
+        await s.settled()
+        [held] = await rows(InboundMessage, reason="too_large")
+        assert held.state == "quarantined" and held.source == "imap"
+        assert held.subject == f"Lớn {tag}" and held.from_addr == AUTHOR
+        assert "over smtp.max_message_size (20000)" in (held.detail or "")
+        note = await s.services.spool.read(held.spool_name)
+        assert b"did not download this message" in note and len(note) < 5000
+        [small] = await rows(InboundMessage, reason="no_attachment")  # the other, processed
+        assert small.subject == f"Nhỏ {tag}"
+    finally:
+        await s.stop()
+    await wait_for(
+        lambda: asyncio.to_thread(lambda: sum(fetched_bodies(mailstack, box)) >= 1), 10, "logout"
+    )
+    assert sum(fetched_bodies(mailstack, box)) == 1  # only the small one was downloaded
 
 
 async def test_the_quarantine_holds_a_message_whose_header_fields_a_database_cannot(
