@@ -229,9 +229,10 @@ class ImapSession:
             return
         if not flag.startswith("\\") and "\\*" in self.permanent_flags:
             return
+        # (not \Seen instead: a person opening a message before docflow reads it would hide it)
         raise ImapError(
             f"the server does not keep the flag {self.settings.processed_flag} in "
-            f"{self.settings.folder}: set imap.processed_folder (or processed_flag = \\Seen)"
+            f"{self.settings.folder}: set imap.processed_folder (handled mail is moved there)"
         )
 
     async def ensure_folder(self, name: str) -> None:

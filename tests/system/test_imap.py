@@ -451,7 +451,7 @@ async def test_two_readers_at_once_store_a_message_once(
     stack: Stack, mailstack: Mailstack, box: str, flag: str
 ) -> None:
     """The UID's unique key: a reader that loses the race stores nothing, only marks.
-    (With a keyword, and with \\Seen as offices whose server keeps no keywords use it.)"""
+    (With a keyword, and with \\Seen, which works though start-up warns against it.)"""
     await stack.add_user(AUTHOR, AUTHOR_NAME)
     settings = reader_settings(mailstack, box, DOCFLOW_IMAP_PROCESSED_FLAG=flag)
     await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thông báo"))

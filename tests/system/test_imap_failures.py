@@ -1,5 +1,6 @@
 """The IMAP reader when things go wrong: a connection lost or a server gone silent in
-the middle of a command, a message that cannot be stored or is too large.
+the middle of a command, a message that cannot be stored or is too large, and a
+processed flag that people reading the mailbox set.
 
 A real Dovecot (as in test_imap.py); what it will not do on request (drop or go
 silent on a given command, hide a capability) a small proxy in front of it does
@@ -288,3 +289,25 @@ async def test_the_quarantine_holds_a_message_whose_header_fields_a_database_can
     assert row.message_id == "nul@bandantoc.gov.vn"
     assert await stack.services.spool.read(row.spool_name) == raw
 
+
+# --- settings -----------------------------------------------------------------------------
+
+
+async def test_seen_as_the_processed_flag_is_warned_about_at_start_up(
+    database_url: str,
+    relay: Relay,
+    tmp_path: Path,
+    mailstack: Mailstack,
+    box: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Someone opening a message in webmail before docflow polls marks it \\Seen: with
+    \\Seen as the processed flag, docflow would never read it."""
+    env = {"DOCFLOW_IMAP_PROCESSED_FLAG": "\\Seen"}
+    s = await polling_stack(database_url, relay, tmp_path, mailstack, box, **env)
+    try:  # it reads all the same (stopped once its first tick has claimed the lease)
+        await wait_for(ImapLease.exists, 10, "the first tick")
+    finally:
+        await s.stop()
+    [warning] = [r for r in caplog.records if r.getMessage().startswith("imap.processed_flag")]
+    assert warning.levelno == logging.WARNING and "imap.processed_folder" in warning.getMessage()
