@@ -295,14 +295,14 @@ class ImapSession:
         if self.has("MOVE"):
             await self._command(self.client.uid("move", str(uid), mailbox_name(target)), "UID MOVE")
             return
-        # no MOVE: copy, then delete and expunge the original (only it, with UIDPLUS)
+        # no MOVE: copy, then flag the original \Deleted (the search skips it) and, with
+        # UIDPLUS, expunge only it. Without UIDPLUS it stays: a plain EXPUNGE would also
+        # remove what someone else flagged \Deleted and meant to keep a while.
         await self._command(self.client.uid("copy", str(uid), mailbox_name(target)), "UID COPY")
         deleted = self.client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
         await self._command(deleted, "UID STORE")
         if self.has("UIDPLUS"):
             await self._command(self.client.uid("expunge", str(uid)), "UID EXPUNGE")
-        else:
-            await self._command(self.client.expunge(), "EXPUNGE")
 
     async def wait_for_news(self, seconds: float, stop: asyncio.Event) -> None:
         """IDLE until the server reports a change, `seconds` pass, or `stop` is set."""

@@ -1,6 +1,6 @@
 """The IMAP reader when things go wrong: a connection lost or a server gone silent in
-the middle of a command, a message that cannot be stored or is too large, and a
-processed flag that people reading the mailbox set.
+the middle of a command, a message that cannot be stored or is too large, a server
+without MOVE or UIDPLUS, and a processed flag that people reading the mailbox set.
 
 A real Dovecot (as in test_imap.py); what it will not do on request (drop or go
 silent on a given command, hide a capability) a small proxy in front of it does
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -22,6 +23,7 @@ import pytest
 
 from docflow.intake import imap_client, quarantine
 from docflow.intake.imap import ImapIntake
+from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapLease, ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, wait_for
 from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
@@ -29,6 +31,7 @@ from tests.system.conftest import AUTHOR, AUTHOR_NAME
 from tests.system.imap_proxy import ImapProxy
 from tests.system.test_imap import (
     FLAG,
+    PROCESSED,
     a_draft,
     a_reader,
     fetched_bodies,
@@ -182,6 +185,58 @@ async def test_a_reader_stuck_longer_than_the_lease_is_cancelled_and_its_lease_n
     assert "ReaderStalled" in failed.error  # type: ignore[attr-defined]
     assert len(await rows(InboundMessage)) == 1
     assert sum("BODY.PEEK[]" in c for c in proxy.commands) == 1
+
+
+# --- servers without MOVE ---------------------------------------------------------------
+
+
+def doveadm_flag_deleted(stack: Mailstack, user: str, uid: int) -> None:
+    subprocess.run(
+        ["doveadm", "-c", str(stack.dovecot_conf), "flags", "add", "-u", user, "\\Deleted",
+         "mailbox", "INBOX", "uid", str(uid)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("uidplus", [True, False])
+async def test_without_move_a_handled_message_is_copied_and_no_one_elses_is_expunged(
+    stack: Stack,
+    mailstack: Mailstack,
+    box: str,
+    uidplus: bool,
+    proxies: Callable[..., Awaitable[ImapProxy]],
+) -> None:
+    """COPY, \\Deleted, then UID EXPUNGE of that UID alone with UIDPLUS; without it no
+    EXPUNGE at all (it would take a message someone else flagged \\Deleted along): the
+    original stays flagged, and is not read again."""
+    await stack.add_user(AUTHOR, AUTHOR_NAME)
+    hide = ("MOVE",) if uidplus else ("MOVE", "UIDPLUS")
+    proxy = await proxies(mailstack.imap_port, hide=hide)
+    env = {"DOCFLOW_IMAP_PROCESSED_FOLDER": PROCESSED}
+    settings = replace(reader_settings(mailstack, box, **env), port=proxy.port)
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Thư cũ", attach=False))
+    await asyncio.to_thread(doveadm_flag_deleted, mailstack, box, 1)  # someone else's
+    await asyncio.to_thread(mailstack.save, box, a_draft(box, "Tờ trình"))
+    reader = a_reader(stack, settings)
+    reader.lease.until = float("inf")
+    session = await ImapSession.open(settings)
+    try:
+        assert not session.has("MOVE") and session.has("UIDPLUS") == uidplus
+        await session.ensure_folder(PROCESSED)
+        assert await reader.cycle(session) == 1
+        assert await reader.cycle(session) == 0  # the flagged original is not read again
+    finally:
+        await session.close()
+    assert len(await folder(mailstack, box, PROCESSED)) == 1
+    inbox = await folder(mailstack, box)
+    assert "\\Deleted" in inbox[1]  # the other message is still there
+    if uidplus:
+        assert list(inbox) == [1]
+        assert "UID EXPUNGE 2" in [c.upper() for c in proxy.commands]
+    else:
+        assert list(inbox) == [1, 2] and "\\Deleted" in inbox[2]
+        assert not any("EXPUNGE" in c.upper() for c in proxy.commands)
+    assert len(await rows(InboundMessage)) == 1
 
 
 # --- messages ---------------------------------------------------------------------------
