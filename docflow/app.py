@@ -136,13 +136,24 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
 async def _imap(app: web.Application) -> AsyncIterator[None]:
     """The mailbox reader; the scheduler's tick drives it (see intake/imap.py)."""
     services: Services = app[SERVICES]
-    reader = ImapIntake(services.settings.imap, services.intake, services.clock)
+    settings = services.settings
+    reader = ImapIntake(
+        settings.imap, services.intake, services.clock, max_size=settings.max_message_size
+    )
     app[IMAP_INTAKE] = reader
-    s = services.settings.imap
+    s = settings.imap
     log.info(
         "imap intake configured",
         extra={"mailbox": reader.key, "tls": s.tls, "idle": s.idle, "poll_s": s.poll_seconds},
     )
+    if not s.processed_folder and s.processed_flag.lower() == "\\seen":
+        # whoever opens a message (webmail, a phone) before docflow reads it marks it
+        # \Seen, which is "processed" to docflow: it would never be read
+        log.warning(
+            "imap.processed_flag is \\Seen: mail a person opens first is never read; "
+            "set imap.processed_folder, or a keyword flag",
+            extra={"mailbox": reader.key},
+        )
     yield
     await reader.close()
 

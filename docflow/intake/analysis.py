@@ -54,7 +54,12 @@ def analyse(raw_path: str, allowed_types: tuple[str, ...], blob_root: str) -> An
 def read_headers(raw_path: str, limit: int = 256 * 1024) -> ParsedMail:
     """Only the header block: enough to decide whether the message is read whole."""
     with open(raw_path, "rb") as f:
-        data = f.read(limit)
+        return read_header_bytes(f.read(limit))
+
+
+def read_header_bytes(data: bytes, limit: int = 256 * 1024) -> ParsedMail:
+    """The same from the message's bytes in memory."""
+    data = data[:limit]
     end = data.find(b"\r\n\r\n")
     if end < 0:
         end = data.find(b"\n\n")

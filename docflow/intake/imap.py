@@ -2,18 +2,27 @@
 
 A cycle selects the folder, reads UIDVALIDITY and asks the server for the UIDs not
 yet marked processed. For each: a UID already recorded (docflow stopped between
-storing and marking) is only marked; otherwise it is fetched (BODY.PEEK[]) and
-handed to `IntakeService.receive`, which writes the spool file, the inbound row and
-the (mailbox, UIDVALIDITY, UID) row in one transaction; only then is it marked,
-moved to `processed_folder` or flagged. Every message is marked once stored, with
-or without attachments, accepted or quarantined later: no cycle reads it again.
-A message whose sender and Message-ID were already read from this mailbox (the
-mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
+storing and marking) is only marked; otherwise its size is asked, it is fetched
+(BODY.PEEK[]) and handed to `IntakeService.receive`, which writes the spool file,
+the inbound row and the (mailbox, UIDVALIDITY, UID) row in one transaction; only
+then is it marked, moved to `processed_folder` or flagged. Every message is marked
+once stored, with or without attachments, accepted or quarantined later: no cycle
+reads it again. A message whose sender and Message-ID were already read from this
+mailbox (the mailbox was rebuilt: new UIDVALIDITY) is marked without being stored again.
 
-Several `serve` processes: the mailbox has a lease row (`imap_leases`) claimed by a
-conditional UPDATE and renewed by the scheduler's tick; only its holder connects.
-The tick also runs the polling (APScheduler interval), or keeps an IDLE reader
-running when the server offers IDLE.
+No message stops the others (the lowest unmarked UID comes first in every cycle). One
+larger than `smtp.max_message_size` is not downloaded: a note with its header fields
+goes to the quarantine (`too_large`) and it is marked. One whose storing fails is
+logged and tried again next cycle; after MAX_TRIES failures in a row it is stored in
+the quarantine as it is (`imap_failed`) and marked. (The count is kept in memory: a
+restart only gives it a few more tries.)
+
+Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
+by the scheduler's tick; only its holder connects. The tick also runs the polling
+(APScheduler interval), or keeps an IDLE reader running when the server offers IDLE.
+Every IMAP exchange has a timeout (`imap_client.py`); a reader that still shows no sign
+of progress for `lease_seconds` (stuck on something else) is cancelled, its lease not
+renewed on that tick, and a new one started after the back-off.
 """
 
 from __future__ import annotations
@@ -23,82 +32,64 @@ import contextlib
 import hashlib
 import logging
 import os
-import secrets
-import socket
 import time
-from datetime import timedelta
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from docflow.clock import Clock
 from docflow.config import ImapSettings
-from docflow.intake.imap_client import ImapError, ImapSession
-from docflow.intake.models import ImapLease, ImapMessage
-from docflow.intake.service import IntakeService
+from docflow.intake import quarantine
+from docflow.intake.imap_client import ImapBroken, ImapError, ImapSession
+from docflow.intake.imap_lease import MailboxLease
+from docflow.intake.models import ImapMessage
+from docflow.intake.service import IntakeService, Recorder
 
 log = logging.getLogger("docflow.imap")
 IDLE_RENEW_SECONDS = 300.0  # IDLE is re-issued (and the folder read) this often anyway
 MAX_BACKOFF_SECONDS = 300.0
+MAX_TRIES = 3  # failures in a row before a message is quarantined as it is
 RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 # Tests only: pause this many seconds between storing a message and marking it, so that
 # a test can SIGKILL a real `serve` inside that window (it is microseconds otherwise).
 PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
 
 
-class MailboxLease:
-    """The right to read one mailbox, held by one process at a time, for a while."""
+@dataclass(frozen=True)
+class Head:
+    """What the reader takes from a message's header block."""
 
-    def __init__(self, mailbox: str, clock: Clock, seconds: float) -> None:
-        self.mailbox = mailbox
-        self.clock = clock
-        self.seconds = timedelta(seconds=seconds)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.until = 0.0  # monotonic end of the lease as this process last renewed it
+    sender: str
+    message_id: str
+    rcpts: list[str]
+    key: str  # sha256 of sender and Message-ID (without one: of the bytes)
 
-    def held(self) -> bool:
-        return time.monotonic() < self.until
 
-    async def claim(self) -> bool:
-        """Take or renew the lease: ours, or lapsed; a new row the first time."""
-        now = self.clock.now()
-        start = time.monotonic()
-        n = await ImapLease.filter(
-            Q(lease_until__lt=now) | Q(holder=self.holder), mailbox=self.mailbox
-        ).update(holder=self.holder, lease_until=now + self.seconds)
-        if n == 0:
-            try:
-                await ImapLease.create(
-                    mailbox=self.mailbox, holder=self.holder, lease_until=now + self.seconds
-                )
-            except IntegrityError:  # another process holds it
-                self.until = 0.0
-                return False
-        self.until = start + self.seconds.total_seconds()
-        return True
-
-    async def release(self) -> None:
-        """Give the lease up at shutdown, so another process takes over at once."""
-        self.until = 0.0
-        past = self.clock.now() - timedelta(seconds=1)
-        await ImapLease.filter(mailbox=self.mailbox, holder=self.holder).update(lease_until=past)
+class ReaderStalled(Exception):
+    """The reader showed no progress for `lease_seconds` and was cancelled."""
 
 
 class ImapIntake:
     """Reads the configured mailbox into intake while this process holds its lease."""
 
-    def __init__(self, settings: ImapSettings, intake: IntakeService, clock: Clock) -> None:
+    def __init__(
+        self, settings: ImapSettings, intake: IntakeService, clock: Clock, *, max_size: int
+    ) -> None:
         self.settings = settings
         self.intake = intake
         self.clock = clock
+        self.max_size = max_size  # smtp.max_message_size: larger ones are not downloaded
         self.key = settings.mailbox_key
         self.lease = MailboxLease(self.key, clock, settings.lease_seconds)
         self.stop = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
+        self.session: ImapSession | None = None  # the reader's, while it is connected
+        self.progress = 0.0  # monotonic: the reader's last step (a message, an IDLE wake-up)
+        self.tries: dict[tuple[int, int], int] = {}  # (UIDVALIDITY, UID): failures in a row
         self.failures = 0
         self.not_before = 0.0  # monotonic: no reconnection before (back-off)
         self.last_poll = float("-inf")
@@ -111,6 +102,15 @@ class ImapIntake:
     async def tick(self) -> None:
         """Renew the lease; while held, poll when due, or keep the IDLE reader running."""
         if self.closed:
+            return
+        if self.reader is not None and self._stalled():
+            # no renewal: a process whose reader is stuck must not keep the mailbox
+            if not self.reader.cancelling():
+                log.warning(
+                    "imap reader made no progress, cancelled",
+                    extra={"mailbox": self.key, "lease_s": self.settings.lease_seconds},
+                )
+                self.reader.cancel()
             return
         try:
             held = await self.lease.claim()
@@ -132,16 +132,27 @@ class ImapIntake:
         idle = self.settings.idle and self.idle_offered is not False
         if not idle and now - self.last_poll < self.settings.poll_seconds - 0.5:
             return
-        self.last_poll = now
+        self.last_poll = self.progress = now
         self.stop.clear()
         self.reader = asyncio.create_task(self._read(), name="imap-reader")
+
+    def _stalled(self) -> bool:
+        """The reader runs but has neither stepped on nor heard from the server for too long."""
+        if self.reader is None or self.reader.done():
+            return False
+        alive = max(self.progress, self.session.heard_at if self.session else 0.0)
+        return time.monotonic() - alive > self.settings.lease_seconds
 
     def _collect(self) -> None:
         """The last reader's end: an error means back-off before the next connection."""
         if self.reader is None:
             return
         reader, self.reader = self.reader, None
-        error = None if reader.cancelled() else reader.exception()
+        error: BaseException | None
+        if reader.cancelled():  # only a stalled reader is cancelled while serve runs
+            error = ReaderStalled(f"no progress for {self.settings.lease_seconds} s")
+        else:
+            error = reader.exception()
         if error is None:
             self.failures = 0
             return
@@ -159,13 +170,14 @@ class ImapIntake:
         """Stop reading (a message being stored is finished first) and free the lease."""
         self.closed = True
         self.stop.set()
-        if self.reader is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.reader), 10)
-            except Exception:
-                self.reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await self.reader
+        reader = self.reader
+        if reader is not None and not reader.done():
+            await asyncio.wait({reader}, timeout=10)
+            if not reader.done():
+                reader.cancel()
+                await asyncio.wait({reader}, timeout=10)
+        if reader is not None and reader.done() and not reader.cancelled():
+            reader.exception()  # retrieved (an error at shutdown is of no interest)
         with contextlib.suppress(Exception):
             await self.lease.release()
 
@@ -173,7 +185,7 @@ class ImapIntake:
 
     async def _read(self) -> None:
         """One connection: a cycle, then (IDLE) wait for news and go again until stopped."""
-        session = await ImapSession.open(self.settings)
+        session = self.session = await ImapSession.open(self.settings)
         try:
             self.idle_offered = session.has("IDLE")
             # said once a lease (and after a failure); each poll's connection is debug
@@ -188,28 +200,35 @@ class ImapIntake:
             if self.settings.processed_folder:
                 await session.ensure_folder(self.settings.processed_folder)
             session.check_flag()
+            # re-issued often enough that a healthy IDLE never looks stalled
+            idle_s = min(IDLE_RENEW_SECONDS, self.settings.lease_seconds / 2)
             while not self.stop.is_set():
                 await self.cycle(session)
                 if not (self.settings.idle and self.idle_offered) or self.stop.is_set():
                     return
-                await session.wait_for_news(IDLE_RENEW_SECONDS, self.stop)
+                await session.wait_for_news(idle_s, self.stop)
+                self.progress = time.monotonic()
         finally:
+            self.session = None
             await session.close()
 
     async def cycle(self, session: ImapSession) -> int:
-        """Store and mark every unmarked message of the folder; how many were stored."""
+        """Store (or quarantine) and mark every unmarked message of the folder; how many."""
         stored = 0
         for uid in await session.unmarked():
             if self.stop.is_set() or not self.lease.held():
                 break
+            self.progress = time.monotonic()
             try:
                 stored += await self._one(session, uid)
-            except ImapError as e:  # the server refused this message's FETCH or mark (NO):
-                # the others go on; it is tried again next cycle (stored ones not re-fetched)
+            except ImapBroken:  # the connection: no use trying the next message on it
+                raise
+            except Exception as e:  # this message only (e.g. its mark refused): next cycle
                 log.warning(
                     "imap message not handled, will retry",
-                    extra={"mailbox": self.key, "uid": uid, "error": str(e)},
-                )
+                    extra={"mailbox": self.key, "uid": uid,
+                           "error": f"{type(e).__name__}: {e}"[:500]},
+                )  # fmt: skip
         return stored
 
     async def _one(self, session: ImapSession, uid: int) -> int:
@@ -218,11 +237,12 @@ class ImapIntake:
         ).exists()
         stored = 0
         if not seen:  # a crash left it stored and unmarked: marked below, not stored again
-            raw = await session.fetch(uid)
-            if raw is None:  # expunged meanwhile by someone else
+            taken = await self._take(session, uid)
+            if taken is None:  # failed: tried again next cycle
                 return 0
-            stored = await self._store(session, uid, raw)
-            if PAUSE_BEFORE_MARK:
+            stored = taken
+            if PAUSE_BEFORE_MARK:  # (a test's pause, not a stall)
+                self.progress = time.monotonic() + PAUSE_BEFORE_MARK
                 await asyncio.sleep(PAUSE_BEFORE_MARK)
         await session.mark(uid)
         await ImapMessage.filter(
@@ -230,45 +250,129 @@ class ImapIntake:
         ).update(marked_at=self.clock.now())
         return stored
 
+    async def _take(self, session: ImapSession, uid: int) -> int | None:
+        """Store the message, or quarantine it; how many stored (0 or 1), None: not yet."""
+        raw: bytes | None = None
+        try:
+            size = await session.size(uid)
+            if size > self.max_size:
+                detail = (
+                    f"{size} bytes, over smtp.max_message_size ({self.max_size}): not "
+                    f"downloaded; it stays in the mailbox, {self._marked_where()}"
+                )
+                note = await self._note(session, uid, detail)
+                return await self._quarantine(session, uid, note, "too_large", detail)
+            raw = await session.fetch(uid, size)
+            return await self._store(session, uid, raw)
+        except ImapBroken:
+            raise
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:1000]
+            key = (session.uidvalidity, uid)
+            tries = self.tries[key] = self.tries.get(key, 0) + 1
+            extra = {"mailbox": self.key, "uid": uid, "attempt": tries, "error": error}
+            if tries < MAX_TRIES:
+                log.warning("imap message not stored, will retry", extra=extra, exc_info=True)
+                return None
+            log.error("imap message failed again: quarantined as it is", extra=extra)
+            if raw is None:  # not downloaded: the note says where it is
+                detail = f"{error}; not downloaded: it stays in the mailbox, {self._marked_where()}"
+                raw = await self._note(session, uid, detail)
+            return await self._quarantine(session, uid, raw, "imap_failed", error)
+
+    def _marked_where(self) -> str:
+        s = self.settings
+        if s.processed_folder:
+            return f"moved to {s.processed_folder}"
+        return f"in {s.folder} with the flag {s.processed_flag}"
+
+    async def _note(self, session: ImapSession, uid: int, detail: str) -> bytes:
+        """What the quarantine keeps of a message not downloaded: its header fields and why."""
+        fields = (await session.header_fields(uid)).rstrip(b"\r\n")
+        text = (
+            f"docflow did not download this message (UID {uid}, UIDVALIDITY "
+            f"{session.uidvalidity} of {self.key}): {detail}.\r\n"
+        )
+        head = b"Content-Type: text/plain; charset=utf-8\r\nX-Docflow-Not-Downloaded: yes\r\n"
+        return (fields + b"\r\n" if fields else b"") + head + b"\r\n" + text.encode()
+
     async def _store(self, session: ImapSession, uid: int, raw: bytes) -> int:
-        head = BytesHeaderParser(policy=compat32).parsebytes(raw)
-        sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
-        message_id = str(head.get("Message-ID") or "").strip()
-        from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
-        # the same sender and Message-ID is the same message (without one: the same bytes)
-        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
-        message_key = key.hexdigest()
-        if await ImapMessage.filter(mailbox=self.key, message_key=message_key).exists():
-            log.info(
-                "imap message read before under another UID: marked, not stored",
-                extra={"mailbox": self.key, "uid": uid, "message_id": message_id},
-            )
+        head = await asyncio.to_thread(self._head, raw)  # parsing and hashing: off the loop
+        if await self._known(uid, head):
             return 0
-
-        async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
-            await ImapMessage.create(
-                mailbox=self.key,
-                uidvalidity=session.uidvalidity,
-                uid=uid,
-                message_key=message_key,
-                inbound_id=inbound_id,
-                fetched_by=self.lease.holder,
-                fetched_at=self.clock.now(),
-                using_db=conn,
-            )
-
         try:
             inbound_id = await self.intake.receive(
-                raw, sender, self._rcpts(head.items()), "imap", also=record
+                raw, head.sender, head.rcpts, "imap", also=self._recorder(session, uid, head)
             )
         except IntegrityError:  # another process stored this UID first: only mark it
             return 0
+        self.tries.pop((session.uidvalidity, uid), None)
         log.info(
             "imap message stored",
             extra={"mailbox": self.key, "uid": uid, "uidvalidity": session.uidvalidity,
                    "inbound_id": inbound_id, "size": len(raw)},
         )  # fmt: skip
         return 1
+
+    async def _quarantine(
+        self, session: ImapSession, uid: int, raw: bytes, reason: str, detail: str
+    ) -> int:
+        head = await asyncio.to_thread(self._head, raw)
+        if await self._known(uid, head):
+            return 0
+        try:
+            inbound_id = await quarantine.hold(
+                self.intake.spool, self.clock.now(), raw, source="imap", reason=reason,
+                detail=detail, mail_from=head.sender, rcpt_tos=head.rcpts,
+                also=self._recorder(session, uid, head),
+            )  # fmt: skip
+        except IntegrityError:  # another process recorded this UID first
+            return 0
+        self.tries.pop((session.uidvalidity, uid), None)
+        log.warning(
+            "imap message quarantined",
+            extra={"mailbox": self.key, "uid": uid, "uidvalidity": session.uidvalidity,
+                   "inbound_id": inbound_id, "reason": reason, "detail": detail[:500]},
+        )  # fmt: skip
+        return 1
+
+    async def _known(self, uid: int, head: Head) -> bool:
+        """Read before under another UID (the folder was rebuilt): only marked."""
+        if not await ImapMessage.filter(mailbox=self.key, message_key=head.key).exists():
+            return False
+        log.info(
+            "imap message read before under another UID: marked, not stored",
+            extra={"mailbox": self.key, "uid": uid, "message_id": head.message_id},
+        )
+        return True
+
+    def _recorder(self, session: ImapSession, uid: int, head: Head) -> Recorder:
+        """Writes the UID's row in the inbound row's transaction."""
+        uidvalidity = session.uidvalidity
+
+        async def record(conn: BaseDBAsyncClient, inbound_id: int) -> None:
+            await ImapMessage.create(
+                mailbox=self.key,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                message_key=head.key,
+                inbound_id=inbound_id,
+                fetched_by=self.lease.holder,
+                fetched_at=self.clock.now(),
+                using_db=conn,
+            )
+
+        return record
+
+    def _head(self, raw: bytes) -> Head:
+        """Sender, recipients and dedupe key (blocking: run in a thread)."""
+        head = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        sender = parseaddr(str(head.get("Return-Path") or head.get("From") or ""))[1]
+        message_id = str(head.get("Message-ID") or "").strip()
+        from_addr = parseaddr(str(head.get("From") or ""))[1].lower()
+        # the same sender and Message-ID is the same message (without one: the same bytes)
+        key = hashlib.sha256(f"{from_addr}\n{message_id}".encode() if message_id else raw)
+        return Head(sender, message_id, self._rcpts(head.items()), key.hexdigest())
 
     def _rcpts(self, headers: list[tuple[str, str]]) -> list[str]:
         """The intake (or bounce) addresses the message was sent to (a plus tag picks the workflow);

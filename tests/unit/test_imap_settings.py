@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
 from docflow.errors import SettingsError
-from docflow.intake.imap_client import mailbox_name
+from docflow.intake.imap_client import ImapError, ImapSession, mailbox_name
 
 CONFIG = str(PACKAGE_ROOT / "config" / "docflow.toml")
 
@@ -55,3 +56,13 @@ def test_mailbox_names_are_quoted_modified_utf7() -> None:
     assert mailbox_name("Đã xử lý") == '"&ARAA4w- x&Hu0- l&AP0-"'
     assert mailbox_name("[Gmail]/All Mail") == '"[Gmail]/All Mail"'
     assert mailbox_name('A&B "x"') == '"A&-B \\"x\\""'
+
+
+async def test_a_flag_the_server_does_not_keep_asks_for_a_processed_folder_not_seen() -> None:
+    """\\Seen is what a person opening the message sets: never suggested instead."""
+    imap = settings(DOCFLOW_IMAP_HOST="imap.example", DOCFLOW_IMAP_USER="vanban@example.vn")
+    session = ImapSession(None, imap, asyncio.get_running_loop().create_future())
+    session.permanent_flags = {"\\answered", "\\deleted", "\\seen"}  # no keywords (\*)
+    with pytest.raises(ImapError) as e:
+        session.check_flag()
+    assert "imap.processed_folder" in str(e.value) and "Seen" not in str(e.value)
