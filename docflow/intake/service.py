@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 from docflow.clock import Clock
 from docflow.documents.models import Document
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
-from docflow.errors import Refused
+from docflow.errors import InvalidRequestError, Refused
 from docflow.intake import authres
 from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
@@ -555,6 +555,12 @@ class IntakeService:
         row = await InboundMessage.get_or_none(id=inbound_id, state=InboundState.QUARANTINED)
         if row is None:
             return None
+        if row.reason == "too_large":  # only a note was kept: there is nothing to run through
+            raise InvalidRequestError(
+                f"Q-{inbound_id} was never downloaded (over smtp.max_message_size): it is "
+                "still in the mailbox; ask for a smaller copy, or save it from the mailbox "
+                "and run `docflow ingest` on the file"
+            )
         # an administrator releasing a rate-limited message lets it past the limit
         counted = {"counted_at": self.clock.now()} if row.reason == "rate_limited" else {}
         n = await InboundMessage.filter(id=inbound_id, state=InboundState.QUARANTINED).update(

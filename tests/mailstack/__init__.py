@@ -24,6 +24,7 @@ from tests.mailstack.stack import (
     Mailstack,
     MailstackError,
     free_port,
+    running,
 )
 
-__all__ = ["DEFAULT_USERS", "PASSWORD", "Mailstack", "MailstackError", "free_port"]
+__all__ = ["DEFAULT_USERS", "PASSWORD", "Mailstack", "MailstackError", "free_port", "running"]

@@ -12,7 +12,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,3 +392,18 @@ Read the receipt:
   curl -s --url "imap://127.0.0.1:{self.imap_port}/INBOX;UID=1" --user "{author}:{self.password}"
   (or any IMAP client: server 127.0.0.1, port {self.imap_port}, no encryption)
 """
+
+
+@contextmanager
+def running(**options: Any) -> Iterator[Mailstack]:
+    """A started stack for a test module, removed afterwards; docflow's LMTP port free.
+
+    Not under pytest's tmp dir: that one is private to root, and Dovecot serves the mail
+    as `nobody`."""
+    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
+    stack = Mailstack(root, docflow_lmtp_port=free_port(), **options)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.cleanup()

@@ -33,7 +33,7 @@ from docflow.intake.models import ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
 from tests.integration.test_bounces import dsn
-from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
+from tests.mailstack import DEFAULT_USERS, Mailstack, free_port, running
 from tests.system.conftest import (
     AUTHOR,
     AUTHOR_NAME,
@@ -53,14 +53,8 @@ FLAG = "$DocflowProcessed"
 
 @pytest.fixture(scope="module")
 def mailstack() -> Iterator[Mailstack]:
-    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
-    users = [*DEFAULT_USERS, *MAILBOXES]
-    stack = Mailstack(root, docflow_lmtp_port=free_port(), users=users, tls=True)
-    try:
-        stack.start()
+    with running(users=[*DEFAULT_USERS, *MAILBOXES], tls=True) as stack:
         yield stack
-    finally:
-        stack.cleanup()
 
 
 @pytest.fixture(scope="module")

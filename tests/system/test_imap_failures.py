@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from docflow.errors import InvalidRequestError
 from docflow.intake import imap_client, quarantine
 from docflow.intake.imap import ImapIntake
 from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapLease, ImapMessage, InboundMessage
 from tests.conftest import Relay, Stack, wait_for
-from tests.mailstack import DEFAULT_USERS, Mailstack, free_port
+from tests.mailstack import DEFAULT_USERS, Mailstack, running
 from tests.system.conftest import AUTHOR, AUTHOR_NAME
 from tests.system.imap_proxy import ImapProxy
 from tests.system.test_imap import (
@@ -46,13 +47,8 @@ BOXES = [f"loi{i}@bandantoc.gov.vn" for i in range(16)]  # one a test: fresh, em
 
 @pytest.fixture(scope="module")
 def mailstack() -> Iterator[Mailstack]:
-    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
-    stack = Mailstack(root, docflow_lmtp_port=free_port(), users=[*DEFAULT_USERS, *BOXES])
-    try:
-        stack.start()
+    with running(users=[*DEFAULT_USERS, *BOXES]) as stack:
         yield stack
-    finally:
-        stack.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -316,6 +312,8 @@ async def test_a_message_over_the_size_limit_is_quarantined_undownloaded_and_mar
         assert b"did not download this message" in note and len(note) < 5000
         [small] = await rows(InboundMessage, reason="no_attachment")  # the other, processed
         assert small.subject == f"Nhỏ {tag}"
+        with pytest.raises(InvalidRequestError, match="never downloaded"):
+            await s.services.intake.release(held.id)  # the note is not the message
     finally:
         await s.stop()
     await wait_for(

@@ -25,7 +25,7 @@ import pytest
 from docflow.intake.models import InboundMessage
 from tests.conftest import Relay, Stack, make_settings
 from tests.filebuilders import make_docx_python_docx
-from tests.mailstack import Mailstack, free_port
+from tests.mailstack import Mailstack, running
 from tests.system.conftest import (
     AUTHOR,
     AUTHOR_NAME,
@@ -47,15 +47,9 @@ TRUSTED_MTA = "mx.bandantoc.gov.vn"  # the authserv-id in config/postfix/docflow
 @pytest.fixture(scope="module")
 def mailstack() -> Iterator[Mailstack]:
     """Postfix and Dovecot on free loopback ports, relaying the workflow domain to a port
-    that each test's docflow listens on (LMTP). Not under pytest's tmp dir: that one is
-    private to root, and Dovecot serves the mail as `nobody`."""
-    root = Path("/tmp") / f"docflow-mailstack-{uuid.uuid4().hex[:8]}"
-    stack = Mailstack(root, docflow_lmtp_port=free_port(), unknown_to_dovecot=[GHOST])
-    try:
-        stack.start()
+    that each test's docflow listens on (LMTP)."""
+    with running(unknown_to_dovecot=[GHOST]) as stack:
         yield stack
-    finally:
-        stack.cleanup()
 
 
 @pytest.fixture
