@@ -47,7 +47,7 @@ from docflow.intake import quarantine
 from docflow.intake.imap_client import ImapBroken, ImapError, ImapSession
 from docflow.intake.imap_lease import MailboxLease
 from docflow.intake.models import ImapMessage
-from docflow.intake.service import IntakeService, Recorder
+from docflow.intake.service import NOT_DOWNLOADED, IntakeService, Recorder
 
 log = logging.getLogger("docflow.imap")
 IDLE_RENEW_SECONDS = 300.0  # IDLE is re-issued (and the folder read) this often anyway
@@ -257,8 +257,8 @@ class ImapIntake:
             size = await session.size(uid)
             if size > self.max_size:
                 detail = (
-                    f"{size} bytes, over smtp.max_message_size ({self.max_size}): not "
-                    f"downloaded; it stays in the mailbox, {self._marked_where()}"
+                    f"{size} bytes, over smtp.max_message_size ({self.max_size}): "
+                    f"{NOT_DOWNLOADED}; it stays in the mailbox, {self._marked_where()}"
                 )
                 note = await self._note(session, uid, detail)
                 return await self._quarantine(session, uid, note, "too_large", detail)
@@ -276,8 +276,9 @@ class ImapIntake:
                 return None
             log.error("imap message failed again: quarantined as it is", extra=extra)
             if raw is None:  # not downloaded: the note says where it is
-                detail = f"{error}; not downloaded: it stays in the mailbox, {self._marked_where()}"
-                raw = await self._note(session, uid, detail)
+                where = self._marked_where()
+                error = f"{error}; {NOT_DOWNLOADED}: it stays in the mailbox, {where}"
+                raw = await self._note(session, uid, error)
             return await self._quarantine(session, uid, raw, "imap_failed", error)
 
     def _marked_where(self) -> str:

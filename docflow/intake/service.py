@@ -39,6 +39,8 @@ from docflow.users.service import UserService
 from docflow.workflow.definitions import WorkflowCatalog
 from docflow.workflow.engine import WorkflowEngine
 
+# in the detail of a quarantined IMAP message of which only a note was kept (intake/imap.py)
+NOT_DOWNLOADED = "not downloaded"
 log = logging.getLogger("docflow.intake")
 WITHDRAW_WORDS = ("WITHDRAW", "RÚT", "RÚT VĂN BẢN", "RUT", "RUT VAN BAN")
 
@@ -555,11 +557,10 @@ class IntakeService:
         row = await InboundMessage.get_or_none(id=inbound_id, state=InboundState.QUARANTINED)
         if row is None:
             return None
-        if row.reason == "too_large":  # only a note was kept: there is nothing to run through
+        if NOT_DOWNLOADED in (row.detail or ""):  # only a note was kept: nothing to run
             raise InvalidRequestError(
-                f"Q-{inbound_id} was never downloaded (over smtp.max_message_size): it is "
-                "still in the mailbox; ask for a smaller copy, or save it from the mailbox "
-                "and run `docflow ingest` on the file"
+                f"Q-{inbound_id} was never downloaded ({row.detail}); ask for a smaller "
+                "copy, or save it from the mailbox and run `docflow ingest` on the file"
             )
         # an administrator releasing a rate-limited message lets it past the limit
         counted = {"counted_at": self.clock.now()} if row.reason == "rate_limited" else {}
