@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp_jinja2
@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from docflow import db
 from docflow.clock import Clock
 from docflow.config import Settings
+from docflow.db.outage import unavailable
 from docflow.devrelay import start_dev_relay
 from docflow.intake.imap import ImapIntake
 from docflow.intake.smtp import IntakeHandler, start_listener
@@ -36,7 +37,7 @@ from docflow.web import (
     openapi,
     status,
 )
-from docflow.web.health import METRICS, REGISTRY, Metrics
+from docflow.web.health import METRICS, REGISTRY, DatabaseCollector, Metrics
 from docflow.web.keys import SERVICES
 from docflow.web.middleware import bearer_auth, json_errors
 
@@ -46,6 +47,25 @@ IMAP_INTAKE = web.AppKey("imap_intake", ImapIntake)
 # How often the reminder/escalation sweep runs; DOCFLOW_SWEEP_SECONDS overrides it
 # (the multi-process test sets a second or two).
 REMINDER_SWEEP_SECONDS = 60.0
+WORKER_GRACE_SECONDS = 3.0  # at SIGTERM: time to finish the message or mail in hand
+
+
+def _guarded(
+    services: Services, what: str, job: Callable[[], Awaitable[object]]
+) -> Callable[[], Awaitable[None]]:
+    """A periodic job whose failure is logged and left to its next run; the database being
+    away is told to the watch (one line per outage), not logged per run."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as e:
+            if unavailable(e):
+                services.database.failed(e, what)
+            else:
+                log.exception("periodic job failed", extra={"job": what})
+
+    return run
 
 
 def create_app(
@@ -58,6 +78,7 @@ def create_app(
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
+    registry.register(DatabaseCollector(services.database))
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("docflow.web", "templates"), autoescape=True
     )
@@ -77,6 +98,7 @@ def create_app(
 async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.open_database(app[SERVICES].settings.database_url)
     yield
+    await app[SERVICES].database.close()
     await db.close_database()
 
 
@@ -94,20 +116,26 @@ async def _dev_relay(app: web.Application) -> AsyncIterator[None]:
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
-    tasks = [
-        asyncio.create_task(services.intake.run_worker(), name=f"intake-{i}")
+    stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(services.intake.run_worker(stop), name=f"intake-{i}")
         for i in range(services.settings.intake_workers)
     ]
-    stop = asyncio.Event()
-    tasks.append(asyncio.create_task(services.outbox.run(stop), name="outbox"))
+    outbox = asyncio.create_task(services.outbox.run(stop), name="outbox")
     await services.intake.sweep()  # what an earlier run received but did not process
     yield
+    # stopping: each worker finishes the message it holds (a few seconds at most), then
+    # whatever is still running is cancelled and hands its message back
     stop.set()
-    for t in tasks:
+    services.outbox.poke()
+    tasks = [*workers, outbox]
+    _, late = await asyncio.wait(tasks, timeout=WORKER_GRACE_SECONDS)
+    for t in late:
         t.cancel()
     for t in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await t
+    await services.intake.hand_back_all()
     services.intake.analyser.close()
 
 
@@ -164,14 +192,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     if IMAP_INTAKE in app:
         reader = app[IMAP_INTAKE]
 
-        async def imap_tick() -> None:
-            try:
-                await reader.tick()
-            except Exception:  # logged; the next tick tries again
-                log.exception("imap tick failed")
-
         scheduler.add_job(
-            imap_tick,
+            _guarded(services, "imap", reader.tick),
             "interval",
             seconds=services.settings.imap.poll_seconds,
             id="imap-tick",
@@ -180,7 +202,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             next_run_time=datetime.now(UTC),  # at start-up, then every poll_seconds
         )
     scheduler.add_job(
-        services.intake.sweep,
+        _guarded(services, "intake.sweep", services.intake.sweep),
         "interval",
         seconds=10,
         id="intake-sweep",
@@ -196,14 +218,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         coalesce=True,
     )
 
-    async def sweep_reminders() -> None:
-        try:
-            await services.reminders.sweep()
-        except Exception:  # logged; the next run tries again
-            log.exception("reminder sweep failed")
-
     scheduler.add_job(
-        sweep_reminders,
+        _guarded(services, "reminders", services.reminders.sweep),
         "interval",
         seconds=float(os.environ.get("DOCFLOW_SWEEP_SECONDS", REMINDER_SWEEP_SECONDS)),
         id="reminder-sweep",

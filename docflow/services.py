@@ -17,6 +17,7 @@ from docflow.archive.search import SearchIndex
 from docflow.archive.service import ArchiveService
 from docflow.clock import Clock
 from docflow.config import Settings
+from docflow.db.outage import DatabaseWatch
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
 from docflow.intake.service import IntakeConfig, IntakeService
@@ -39,6 +40,7 @@ class Services:
 
     settings: Settings
     clock: Clock
+    database: DatabaseWatch
     blobs: BlobStore
     spool: Spool
     users: UserService
@@ -107,6 +109,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     spool = Spool(settings.spool_dir)
     users = UserService(clock, settings.allowed_domains)
     documents = DocumentService(clock)
+    database = DatabaseWatch()
     outbox = Outbox(
         clock,
         settings.relay_host,
@@ -115,6 +118,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         timeout=settings.relay_timeout,
         max_backoff=settings.max_backoff_seconds,
         bounce_address=settings.bounce_address,
+        database=database,
     )
     domain = settings.intake_address.partition("@")[2] or "docflow.localhost"
     composer = MailComposer(clock, settings.from_address, settings.org_name, domain)
@@ -159,10 +163,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         engine,
         status_url=links.url,
         bounces=bounces,
+        database=database,
     )
     return Services(
         settings=settings,
         clock=clock,
+        database=database,
         blobs=blobs,
         spool=spool,
         users=users,

@@ -16,6 +16,8 @@ from docflow.logs import setup_logging
 from docflow.services import Services
 from docflow.users.service import UserView
 
+SHUTDOWN_SECONDS = 3.0
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
@@ -47,6 +49,9 @@ def serve(dev_relay: bool) -> None:
             print=None,
             access_log=None,
             handle_signals=True,
+            # at SIGTERM, requests in progress get this long to finish; then serve stops
+            # (the default minute kept it running under a burst of decisions)
+            shutdown_timeout=SHUTDOWN_SECONDS,
         )
     except (NotMigratedError, SettingsError) as e:
         raise click.ClickException(str(e)) from None

@@ -15,7 +15,9 @@ larger than `smtp.max_message_size` is not downloaded: a note with its header fi
 goes to the quarantine (`too_large`) and it is marked. One whose storing fails is
 logged and tried again next cycle; after MAX_TRIES failures in a row it is stored in
 the quarantine as it is (`imap_failed`) and marked. (The count is kept in memory: a
-restart only gives it a few more tries.)
+restart only gives it a few more tries.) A failure because the database was away is
+not the message's: it is not counted, the reader stops and starts again once the
+database answers (`DatabaseWatch`), without the back-off of a failing server.
 
 Several `serve` processes: the mailbox has a lease (`imap_lease.py`), claimed and renewed
 by the scheduler's tick; only its holder connects. The tick also runs the polling
@@ -43,6 +45,7 @@ from tortoise.exceptions import IntegrityError
 
 from docflow.clock import Clock
 from docflow.config import ImapSettings
+from docflow.db.outage import unavailable
 from docflow.intake import quarantine
 from docflow.intake.imap_client import ImapBroken, ImapError, ImapSession
 from docflow.intake.imap_lease import MailboxLease
@@ -114,8 +117,11 @@ class ImapIntake:
             return
         try:
             held = await self.lease.claim()
-        except Exception:
-            log.exception("imap lease could not be renewed", extra={"mailbox": self.key})
+        except Exception as e:
+            if unavailable(e):  # held until it runs out, as with any failed renewal
+                self.intake.database.failed(e, "imap.lease")
+            else:
+                log.exception("imap lease could not be renewed", extra={"mailbox": self.key})
             held = self.lease.held()
         if not held or self.closed:  # (closed while the claim ran: serve is stopping)
             self.announced = False
@@ -155,6 +161,9 @@ class ImapIntake:
             error = reader.exception()
         if error is None:
             self.failures = 0
+            return
+        if unavailable(error):  # not the server's fault: again once the database is back
+            self.intake.database.failed(error, "imap")
             return
         self.failures += 1
         self.announced = False
@@ -224,6 +233,8 @@ class ImapIntake:
             except ImapBroken:  # the connection: no use trying the next message on it
                 raise
             except Exception as e:  # this message only (e.g. its mark refused): next cycle
+                if unavailable(e):  # the database: no use trying the next message either
+                    raise
                 log.warning(
                     "imap message not handled, will retry",
                     extra={"mailbox": self.key, "uid": uid,
@@ -267,6 +278,8 @@ class ImapIntake:
         except ImapBroken:
             raise
         except Exception as e:
+            if unavailable(e):  # not this message's failure: not counted
+                raise
             error = f"{type(e).__name__}: {e}"[:1000]
             key = (session.uidvalidity, uid)
             tries = self.tries[key] = self.tries.get(key, 0) + 1

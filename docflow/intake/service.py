@@ -23,6 +23,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
+from docflow.db.outage import DatabaseWatch, unavailable
 from docflow.documents.models import Document
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
 from docflow.errors import InvalidRequestError, Refused
@@ -57,6 +58,16 @@ SILENT_REASONS = ("unknown_sender", "auto_submitted", "unauthenticated_sender", 
 ENVELOPE_SOURCES = ("smtp", "lmtp")
 # Written with the inbound row, in its transaction (the IMAP adapter records the UID).
 Recorder = Callable[[BaseDBAsyncClient, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    """How a message came: when, from and to whom (SMTP envelope), by which way."""
+
+    received_at: datetime
+    mail_from: str
+    rcpt_tos: list[str]
+    source: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class IntakeService:
         engine: WorkflowEngine,
         status_url: Callable[[str], str],
         bounces: Bounces | None = None,
+        database: DatabaseWatch | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -112,7 +124,13 @@ class IntakeService:
         self.engine = engine
         self.status_url = status_url
         self.bounces = bounces
+        self.database = database or DatabaseWatch()
         self.queue: asyncio.Queue[int] = asyncio.Queue()
+        # inbound id → the lease this process's worker holds on it (handed back after an outage)
+        self._leases: dict[int, datetime] = {}
+        # spooled messages whose row may or may not exist: the database went away while it
+        # was written (the INSERT may have committed unseen); settled once it is back
+        self._unsure: set[str] = set()
         # dkimpy's TXT lookup for `verify_dkim`; None: the system's resolver
         self.dkim_dns: authres.DnsTxt | None = None
         self._locals = {a.partition("@")[0]: a.partition("@")[2] for a in config.addresses}
@@ -153,7 +171,9 @@ class IntakeService:
         """
         now = self.clock.now()
         entry = await self.spool.write(raw, now)
-        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, queue, also)
+        return await self._record_or_remove(
+            entry, _Envelope(now, mail_from, rcpt_tos, source), queue, also
+        )
 
     async def receive_written(
         self, writer: SpoolWriter, mail_from: str, rcpt_tos: list[str], source: str
@@ -161,34 +181,51 @@ class IntakeService:
         """The same for a message streamed to the spool while it arrived."""
         now = self.clock.now()
         entry = await asyncio.to_thread(writer.finish_sync, now)
-        return await self._record_or_remove(entry, now, mail_from, rcpt_tos, source, True)
+        return await self._record_or_remove(
+            entry, _Envelope(now, mail_from, rcpt_tos, source), True, None
+        )
 
-    async def _record_or_remove(self, entry: SpoolEntry, *args: Any) -> int:
-        """Record the spooled message; if that fails, it was never received: remove it."""
+    async def _record_or_remove(
+        self, entry: SpoolEntry, envelope: _Envelope, queue: bool, also: Recorder | None
+    ) -> int:
+        """Record the spooled message; if that fails, it was never received: remove it.
+
+        When the database went away during the INSERT, whether the row was written is
+        unknown: the file stays until the database can say (`settle_unsure`), so a row
+        that did commit never points at a removed file. The sender got no 250 either way
+        and sends again; a second copy of a stored message is a duplicate.
+        """
         try:
-            return await self._record(entry, *args)
+            return await self._record(entry, envelope, queue, also)
+        except Exception as e:
+            if unavailable(e):
+                self.database.failed(e, "intake.receive")
+                self._unsure.add(entry.name)
+            else:
+                await asyncio.to_thread(self.spool.remove, entry.name)
+            raise
         except BaseException:
             await asyncio.to_thread(self.spool.remove, entry.name)
             raise
 
+    async def settle_unsure(self) -> None:
+        """Remove the spool files of messages that turned out never to have been recorded."""
+        for name in sorted(self._unsure):
+            if not await InboundMessage.filter(spool_name=name).exists():
+                await asyncio.to_thread(self.spool.remove, name)
+            self._unsure.discard(name)
+
     async def _record(
-        self,
-        entry: SpoolEntry,
-        now: datetime,
-        mail_from: str,
-        rcpt_tos: list[str],
-        source: str,
-        queue: bool,
-        also: Recorder | None = None,
+        self, entry: SpoolEntry, envelope: _Envelope, queue: bool, also: Recorder | None
     ) -> int:
         fields: dict[str, Any] = {
             "spool_name": entry.name,
             "sha256": entry.sha256,
             "size": entry.size,
-            "source": source,
-            "mail_from": mail_from[:998],
-            "rcpt_tos": rcpt_tos,
-            "received_at": now,
+            "source": envelope.source,
+            "mail_from": envelope.mail_from[:998],
+            "rcpt_tos": envelope.rcpt_tos,
+            "received_at": envelope.received_at,
         }
         if also is None:  # one INSERT: the listener's path, no transaction round trips
             row = await InboundMessage.create(**fields)
@@ -204,25 +241,48 @@ class IntakeService:
 
     async def _claim(self, inbound_id: int) -> bool:
         now = self.clock.now()
+        lease = now + LEASE
         n = await InboundMessage.filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
             id=inbound_id,
             state=InboundState.PENDING,
-        ).update(next_attempt_at=now + LEASE)
+        ).update(next_attempt_at=lease)
+        if n == 1:
+            self._leases[inbound_id] = lease
         return n == 1
 
     async def process(self, inbound_id: int) -> Outcome | None:
-        """Process one pending message; None when another worker has it or it is done."""
+        """Process one pending message; None when another worker has it or it is done.
+
+        When the database goes away meanwhile, the error is raised as it is (it is not
+        the message's fault: no attempt is counted) and the lease stays in `_leases`
+        for `hand_back`.
+        """
         if not await self._claim(inbound_id):
             return None
         row = await InboundMessage.get(id=inbound_id)
         try:
             if self.bounces is not None and self.bounces.is_bounce(row.rcpt_tos):
-                return await self._bounce(row, self.bounces)  # before anything else
-            head = await self.analyser.headers(self.spool.path_of(row.spool_name))
-            return await self._handle(row, head)
+                outcome = await self._bounce(row, self.bounces)  # before anything else
+            else:
+                head = await self.analyser.headers(self.spool.path_of(row.spool_name))
+                outcome = await self._handle(row, head)
         except Exception as e:
-            return await self._failed(row, e)
+            if unavailable(e):
+                raise
+            outcome = await self._failed(row, e)
+        self._leases.pop(inbound_id, None)
+        return outcome
+
+    async def hand_back(self, inbound_id: int) -> None:
+        """Give up this process's lease on a message (after an outage, or at shutdown), so
+        that it is due again at once rather than when the lease runs out."""
+        lease = self._leases.get(inbound_id)
+        if lease is not None:
+            await InboundMessage.filter(
+                id=inbound_id, state=InboundState.PENDING, next_attempt_at=lease
+            ).update(next_attempt_at=None)
+        self._leases.pop(inbound_id, None)
 
     async def _failed(self, row: InboundMessage, error: Exception) -> Outcome:
         row.attempts += 1
@@ -541,16 +601,70 @@ class IntakeService:
 
     async def sweep(self) -> None:
         """Queue every pending message that is due (start-up recovery and retries)."""
+        await self.settle_unsure()
         for inbound_id in await self.due_ids():
             self.queue.put_nowait(inbound_id)
 
-    async def run_worker(self) -> None:
-        while True:
-            inbound_id = await self.queue.get()
+    async def run_worker(self, stop: asyncio.Event | None = None) -> None:
+        """Process queued messages until `stop` is set (the one in hand is finished)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            inbound_id = await self._next(stop)
+            if inbound_id is None:
+                return
             try:
                 await self.process(inbound_id)
-            except Exception:
-                log.exception("intake worker error", extra={"inbound_id": inbound_id})
+            except Exception as e:
+                if not unavailable(e):
+                    self._leases.pop(inbound_id, None)
+                    log.exception("intake worker error", extra={"inbound_id": inbound_id})
+                    continue
+                self.database.failed(e, "intake.process")
+                await self._after_outage(inbound_id)
+
+    async def _next(self, stop: asyncio.Event) -> int | None:
+        """The next queued message, or None once `stop` is set."""
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        getter = asyncio.ensure_future(self.queue.get())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()  # taken, so processed even when stop came at once
+        return None
+
+    async def hand_back_all(self, within: float = 2.0) -> None:
+        """At shutdown: every message a worker still held is due again at once (for another
+        process, or this one's next start); best effort, the leases run out anyway."""
+        for inbound_id in list(self._leases):
+            try:
+                await asyncio.wait_for(self.hand_back(inbound_id), within)
+            except Exception as e:
+                log.info(
+                    "message left to its lease at shutdown",
+                    extra={"inbound_id": inbound_id, "error": repr(e)[:200]},
+                )
+
+    async def _after_outage(self, inbound_id: int) -> None:
+        """Wait for the database, hand the message's lease back and queue it again."""
+        while True:
+            await self.database.wait_until_back()
+            try:
+                await self.hand_back(inbound_id)
+            except Exception as e:
+                if unavailable(e):
+                    self.database.failed(e, "intake.hand_back")
+                    continue
+                # the lease runs out by itself; the sweep queues the message then
+                log.exception("handing a message back failed", extra={"inbound_id": inbound_id})
+                return
+            self.queue.put_nowait(inbound_id)
+            return
 
     async def release(self, inbound_id: int) -> Outcome | None:
         """Run a quarantined message through again (e.g. after its sender became a user)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from docflow.db.outage import unavailable
 from docflow.intake.service import IntakeService
 from docflow.intake.smtp_data import ChunkedLMTP, ChunkedSMTP
 from docflow.intake.spool import SpoolWriter
@@ -23,6 +24,7 @@ log = logging.getLogger("docflow.smtp")
 OK = "250 2.0.0 Message stored"
 NO_SUCH_RECIPIENT = "550 5.1.1 No such recipient here"
 TRY_AGAIN = "451 4.3.0 Temporary failure, please try again later"
+DATABASE_AWAY = "451 4.3.0 Storage temporarily unavailable, please try again later"
 
 
 class IntakeHandler:
@@ -43,6 +45,8 @@ class IntakeHandler:
         if not self.intake.accepts(address):
             log.info("recipient refused", extra={"rcpt": address, "peer": str(session.peer)})
             return NO_SUCH_RECIPIENT
+        if not self.intake.database.available:  # the sender keeps it; no DATA sent for nothing
+            return DATABASE_AWAY
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -57,10 +61,14 @@ class IntakeHandler:
             await self.intake.receive_written(
                 writer, envelope.mail_from or "", rcpts, "lmtp" if self.lmtp else "smtp"
             )
-        except Exception:
+        except Exception as e:
             writer.discard()
-            log.exception("could not store a message: answering 451")
-            reply = TRY_AGAIN
+            if unavailable(e):  # logged once per outage by the database watch
+                log.debug("database away: answering 451")
+                reply = DATABASE_AWAY
+            else:
+                log.exception("could not store a message: answering 451")
+                reply = TRY_AGAIN
         else:
             reply = OK
         if self.lmtp:  # LMTP answers once per recipient (RFC 2033)

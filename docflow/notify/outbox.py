@@ -33,6 +33,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
+from docflow.db.outage import DatabaseWatch, unavailable
 from docflow.notify.models import OutboxMessage, OutboxState
 
 log = logging.getLogger("docflow.outbox")
@@ -81,6 +82,7 @@ class Outbox:
         timeout: float = 30,
         max_backoff: float = 900,
         bounce_address: str = "",
+        database: DatabaseWatch | None = None,
     ) -> None:
         self.clock = clock
         self.relay_host = relay_host
@@ -92,6 +94,12 @@ class Outbox:
         self.max_backoff = max_backoff
         self.wakeup = asyncio.Event()
         self.queued = 0  # rows enqueued by this process: a caller pokes only if it moved
+        self.database = database or DatabaseWatch()
+        # after an outage: mail the relay took whose row could not be marked sent (marked
+        # first when the database is back: sending it again would double it), and rows
+        # claimed but not sent (their leases handed back, so they go at once)
+        self._unrecorded: list[tuple[OutboxMessage, dict[str, tuple[int, str]]]] = []
+        self._claimed: set[int] = set()
 
     async def enqueue(
         self,
@@ -144,7 +152,11 @@ class Outbox:
             .limit(batch)
             .values("id")
         )
-        claimed = [row["id"] for row in due if await self._claim(row["id"])]
+        claimed = []
+        for due_row in due:
+            if await self._claim(due_row["id"]):
+                claimed.append(due_row["id"])
+                self._claimed.add(due_row["id"])
         if not claimed:
             return 0
         rows = await OutboxMessage.filter(id__in=claimed).order_by("id")
@@ -160,6 +172,7 @@ class Outbox:
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
             for row in rows:  # the relay is down: every claimed row waits for its next try
                 await self._failed(row, e)
+                self._claimed.discard(row.id)
             return 0
         sent = 0
         try:
@@ -169,8 +182,10 @@ class Outbox:
                         await client.connect()
                     except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
                         await self._failed(row, e)
+                        self._claimed.discard(row.id)
                         continue
                 sent += await self._deliver(client, row)
+                self._claimed.discard(row.id)
         finally:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit()
@@ -189,14 +204,14 @@ class Outbox:
         row.sent_at = self.clock.now()
         row.attempts += 1
         row.lease_until = None
-        # some recipients refused, the others taken: the deferred ones are retried apart,
-        # queued with the sent state or not at all
         replies = {a: (r.code, r.message) for a, r in refused.items()}
-        columns = ["state", "sent_at", "attempts", "lease_until"]
-        async with in_transaction() as conn:
-            await row.save(using_db=conn, update_fields=columns)
-            await self._retry(conn, row, replies)
-        await self._refused(row, replies)
+        try:
+            await self._record_sent(row, replies)
+        except Exception as e:
+            if unavailable(e):  # the relay has it: remember that, record it when back
+                self._unrecorded.append((row, replies))
+                self._claimed.discard(row.id)
+            raise
         log.info(
             "mail sent",
             extra={
@@ -207,6 +222,28 @@ class Outbox:
             },
         )
         return 1
+
+    async def _record_sent(self, row: OutboxMessage, replies: dict[str, tuple[int, str]]) -> None:
+        # some recipients refused, the others taken: the deferred ones are retried apart,
+        # queued with the sent state or not at all
+        columns = ["state", "sent_at", "attempts", "lease_until"]
+        async with in_transaction() as conn:
+            await row.save(using_db=conn, update_fields=columns)
+            await self._retry(conn, row, replies)
+        await self._refused(row, replies)
+
+    async def _after_outage(self) -> None:
+        """Mark what the relay took during the outage, and free the rows claimed but not
+        sent; raises (and keeps the rest) while the database is still away."""
+        while self._unrecorded:
+            row, replies = self._unrecorded[0]
+            await self._record_sent(row, replies)
+            self._unrecorded.pop(0)
+        if self._claimed:
+            await OutboxMessage.filter(
+                id__in=sorted(self._claimed), state=OutboxState.QUEUED
+            ).update(lease_until=None)
+            self._claimed.clear()
 
     async def _retry(
         self, conn: BaseDBAsyncClient, row: OutboxMessage, refused: dict[str, tuple[int, str]]
@@ -302,11 +339,17 @@ class Outbox:
             # cleared before sending, not after: mail queued while a batch is being sent
             # (a refused recipient's notice to the author) goes in the next round at once
             self.wakeup.clear()
+            wake = self.wakeup
             try:
+                await self._after_outage()
                 await self.send_due()
-            except Exception:
-                log.exception("outbox sweep failed")
+            except Exception as e:
+                if unavailable(e):  # logged once per outage by the watch; go on when back
+                    self.database.failed(e, "outbox")
+                    wake = self.database.back
+                else:
+                    log.exception("outbox sweep failed")
             try:
-                await asyncio.wait_for(self.wakeup.wait(), idle_seconds)
+                await asyncio.wait_for(wake.wait(), idle_seconds)
             except TimeoutError:
                 pass

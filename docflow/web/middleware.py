@@ -10,6 +10,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from docflow.db.outage import unavailable
 from docflow.errors import DocflowError, InvalidRequestError, NotFoundError
 from docflow.users.accounts import Principal
 from docflow.web.keys import PRINCIPAL, SERVICES
@@ -51,11 +52,29 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return errors_for(request, 400, str(e))
     except DocflowError as e:
         return errors_for(request, 422, str(e))
-    except Exception:
+    except Exception as e:
         # a decision link's path is its token: never write it down
         path = "/t/…" if request.path.startswith("/t/") else request.path
+        if unavailable(e):  # logged once per outage by the watch
+            request.app[SERVICES].database.failed(e, f"http {request.method} {path}")
+            return unavailable_response(request)
         log.exception("unhandled error", extra={"path": path})
         return errors_for(request, 500, "internal error")
+
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = (
+    "Hệ thống tạm thời không truy cập được cơ sở dữ liệu; không có gì bị thay đổi, "
+    "xin thử lại sau ít phút. / docflow cannot reach its database for a moment; "
+    "nothing was changed, please try again in a minute."
+)
+
+
+def unavailable_response(request: web.Request) -> web.Response:
+    """503 while the database is away: nothing was done, the same request may be sent again."""
+    response = errors_for(request, 503, UNAVAILABLE_MESSAGE)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 ADMIN = Principal("admin-token", "admin token", frozenset({"admin"}), "vi")

@@ -30,6 +30,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
+from docflow.db.outage import unavailable
 from docflow.documents.models import Document
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
@@ -89,7 +90,9 @@ class Reminders:
                     and await self._escalate(doc, row["id"], stage, now)
                 ):
                     escalated += 1
-            except Exception:  # one broken task must not stop the others' reminders
+            except Exception as e:  # one broken task must not stop the others' reminders
+                if unavailable(e):  # but the database away stops them all: next sweep
+                    raise
                 log.exception("reminder sweep failed for a task", extra={"task_id": row["id"]})
         filled = await self._fill_waiting_stages({row["document_id"] for row in tasks})
         if reminded or escalated or filled:

@@ -88,7 +88,7 @@ async def test_serve_refuses_an_unmigrated_database_until_docflow_migrate(
 
     server = await spawn(env)  # waits for /healthz 200
     status, body = await server.api("/healthz", token=None)
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "ok", "database": "ok"})
 
 
 # --- users ----------------------------------------------------------------------------

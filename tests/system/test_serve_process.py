@@ -280,4 +280,4 @@ async def test_sigterm_stops_serve_cleanly_and_a_restart_serves_again(
 
     await server.start()
     status, body = await server.api("/healthz", token=None)
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "ok", "database": "ok"})

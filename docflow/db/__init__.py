@@ -17,6 +17,8 @@ from tortoise.migrations.executor import MigrationExecutor
 
 from docflow.errors import NotMigratedError
 
+CONNECT_TIMEOUT_SECONDS = 10
+
 MODEL_MODULES = [
     "docflow.users.models",
     "docflow.documents.models",
@@ -33,7 +35,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
     if database_url.startswith(("postgres://", "postgresql://")):
         connection = expand_db_url(database_url)
+        # asyncpg's client with transactions that survive a connection dying under them
+        connection["engine"] = "docflow.db.pg_client"
         connection["credentials"]["reset"] = _keep_session
+        # a server that does not answer (a failover in progress) is an outage after 10 s,
+        # not a worker stuck for asyncpg's default minute
+        connection["credentials"].setdefault("timeout", CONNECT_TIMEOUT_SECONDS)
     return {
         "connections": {"default": connection},
         "apps": {
