@@ -48,6 +48,7 @@ IMAP_INTAKE = web.AppKey("imap_intake", ImapIntake)
 # (the multi-process test sets a second or two).
 REMINDER_SWEEP_SECONDS = 60.0
 WORKER_GRACE_SECONDS = 3.0  # at SIGTERM: time to finish the message or mail in hand
+LISTENER_GRACE_SECONDS = 2.0  # at SIGTERM: time for SMTP sessions in progress to end
 
 
 def _guarded(
@@ -158,7 +159,13 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     server.close()
-    await server.wait_closed()
+    # Python 3.12+ waits in wait_closed for every client connection to end: an MTA that
+    # keeps an idle session open must not hold up the stop (3.13 can close them at once)
+    close_clients = getattr(server, "close_clients", None)
+    if close_clients is not None:
+        close_clients()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), LISTENER_GRACE_SECONDS)
 
 
 async def _imap(app: web.Application) -> AsyncIterator[None]:

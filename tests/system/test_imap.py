@@ -546,3 +546,43 @@ async def test_a_bounce_in_the_mailbox_marks_the_delivery_failed_and_is_no_draft
 
 async def _mails_to(relay: Relay, address: str, n: int) -> bool:
     return len(relay.to(address)) >= n
+
+
+async def test_the_reader_goes_on_while_database_connections_are_terminated(
+    pg_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str, spawn: Spawn
+) -> None:
+    """A PostgreSQL failover or restart under the reader: no message counted as failing
+    (none quarantined `imap_failed`), each stored once and marked, reading goes on."""
+    from tests.conftest import PG_ADMIN_URL
+    from tests.system.test_database_outage import postgresql_stopped, terminate_connections
+
+    env = docflow_env(tmp_path, pg_url, relay.port, **imap_vars(mailstack, box))
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME)
+    server = await spawn(env)
+    tag = uuid.uuid4().hex[:6]
+    count = 16
+    for n in range(count):
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Tờ trình {n} {tag}"))
+        if n % 4 == 3:
+            await terminate_connections(pg_url)
+            await asyncio.sleep(0.3)
+    await terminate_connections(pg_url)
+    async with postgresql_stopped(PG_ADMIN_URL):  # and a restart: mail waits in the mailbox
+        for n in range(count, count + 3):
+            await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Tờ trình {n} {tag}"))
+        await asyncio.sleep(3)  # a few polls' worth (every second)
+    count += 3
+
+    async def stored() -> bool:
+        docs = [d for d in await server.documents() if tag in d["title"]]
+        return len(docs) == count
+
+    await wait_until(stored, within=60, what=f"{count} documents read over IMAP")
+    await wait_until(lambda: _settled(server), what="intake to settle")
+    flags = await folder(mailstack, box)
+    assert len(flags) == count and all(FLAG in f for f in flags.values()), flags
+    states = ("pending", "accepted", "duplicate", "quarantined")
+    assert [await server.inbound(s) for s in states] == [0, count, 0, 0]
+    log = server.log_tail(1_000_000)
+    assert "imap message not stored" not in log and "released back to the pool" not in log
+    assert "database reachable again" in log  # the restart was noticed, and its end
