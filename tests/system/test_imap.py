@@ -30,7 +30,7 @@ from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
 from docflow.intake.imap import ImapIntake
 from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapMessage, InboundMessage
-from tests.conftest import Relay, Stack, _truncate_pg, make_settings, wait_for
+from tests.conftest import PG_ADMIN_URL, Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
 from tests.integration.test_bounces import dsn
 from tests.mailstack import DEFAULT_USERS, Mailstack, free_port, running
@@ -44,6 +44,7 @@ from tests.system.conftest import (
     draft,
     wait_until,
 )
+from tests.system.test_database_outage import postgresql_stopped, terminate_connections
 from tests.system.test_mailstack import Spawn
 
 MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(20)]  # one a test: fresh, empty
@@ -553,9 +554,6 @@ async def test_the_reader_goes_on_while_database_connections_are_terminated(
 ) -> None:
     """A PostgreSQL failover or restart under the reader: no message counted as failing
     (none quarantined `imap_failed`), each stored once and marked, reading goes on."""
-    from tests.conftest import PG_ADMIN_URL
-    from tests.system.test_database_outage import postgresql_stopped, terminate_connections
-
     env = docflow_env(tmp_path, pg_url, relay.port, **imap_vars(mailstack, box))
     await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME)
     server = await spawn(env)
