@@ -22,7 +22,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
@@ -99,7 +99,7 @@ class Outbox:
         # first when the database is back: sending it again would double it), and rows
         # claimed but not sent (their leases handed back, so they go at once)
         self._unrecorded: list[tuple[OutboxMessage, dict[str, tuple[int, str]]]] = []
-        self._claimed: set[int] = set()
+        self._claimed: dict[int, datetime] = {}  # row id → the lease this process holds
 
     async def enqueue(
         self,
@@ -132,11 +132,14 @@ class Outbox:
 
     async def _claim(self, row_id: int) -> bool:
         now = self.clock.now()
+        lease = now + LEASE
         claimed = await OutboxMessage.filter(
             Q(lease_until__isnull=True) | Q(lease_until__lt=now),
             id=row_id,
             state=OutboxState.QUEUED,
-        ).update(lease_until=now + LEASE)
+        ).update(lease_until=lease)
+        if claimed == 1:
+            self._claimed[row_id] = lease
         return claimed == 1
 
     async def send_due(self, batch: int = 50) -> int:
@@ -156,7 +159,6 @@ class Outbox:
         for due_row in due:
             if await self._claim(due_row["id"]):
                 claimed.append(due_row["id"])
-                self._claimed.add(due_row["id"])
         if not claimed:
             return 0
         rows = await OutboxMessage.filter(id__in=claimed).order_by("id")
@@ -172,7 +174,7 @@ class Outbox:
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
             for row in rows:  # the relay is down: every claimed row waits for its next try
                 await self._failed(row, e)
-                self._claimed.discard(row.id)
+                self._claimed.pop(row.id, None)
             return 0
         sent = 0
         try:
@@ -182,10 +184,10 @@ class Outbox:
                         await client.connect()
                     except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
                         await self._failed(row, e)
-                        self._claimed.discard(row.id)
+                        self._claimed.pop(row.id, None)
                         continue
                 sent += await self._deliver(client, row)
-                self._claimed.discard(row.id)
+                self._claimed.pop(row.id, None)
         finally:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit()
@@ -210,7 +212,7 @@ class Outbox:
         except Exception as e:
             if unavailable(e):  # the relay has it: remember that, record it when back
                 self._unrecorded.append((row, replies))
-                self._claimed.discard(row.id)
+                self._claimed.pop(row.id, None)
             raise
         log.info(
             "mail sent",
@@ -239,11 +241,11 @@ class Outbox:
             row, replies = self._unrecorded[0]
             await self._record_sent(row, replies)
             self._unrecorded.pop(0)
-        if self._claimed:
+        for row_id, lease in sorted(self._claimed.items()):  # only if still this process's
             await OutboxMessage.filter(
-                id__in=sorted(self._claimed), state=OutboxState.QUEUED
+                id=row_id, state=OutboxState.QUEUED, lease_until=lease
             ).update(lease_until=None)
-            self._claimed.clear()
+            del self._claimed[row_id]
 
     async def _retry(
         self, conn: BaseDBAsyncClient, row: OutboxMessage, refused: dict[str, tuple[int, str]]
