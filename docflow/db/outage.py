@@ -43,6 +43,7 @@ _GONE_WORDS = ("connection is closed", "released back to the pool", "connection 
 # being read (docflow/db/pg_client.py drops such connections; this is the safety net)
 _BUSY_WORDS = ("another operation",)
 PROBE_SECONDS = (0.2, 0.5, 1.0, 2.0)  # between probes while away: quick first, then calmer
+PROBE_TIMEOUT_SECONDS = 3.0  # a probe without an answer (packets dropped) is "still away"
 
 
 def unavailable(error: BaseException) -> bool:
@@ -79,8 +80,18 @@ def _raised_in_asyncpg(error: BaseException) -> bool:
 
 
 async def ping() -> None:
-    """The smallest question the database can answer."""
-    await connections.get("default").execute_query("SELECT 1")
+    """The smallest question the database can answer: is it there, and writable?
+
+    A failover that still points at a standby answers reads but refuses every write;
+    that is not "back", or the watch would flap between outage and recovery.
+    """
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "postgres":
+        await conn.execute_query("SELECT 1")
+        return
+    rows = await conn.execute_query_dict("SELECT pg_is_in_recovery() AS standby")
+    if rows and rows[0]["standby"]:
+        raise asyncpg.ReadOnlySQLTransactionError("the server is a standby (in recovery)")
 
 
 class DatabaseWatch:
@@ -125,7 +136,10 @@ class DatabaseWatch:
     async def check(self) -> bool:
         """Ask the database now; True when it answered (and the outage, if any, is over)."""
         try:
-            await self.probe()
+            await asyncio.wait_for(self.probe(), PROBE_TIMEOUT_SECONDS)
+        except TimeoutError as e:  # no answer at all (or asyncpg's connect timeout)
+            self.failed(e, "probe")
+            return False
         except Exception as e:
             if not unavailable(e):
                 raise

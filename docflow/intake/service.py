@@ -204,8 +204,8 @@ class IntakeService:
             else:
                 await asyncio.to_thread(self.spool.remove, entry.name)
             raise
-        except BaseException:
-            await asyncio.to_thread(self.spool.remove, entry.name)
+        except BaseException:  # cancelled (the client went away): the INSERT may be done
+            self._unsure.add(entry.name)
             raise
 
     async def settle_unsure(self) -> None:
@@ -274,15 +274,15 @@ class IntakeService:
         self._leases.pop(inbound_id, None)
         return outcome
 
-    async def hand_back(self, inbound_id: int) -> None:
-        """Give up this process's lease on a message (after an outage, or at shutdown), so
-        that it is due again at once rather than when the lease runs out."""
-        lease = self._leases.get(inbound_id)
-        if lease is not None:
-            await InboundMessage.filter(
-                id=inbound_id, state=InboundState.PENDING, next_attempt_at=lease
-            ).update(next_attempt_at=None)
-        self._leases.pop(inbound_id, None)
+    async def hand_back(self, inbound_id: int, lease: datetime) -> None:
+        """Give up a lease on a message (after an outage, or at shutdown), so that it is due
+        again at once rather than when the lease runs out. Only that lease: if it ran out
+        meanwhile and another worker claimed the message, its claim stays."""
+        await InboundMessage.filter(
+            id=inbound_id, state=InboundState.PENDING, next_attempt_at=lease
+        ).update(next_attempt_at=None)
+        if self._leases.get(inbound_id) == lease:
+            del self._leases[inbound_id]
 
     async def _failed(self, row: InboundMessage, error: Exception) -> Outcome:
         row.attempts += 1
@@ -615,12 +615,13 @@ class IntakeService:
             try:
                 await self.process(inbound_id)
             except Exception as e:
+                # this worker's lease (the dict is the process's: read it before anyone waits)
+                lease = self._leases.pop(inbound_id, None)
                 if not unavailable(e):
-                    self._leases.pop(inbound_id, None)
                     log.exception("intake worker error", extra={"inbound_id": inbound_id})
                     continue
                 self.database.failed(e, "intake.process")
-                await self._after_outage(inbound_id)
+                await self._after_outage(inbound_id, lease)
 
     async def _next(self, stop: asyncio.Event) -> int | None:
         """The next queued message, or None once `stop` is set."""
@@ -641,21 +642,29 @@ class IntakeService:
     async def hand_back_all(self, within: float = 2.0) -> None:
         """At shutdown: every message a worker still held is due again at once (for another
         process, or this one's next start); best effort, the leases run out anyway."""
-        for inbound_id in list(self._leases):
-            try:
-                await asyncio.wait_for(self.hand_back(inbound_id), within)
-            except Exception as e:
-                log.info(
-                    "message left to its lease at shutdown",
-                    extra={"inbound_id": inbound_id, "error": repr(e)[:200]},
-                )
+        held = dict(self._leases)
+        if not held or not self.database.available:  # nothing to do, or nobody to tell
+            return
 
-    async def _after_outage(self, inbound_id: int) -> None:
+        async def all_back() -> None:
+            for inbound_id, lease in held.items():
+                await self.hand_back(inbound_id, lease)
+
+        try:
+            await asyncio.wait_for(all_back(), within)
+        except Exception as e:
+            log.info(
+                "messages left to their leases at shutdown",
+                extra={"inbound_ids": sorted(held), "error": repr(e)[:200]},
+            )
+
+    async def _after_outage(self, inbound_id: int, lease: datetime | None) -> None:
         """Wait for the database, hand the message's lease back and queue it again."""
         while True:
             await self.database.wait_until_back()
             try:
-                await self.hand_back(inbound_id)
+                if lease is not None:
+                    await self.hand_back(inbound_id, lease)
             except Exception as e:
                 if unavailable(e):
                     self.database.failed(e, "intake.hand_back")

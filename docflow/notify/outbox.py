@@ -202,6 +202,8 @@ class Outbox:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                     await client.rset()
             return 0
+        # the relay has it: whatever happens next, its lease is never handed back early
+        self._claimed.pop(row.id, None)
         row.state = OutboxState.SENT
         row.sent_at = self.clock.now()
         row.attempts += 1
@@ -210,9 +212,8 @@ class Outbox:
         try:
             await self._record_sent(row, replies)
         except Exception as e:
-            if unavailable(e):  # the relay has it: remember that, record it when back
+            if unavailable(e):  # remember it, record it when the database is back
                 self._unrecorded.append((row, replies))
-                self._claimed.pop(row.id, None)
             raise
         log.info(
             "mail sent",
@@ -226,13 +227,24 @@ class Outbox:
         return 1
 
     async def _record_sent(self, row: OutboxMessage, replies: dict[str, tuple[int, str]]) -> None:
-        # some recipients refused, the others taken: the deferred ones are retried apart,
-        # queued with the sent state or not at all
-        columns = ["state", "sent_at", "attempts", "lease_until"]
+        """Mark the row sent; some recipients refused, the others taken: the deferred ones
+        are retried apart, queued with the sent state or not at all. Once only: replayed
+        after an outage whose COMMIT had gone through, it finds the row sent and stops."""
         async with in_transaction() as conn:
-            await row.save(using_db=conn, update_fields=columns)
-            await self._retry(conn, row, replies)
-        await self._refused(row, replies)
+            marked = (
+                await OutboxMessage.filter(id=row.id, state=OutboxState.QUEUED)
+                .using_db(conn)
+                .update(
+                    state=row.state,
+                    sent_at=row.sent_at,
+                    attempts=row.attempts,
+                    lease_until=None,
+                )
+            )
+            if marked:
+                await self._retry(conn, row, replies)
+        if marked:
+            await self._refused(row, replies)
 
     async def _after_outage(self) -> None:
         """Mark what the relay took during the outage, and free the rows claimed but not
@@ -355,3 +367,15 @@ class Outbox:
                 await asyncio.wait_for(wake.wait(), idle_seconds)
             except TimeoutError:
                 pass
+        await self._at_stop()
+
+    async def _at_stop(self, within: float = 2.0) -> None:
+        """Record what can be, hand back what was claimed; say what is left to chance."""
+        if self.database.available:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._after_outage(), within)
+        if self._unrecorded:  # sent, not marked: sent again by whoever claims them next
+            log.error(
+                "stopping with mail sent but not marked sent: it may go out twice",
+                extra={"outbox_ids": [row.id for row, _ in self._unrecorded]},
+            )

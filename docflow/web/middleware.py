@@ -64,9 +64,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = (
-    "Hệ thống tạm thời không truy cập được cơ sở dữ liệu; không có gì bị thay đổi, "
-    "xin thử lại sau ít phút. / docflow cannot reach its database for a moment; "
-    "nothing was changed, please try again in a minute."
+    "Hệ thống tạm thời không truy cập được cơ sở dữ liệu; yêu cầu có thể chưa được "
+    "thực hiện, xin thử lại sau ít phút. / docflow cannot reach its database for a "
+    "moment; your request may not have been carried out, please try again in a minute."
 )
 
 
