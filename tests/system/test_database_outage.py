@@ -16,9 +16,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email import policy
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +36,7 @@ from tests.system.conftest import (
     cli_ok,
     docflow_env,
     draft,
+    numbered_draft,
     wait_until,
 )
 
@@ -86,21 +84,9 @@ async def terminate_connections(url: str) -> int:
         await conn.close()
 
 
-def numbered_draft(i: int, tag: str) -> tuple[str, bytes]:
-    subject = f"Báo cáo {tag} số {i:03d} về công tác dân tộc"
-    m = EmailMessage()
-    m["From"] = f"{AUTHOR_NAME} <{AUTHOR}>"
-    m["To"] = INTAKE
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(idstring=f"{tag}{i:03d}", domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        f"Nội dung báo cáo số {i}.\n".encode(),
-        maintype="text",
-        subtype="plain",
-        filename=f"báo cáo {i:03d}.txt",
-    )
-    return subject, m.as_bytes(policy=policy.SMTP)
+def series_draft(i: int, tag: str) -> tuple[str, bytes]:
+    """Draft `i` of the series `tag` (ASCII: it is part of the Message-ID)."""
+    return numbered_draft(i, f"{tag}{i:03d}", f"Báo cáo {tag} số {i:03d} về công tác dân tộc")
 
 
 class Mta:
@@ -222,7 +208,7 @@ async def test_drafts_streamed_while_connections_are_terminated_each_become_one_
     env = env_for(tmp_path, pg_url, relay)
     await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME, "--role", "staff")
     server = await spawn(env)
-    mta = Mta(server.smtp_port, [numbered_draft(i, "nhanh") for i in range(DRAFTS)], rng)
+    mta = Mta(server.smtp_port, [series_draft(i, "nhanh") for i in range(DRAFTS)], rng)
     killed: list[int] = []
 
     async def killer() -> None:
@@ -315,7 +301,7 @@ async def test_postgresql_stopped_and_started_answers_451_and_503_then_resumes_l
     env = env_for(tmp_path, pg_url, relay, DOCFLOW_SWEEP_SECONDS="0.5")
     await add_people(env)
     server = await spawn(env)
-    drafts = [numbered_draft(i, "truoc") for i in range(12)]
+    drafts = [series_draft(i, "truoc") for i in range(12)]
     before = Mta(server.smtp_port, drafts, rng)
     await before.connection()  # all acknowledged; some still being processed at the stop
     http = await server.session()
@@ -323,7 +309,7 @@ async def test_postgresql_stopped_and_started_answers_451_and_503_then_resumes_l
     async with postgresql_stopped(PG_ADMIN_URL) as start_again:
         stopped_at = time.monotonic()
         # a mail server keeps trying its draft through the outage
-        during = Mta(server.smtp_port, [numbered_draft(0, "trongluc")], rng)
+        during = Mta(server.smtp_port, [series_draft(0, "trongluc")], rng)
         sender = asyncio.create_task(during.connection())
 
         status, body = await get(http, server.base + "/healthz")

@@ -11,8 +11,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from email import policy
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import aiosmtplib
@@ -29,6 +27,7 @@ from tests.system.conftest import (
     cli_ok,
     draft,
     mail_to,
+    numbered_draft,
     sha256,
     wait_until,
 )
@@ -148,19 +147,7 @@ CRASH_CONNECTIONS = 3
 
 def crash_draft(i: int) -> tuple[str, bytes]:
     subject = f"Báo cáo nhanh số {i:03d} về tình hình vùng đồng bào dân tộc"
-    m = EmailMessage()
-    m["From"] = f"{AUTHOR_NAME} <{AUTHOR}>"
-    m["To"] = INTAKE
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(idstring=f"crash{i:03d}", domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        f"Nội dung báo cáo số {i}.\n".encode(),
-        maintype="text",
-        subtype="plain",
-        filename=f"báo cáo {i:03d}.txt",
-    )
-    return subject, m.as_bytes(policy=policy.SMTP)
+    return numbered_draft(i, f"crash{i:03d}", subject)
 
 
 async def test_every_acknowledged_message_is_stored_once_across_two_sigkills(
