@@ -137,8 +137,8 @@ class Issuer:
         if task is None:  # approved without a sign-off decision (not reachable by links)
             return Signer(doc.author, None, None)
         principal = None
-        if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
-            principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
+        if task.on_behalf_of_id is not None:
+            principal = await User.get(id=task.on_behalf_of_id, using_db=conn)
         return Signer(task.assignee, task.capacity, principal)
 
     async def _files(
@@ -243,16 +243,12 @@ async def index_entries(
 ) -> list[IndexEntry]:
     """`index_entry` of each record, in two queries for all of them (a reindex reads the
     archive a batch at a time)."""
-    wanted = {(r.document_id, r.version_number) for r in records}  # type: ignore[attr-defined]
+    wanted = {(r.document_id, r.version_number) for r in records}
     versions = await Version.filter(
         document_id__in=sorted({d for d, _ in wanted}),
         number__in=sorted({n for _, n in wanted}),
     ).using_db(conn)
-    version_of = {
-        key: v.id
-        for v in versions
-        if (key := (v.document_id, v.number)) in wanted  # type: ignore[attr-defined]
-    }
+    version_of = {key: v.id for v in versions if (key := (v.document_id, v.number)) in wanted}
     texts: dict[int, list[str]] = {}
     for f in (
         await VersionFile.filter(version_id__in=list(version_of.values()), text__not_isnull=True)
@@ -272,7 +268,7 @@ async def index_entries(
             issued_on=r.issue_date,
             title=r.title,
             summary=r.summary,
-            body="\n\n".join(texts.get(version_of[(r.document_id, r.version_number)], [])),  # type: ignore[attr-defined]
+            body="\n\n".join(texts.get(version_of[(r.document_id, r.version_number)], [])),
         )
         for r in records
     ]

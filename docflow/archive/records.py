@@ -66,6 +66,7 @@ class ArchiveRecord(WrittenOnce):
     document: fields.OneToOneRelation[Document] = fields.OneToOneField(
         "docflow.Document", related_name="archive_record", on_delete=fields.RESTRICT
     )
+    document_id: int  # the FK column Tortoise sets (for the type checker; not a field)
     register = fields.CharField(max_length=50)
     year = fields.IntField()
     seq = fields.IntField()
@@ -102,6 +103,7 @@ class IssuedFile(WrittenOnce):
     record: fields.ForeignKeyRelation[ArchiveRecord] = fields.ForeignKeyField(
         "docflow.ArchiveRecord", related_name="files", on_delete=fields.RESTRICT
     )
+    record_id: int
     position = fields.IntField()
     role = fields.CharField(max_length=10)  # main | annex | issued (the stamped copy)
     name = fields.CharField(max_length=500)
@@ -121,6 +123,7 @@ class LegalHold(Model):
     record: fields.ForeignKeyRelation[ArchiveRecord] = fields.ForeignKeyField(
         "docflow.ArchiveRecord", related_name="holds", on_delete=fields.RESTRICT
     )
+    record_id: int
     held = fields.BooleanField()
     by = fields.CharField(max_length=320)
     reason = fields.TextField(default="")

@@ -25,6 +25,7 @@ class Document(Model):
     author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="documents", on_delete=fields.RESTRICT
     )
+    author_id: int  # the FK column Tortoise sets (for the type checker; not a field)
     workflow = fields.CharField(max_length=100)
     status = fields.CharField(max_length=30, default="received")
     stage_index = fields.IntField(null=True)  # the stage under way (0-based), None outside review
@@ -42,6 +43,7 @@ class Version(Model):
     document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
         "docflow.Document", related_name="versions", on_delete=fields.RESTRICT
     )
+    document_id: int
     number = fields.IntField()
     created_at = fields.DatetimeField()
     message_id = fields.CharField(max_length=998, default="")
@@ -63,6 +65,7 @@ class VersionFile(Model):
     version: fields.ForeignKeyRelation[Version] = fields.ForeignKeyField(
         "docflow.Version", related_name="files", on_delete=fields.RESTRICT
     )
+    version_id: int
     position = fields.IntField()
     name = fields.CharField(max_length=500)
     role = fields.CharField(max_length=10)
@@ -84,6 +87,7 @@ class ThreadMessage(Model):
     document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
         "docflow.Document", related_name="thread", on_delete=fields.RESTRICT
     )
+    document_id: int
     message_id = fields.CharField(max_length=255, db_index=True)
     direction = fields.CharField(max_length=3)  # "in" | "out"
 

@@ -49,6 +49,7 @@ class DeliveryFailure(Model):
     outbox: fields.ForeignKeyRelation[OutboxMessage] = fields.ForeignKeyField(
         "docflow.OutboxMessage", related_name="failures", on_delete=fields.RESTRICT
     )
+    outbox_id: int  # the FK column Tortoise sets (for the type checker; not a field)
     recipient = fields.CharField(max_length=320)
     document_code = fields.CharField(max_length=20, null=True, db_index=True)
     kind = fields.CharField(max_length=40)

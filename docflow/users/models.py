@@ -33,6 +33,7 @@ class WebSession(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int  # the FK column Tortoise sets (for the type checker; not a field)
     csrf = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
@@ -50,6 +51,7 @@ class ApiToken(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="api_tokens", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = fields.DatetimeField()
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)

@@ -153,7 +153,7 @@ async def record_page(request: web.Request) -> web.Response:
     lang = _lang(principal)
     view = await services.archive.view(record.id)
     doc = await services.documents.view(view["code"])
-    events = await AuditEvent.filter(document_id=record.document_id).order_by("id")  # type: ignore[attr-defined]
+    events = await AuditEvent.filter(document_id=record.document_id).order_by("id")
     context: dict[str, Any] = {
         "lang": lang,
         "t": TEXT[lang],

@@ -68,4 +68,4 @@ class DelegationService:
             .order_by("created_at")
             .prefetch_related("delegate")
         )
-        return {d.user_id: d for d in rows if d.delegate.active}  # type: ignore[attr-defined]
+        return {d.user_id: d for d in rows if d.delegate.active}

@@ -370,8 +370,8 @@ class WorkflowEngine:
         task.comment = comment.strip()[:10000]
         await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
         principal = None
-        if task.on_behalf_of_id is not None:  # type: ignore[attr-defined]
-            principal = await User.get(id=task.on_behalf_of_id).using_db(conn)  # type: ignore[attr-defined]
+        if task.on_behalf_of_id is not None:
+            principal = await User.get(id=task.on_behalf_of_id, using_db=conn)
         await self.audit(
             conn,
             doc,
@@ -399,10 +399,7 @@ class WorkflowEngine:
             if found is None:
                 raise DocflowError(f"no task {task_id}")
             doc = (
-                await Document.filter(id=found.document_id)  # type: ignore[attr-defined]
-                .select_for_update()
-                .using_db(conn)
-                .get()
+                await Document.filter(id=found.document_id).select_for_update().using_db(conn).get()
             )
             await doc.fetch_related("author", using_db=conn)
             task = await Task.filter(id=task_id).using_db(conn).select_related("assignee").get()
@@ -444,7 +441,7 @@ class WorkflowEngine:
         ).using_db(conn)
         # quorum counts seats: an overdue task and the tasks its escalation added share one,
         # and the first decision in a seat settles it (the others' links stop working)
-        seat = task.escalated_from_id or task.id  # type: ignore[attr-defined]
+        seat = task.escalated_from_id or task.id
         await (
             Task.filter(Q(id=seat) | Q(escalated_from_id=seat), state=TaskState.OPEN)
             .using_db(conn)

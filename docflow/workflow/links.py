@@ -65,7 +65,7 @@ class Links:
             await LinkToken.create(
                 token_hash=token_hash(token),
                 task=task,
-                recipient_id=task.assignee_id,  # type: ignore[attr-defined]
+                recipient_id=task.assignee_id,
                 actions=actions,
                 created_at=now,
                 expires_at=now + lifetime,

@@ -28,22 +28,26 @@ class Task(Model):
     document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
         "docflow.Document", related_name="tasks", on_delete=fields.RESTRICT
     )
+    document_id: int  # the FK column Tortoise sets (for the type checker; not a field)
     version_number = fields.IntField()
     stage_index = fields.IntField()  # 0-based position in the workflow
     stage_key = fields.CharField(max_length=100)
     assignee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="tasks", on_delete=fields.RESTRICT
     )
+    assignee_id: int
     # set when a delegation routed the task: whom the assignee decides for, and how
     on_behalf_of: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="delegated_tasks", null=True, on_delete=fields.RESTRICT
     )
+    on_behalf_of_id: int | None
     capacity = fields.CharField(max_length=3, null=True)  # KT | TUQ | TL
     # set on a task that escalation added: the overdue task whose seat it may fill.
     # Quorum counts seats, and the first decision in a seat settles it for both.
     escalated_from: fields.ForeignKeyNullableRelation[Task] = fields.ForeignKeyField(
         "docflow.Task", related_name="escalations", null=True, on_delete=fields.RESTRICT
     )
+    escalated_from_id: int | None
     state = fields.CharField(max_length=20, default=TaskState.OPEN, db_index=True)
     created_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)
@@ -69,9 +73,11 @@ class LinkToken(Model):
     task: fields.ForeignKeyRelation[Task] = fields.ForeignKeyField(
         "docflow.Task", related_name="links", on_delete=fields.RESTRICT
     )
+    task_id: int
     recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="links", on_delete=fields.RESTRICT
     )
+    recipient_id: int
     actions = fields.CharField(max_length=60)  # comma-separated: what this link may do
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
@@ -88,6 +94,7 @@ class AuditEvent(Model):
     document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
         "docflow.Document", related_name="audit", on_delete=fields.RESTRICT
     )
+    document_id: int
     at = fields.DatetimeField()
     actor = fields.CharField(max_length=320)
     on_behalf_of = fields.CharField(max_length=320, null=True)
@@ -112,9 +119,11 @@ class Delegation(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="delegations", on_delete=fields.RESTRICT
     )
+    user_id: int
     delegate: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "docflow.User", related_name="delegated_to_me", on_delete=fields.RESTRICT
     )
+    delegate_id: int
     capacity = fields.CharField(max_length=3)
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
