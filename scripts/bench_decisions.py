@@ -63,8 +63,9 @@ sys.path.insert(0, str(ROOT))
 from docflow.config import load_settings  # noqa: E402
 from docflow.services import open_services  # noqa: E402
 from scripts.bench_intake import AUTHOR, HOST, INTAKE, TOKEN, drop_pg, pg_database  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.filebuilders import make_docx_foreign  # noqa: E402
+from tests.mails import draft  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 BENCH_WORKFLOW = """\
 key = "bench"
@@ -81,7 +82,6 @@ due = "2d"
 """
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]+(?![/A-Za-z0-9_-])")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-DOCX_CT = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 TARGET_MS = 100.0
 
 
@@ -130,18 +130,17 @@ class CapturingRelay:
 
 
 def the_draft(number: int) -> EmailMessage:
-    m = EmailMessage()
-    m["From"] = f"Người đo <{AUTHOR}>"
-    m["To"] = INTAKE
-    m["Subject"] = f"[BENCH] Kế hoạch đo tải quyết định số {number}"
-    m.set_content("Kính gửi các đồng chí.\n")
-    m.add_attachment(
+    """Draft `number` of the bench author (no Message-ID, as before)."""
+    return draft(
+        f"[BENCH] Kế hoạch đo tải quyết định số {number}",
+        "Kế hoạch.docx",
         make_docx_foreign(["Kế hoạch đo tải.", "Nội dung dự thảo."], padding_bytes=1000),
-        maintype=DOCX_CT[0],
-        subtype=DOCX_CT[1],
-        filename="Kế hoạch.docx",
+        sender=AUTHOR,
+        sender_name="Người đo",
+        to=INTAKE,
+        message_id="",
+        body="Kính gửi các đồng chí.\n",
     )
-    return m
 
 
 def cpu_seconds(pid: int) -> float:

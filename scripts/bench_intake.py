@@ -28,7 +28,6 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from multiprocessing import get_context
 from pathlib import Path
@@ -41,34 +40,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_smtp_data import run_plain_sink  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.filebuilders import make_docx_foreign  # noqa: E402
+from tests.mails import draft  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 AUTHOR = "bench@bandantoc.gov.vn"
 INTAKE = "vanban@docflow.localhost"
 TOKEN = "bench-token"
 PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-DOCX_CT = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 SAMPLE = ROOT / "tests" / "data" / "vi-admin-reform-report-2018.txt"
 
 
 def draft_template(docx_padding: int = 200_000) -> bytes:
     """A draft with a ~200 KB DOCX; `@@N@@` in Message-ID and Subject is the message number."""
     text = SAMPLE.read_text(encoding="utf-8") if SAMPLE.exists() else "Kế hoạch năm 2027."
-    m = EmailMessage(policy=SMTP_POLICY)
-    m["From"] = f"Người đo <{AUTHOR}>"
-    m["To"] = INTAKE
-    m["Subject"] = "Benchmark draft @@N@@"
-    m["Message-ID"] = "<bench-@@N@@-" + uuid.uuid4().hex + "@bandantoc.gov.vn>"
-    m.set_content("Kính gửi Lãnh đạo Ban.\n")
-    m.add_attachment(
+    m = draft(
+        "Benchmark draft @@N@@",
+        "Kế hoạch.docx",
         make_docx_foreign(text.splitlines(), padding_bytes=docx_padding),
-        maintype=DOCX_CT[0],
-        subtype=DOCX_CT[1],
-        filename="Kế hoạch.docx",
+        sender=AUTHOR,
+        sender_name="Người đo",
+        to=INTAKE,
+        message_id="<bench-@@N@@-" + uuid.uuid4().hex + "@bandantoc.gov.vn>",
+        body="Kính gửi Lãnh đạo Ban.\n",
     )
-    return m.as_bytes()
+    return m.as_bytes(policy=SMTP_POLICY)
 
 
 async def _send_range(port: int, template: bytes, numbers: range, connections: int) -> None:

@@ -58,7 +58,7 @@ from docflow.archive.fold import fold  # noqa: E402
 from docflow.archive.search import SearchIndex, SearchQuery  # noqa: E402
 from scripts import bench_engines  # noqa: E402
 from scripts.bench_decisions import TOKEN, Cluster  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SAMPLE = ROOT / "tests" / "data" / "vi-admin-reform-report-2018.txt"

@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from email import message_from_bytes, policy
@@ -33,6 +32,7 @@ from docflow.clock import Clock
 from docflow.config import PACKAGE_ROOT, Settings, load_settings
 from docflow.services import Services
 from docflow.web.keys import SERVICES
+from tests.ports import free_port
 
 T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -67,12 +67,6 @@ def run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     inside a test's running loop, where asyncio.run is not allowed)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- databases ------------------------------------------------------------------------

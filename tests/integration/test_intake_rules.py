@@ -19,6 +19,7 @@ import pytest
 
 from docflow.intake.models import InboundMessage
 from docflow.intake.quarantine import list_entries
+from tests import mails
 from tests.conftest import ADMIN_TOKEN, Relay, Stack, make_settings, wait_for
 from tests.filebuilders import make_docx_foreign, make_docx_python_docx, make_odt, make_pdf
 
@@ -40,18 +41,9 @@ def draft(
     files: list[tuple[str, bytes, str]] | None = None,
 ) -> EmailMessage:
     """A staff draft: a short body and the given (name, bytes, mime) attachments."""
-    m = EmailMessage()
-    m["From"] = f"Lê Thị Thu <{sender}>"
-    m["To"] = "vanban@docflow.localhost"
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
     if files is None:
         files = [("Kế hoạch.docx", make_docx_python_docx(["Đổi mới phương thức làm việc."]), DOCX)]
-    for name, data, mime in files:
-        maintype, _, subtype = mime.partition("/")
-        m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return m
+    return mails.draft(subject, annexes=files, sender=sender)
 
 
 def png_1x1() -> bytes:

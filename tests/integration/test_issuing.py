@@ -22,6 +22,7 @@ from docflow.archive.records import ArchiveRecord, ImmutableRecordError, IssuedF
 from docflow.archive.search import SearchQuery
 from docflow.clock import FrozenClock
 from docflow.workflow.models import AuditEvent
+from tests import mails
 from tests.conftest import Relay, Stack, make_settings
 from tests.filebuilders import make_pdf
 from tests.integration.conftest import ClockedStack
@@ -34,21 +35,15 @@ PLAN_TEXT = "Kế hoạch tổ chức Đại hội đại biểu các dân tộc
 
 
 def pdf_draft(subject: str, body: str = "Kính gửi Lãnh đạo Ban.") -> EmailMessage:
-    from email.utils import make_msgid
-
-    m = EmailMessage()
-    m["From"] = f"Lê Thị Thu <{AUTHOR}>"
-    m["To"] = "vanban@docflow.localhost"
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    m.set_content(body)
-    m.add_attachment(
-        make_pdf(PLAN_TEXT), maintype="application", subtype="pdf", filename="Kế hoạch Đại hội.pdf"
+    """A plan as a PDF, with a list of delegates as an annex."""
+    return mails.draft(
+        subject,
+        "Kế hoạch Đại hội.pdf",
+        make_pdf(PLAN_TEXT),
+        "application/pdf",
+        annexes=[("Phụ lục danh sách.txt", b"Danh sach dai bieu\n", "text/plain")],
+        body=body,
     )
-    m.add_attachment(
-        b"Danh sach dai bieu\n", maintype="text", subtype="plain", filename="Phụ lục danh sách.txt"
-    )
-    return m
 
 
 async def office(stack: Stack) -> None:

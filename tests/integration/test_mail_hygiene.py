@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pytest
 
 from docflow.intake.models import InboundMessage
 from docflow.intake.quarantine import list_entries
+from tests import mails
 from tests.conftest import Relay, Stack, make_settings
 
 AUTHOR = "thu.lt@bandantoc.gov.vn"
@@ -32,19 +32,18 @@ UNFOLDED = SMTP_POLICY.clone(max_line_length=None)
 
 
 def draft(subject: str = "Kế hoạch", sender: str = AUTHOR, **headers: str) -> EmailMessage:
-    """A plain draft with a small text file: it would become a document if accepted."""
-    m = EmailMessage()
-    m["From"] = f"Lê Thị Thu <{sender}>"
-    m["To"] = "vanban@docflow.localhost"
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    for name, value in headers.items():
-        m[name.replace("_", "-")] = value
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        "Dự thảo kế hoạch.\n".encode(), maintype="text", subtype="plain", filename="du-thao.txt"
+    """A plain draft with a small text file: it would become a document if accepted.
+
+    `headers`: extra headers, `_` for `-` in their names (Auto_Submitted="auto-replied").
+    """
+    return mails.draft(
+        subject,
+        "du-thao.txt",
+        "Dự thảo kế hoạch.\n".encode(),
+        "text/plain",
+        sender=sender,
+        headers={name.replace("_", "-"): value for name, value in headers.items()},
     )
-    return m
 
 
 async def send_all(

@@ -15,6 +15,7 @@ import aiosmtplib
 import pytest
 
 from docflow.notify.models import DeliveryFailure, OutboxMessage
+from tests import mails
 from tests.conftest import ADMIN_TOKEN, Stack, wait_for
 from tests.filebuilders import make_docx_python_docx
 
@@ -25,19 +26,8 @@ UNFOLDED = policy.SMTP.clone(max_line_length=None)
 
 
 def draft(subject: str = TITLE) -> EmailMessage:
-    m = EmailMessage()
-    m["From"] = f"Lê Thị Thu <{AUTHOR}>"
-    m["To"] = "vanban@docflow.localhost"
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        make_docx_python_docx([subject]),
-        maintype="application",
-        subtype=DOCX.split("/")[1],
-        filename="Dự thảo.docx",
-    )
-    return m
+    """A draft whose DOCX holds its subject."""
+    return mails.draft(subject, "Dự thảo.docx", make_docx_python_docx([subject]), DOCX)
 
 
 async def send(stack: Stack, msg: EmailMessage) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import make_msgid
 
+from tests import mails
 from tests.conftest import Stack, wait_for
 from tests.filebuilders import make_docx_python_docx
+from tests.mails import AUTHOR, DOCX
 
-AUTHOR = "thu.lt@bandantoc.gov.vn"
 TITLE = "Kế hoạch cải cách hành chính năm 2027"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def draft(
@@ -19,19 +18,8 @@ def draft(
     text: str = "Đổi mới phương thức làm việc.",
     name: str = "Kế hoạch.docx",
 ) -> EmailMessage:
-    m = EmailMessage()
-    m["From"] = f"Lê Thị Thu <{sender}>"
-    m["To"] = "vanban@docflow.localhost"
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        make_docx_python_docx([text]),
-        maintype="application",
-        subtype=DOCX.split("/")[1],
-        filename=name,
-    )
-    return m
+    """The draft of these tests: a DOCX holding `text`."""
+    return mails.draft(subject, name, make_docx_python_docx([text]), DOCX, sender=sender)
 
 
 def reply_to(receipt: EmailMessage, text: str, sender: str = AUTHOR) -> EmailMessage:

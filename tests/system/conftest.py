@@ -17,9 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests import mails
 from tests.conftest import ADMIN_TOKEN, PG_ADMIN_URL, Relay, docflow_environ
 
 DOCFLOW = Path(sys.executable).parent / "docflow"
@@ -289,32 +288,16 @@ def draft(
     sender_name: str = AUTHOR_NAME,
 ) -> EmailMessage:
     """A draft as a mail client sends it: a short body, the file attached."""
-    m = EmailMessage()
-    m["From"] = f"{sender_name} <{sender}>"
-    m["To"] = INTAKE
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban, xin gửi dự thảo.")
-    maintype, subtype = mime.split("/")
-    m.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return m
-
-
-def numbered_draft(i: int, idstring: str, subject: str) -> tuple[str, bytes]:
-    """Draft `i` of a series, as a mail server hands it on: (its subject, its bytes)."""
-    m = EmailMessage()
-    m["From"] = f"{AUTHOR_NAME} <{AUTHOR}>"
-    m["To"] = INTAKE
-    m["Subject"] = subject
-    m["Message-ID"] = make_msgid(idstring=idstring, domain="bandantoc.gov.vn")
-    m.set_content("Kính gửi Lãnh đạo Ban.")
-    m.add_attachment(
-        f"Nội dung báo cáo số {i}.\n".encode(),
-        maintype="text",
-        subtype="plain",
-        filename=f"báo cáo {i:03d}.txt",
+    return mails.draft(
+        subject,
+        filename,
+        data,
+        mime,
+        sender=sender,
+        sender_name=sender_name,
+        to=INTAKE,
+        body="Kính gửi Lãnh đạo Ban, xin gửi dự thảo.",
     )
-    return subject, m.as_bytes(policy=policy.SMTP)
 
 
 def sha256(data: bytes) -> str:

@@ -27,6 +27,7 @@ import pytest
 
 from tests.conftest import PG_ADMIN_URL, Relay, _truncate_pg
 from tests.filebuilders import make_docx_python_docx
+from tests.mails import numbered_draft
 from tests.system.conftest import (
     AUTHOR,
     AUTHOR_NAME,
@@ -36,7 +37,6 @@ from tests.system.conftest import (
     cli_ok,
     docflow_env,
     draft,
-    numbered_draft,
     wait_until,
 )
 

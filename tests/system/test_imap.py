@@ -17,8 +17,6 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
 from docflow.intake.imap import ImapIntake
 from docflow.intake.imap_client import ImapSession
 from docflow.intake.models import ImapMessage, InboundMessage
+from tests import mails
 from tests.conftest import PG_ADMIN_URL, Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
 from tests.integration.test_bounces import dsn
@@ -93,12 +92,7 @@ def a_draft(box: str, title: str, attach: bool = True, tag: str = "") -> bytes:
         msg = draft(title, "Dự thảo.docx", data, DOCX)
         msg.replace_header("To", to)
     else:
-        msg = EmailMessage()
-        msg["From"] = f"{AUTHOR_NAME} <{AUTHOR}>"
-        msg["To"] = to
-        msg["Subject"] = title
-        msg["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
-        msg.set_content("Quên đính kèm.")
+        msg = mails.draft(title, to=to, body="Quên đính kèm.")
     return msg.as_bytes()
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import Relay
 from tests.filebuilders import make_docx_python_docx
+from tests.mails import numbered_draft
 from tests.system.conftest import (
     AUTHOR,
     AUTHOR_NAME,
@@ -27,7 +28,6 @@ from tests.system.conftest import (
     cli_ok,
     draft,
     mail_to,
-    numbered_draft,
     sha256,
     wait_until,
 )
