@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from docflow.errors import SettingsError
 
@@ -39,6 +39,7 @@ class Key:
 
 
 def _field(key: Key, *, secret: bool = False) -> Any:
+    """A dataclasses.field carrying `key`; typed as the value it stands for, as field() is."""
     if key.convert is not None:  # the field holds the converted value
         convert, raw = key.convert, key.default
         return field(default_factory=lambda: convert(raw), metadata={META: key})
@@ -49,7 +50,7 @@ def text(
     default: str = "", *, env: str = "", toml: str = "", secret: bool = False, doc: str = ""
 ) -> str:
     """A text setting, stripped of surrounding blanks; `secret`: kept out of repr()."""
-    return _field(Key("text", default, env, toml, doc=doc), secret=secret)  # type: ignore[no-any-return]
+    return cast(str, _field(Key("text", default, env, toml, doc=doc), secret=secret))
 
 
 def text_as(
@@ -63,7 +64,7 @@ def text_as(
 ) -> T:
     """A text setting that `convert` checks and turns into the field's value."""
     key = Key("text", default, env, toml, convert=convert, doc=doc, blame_key=blame_key)
-    return _field(key)  # type: ignore[no-any-return]
+    return cast(T, _field(key))
 
 
 def integer(
@@ -76,7 +77,7 @@ def integer(
     doc: str = "",
 ) -> int:
     """A whole number within [minimum, maximum]."""
-    return _field(Key("integer", default, env, toml, minimum, maximum, doc=doc))  # type: ignore[no-any-return]
+    return cast(int, _field(Key("integer", default, env, toml, minimum, maximum, doc=doc)))
 
 
 def real(
@@ -98,12 +99,12 @@ def real(
         convert=float if whole else None,
         doc=doc,
     )
-    return _field(key)  # type: ignore[no-any-return]
+    return cast(float, _field(key))
 
 
 def flag(default: bool, *, env: str = "", toml: str = "", doc: str = "") -> bool:
     """true/false; from a variable also 1/0, yes/no, on/off."""
-    return _field(Key("flag", default, env, toml, doc=doc))  # type: ignore[no-any-return]
+    return cast(bool, _field(Key("flag", default, env, toml, doc=doc)))
 
 
 def items(
@@ -115,7 +116,9 @@ def items(
     doc: str = "",
 ) -> tuple[str, ...]:
     """A list of text (lower-cased); from a variable, comma-separated."""
-    return _field(Key("items", default, env, toml, convert=convert, doc=doc))  # type: ignore[no-any-return]
+    return cast(
+        "tuple[str, ...]", _field(Key("items", default, env, toml, convert=convert, doc=doc))
+    )
 
 
 def keys(section: type[Any]) -> Iterator[tuple[str, str, Key]]:

@@ -72,7 +72,8 @@ class DatabaseSettings:
         _database_url,
         env="DOCFLOW_DATABASE_URL",
         blame_key=True,
-        doc="`sqlite://DATA_DIR/docflow.sqlite3`; `postgresql://user@host:5432/db` for production",
+        doc="empty: `sqlite://DATA_DIR/docflow.sqlite3`; `postgresql://user@host:5432/db` "
+        "for production",
     )
 
 
@@ -82,9 +83,11 @@ class HttpSettings:
 
     host: str = text("127.0.0.1", env="DOCFLOW_HTTP_HOST")
     port: int = integer(8025, env="DOCFLOW_HTTP_PORT", maximum=65535)
-    base_url: str = text(env="DOCFLOW_BASE_URL", doc="`http://HOST:PORT`; used in links in mail")
+    base_url: str = text(
+        env="DOCFLOW_BASE_URL", doc="empty: `http://HOST:PORT`; used in links in mail"
+    )
     admin_token: str = text(
-        env="DOCFLOW_ADMIN_TOKEN", secret=True, doc="the API refuses every request"
+        env="DOCFLOW_ADMIN_TOKEN", secret=True, doc="empty: the API refuses every request"
     )
     reuse_port: bool = flag(
         False,
@@ -179,7 +182,8 @@ class RelaySettings:
     # envelope sender base: docflow-bounce+TOKEN@… (VERP)
     bounce_address: str = text(
         env="DOCFLOW_BOUNCE_ADDRESS",
-        doc="the from address's local part + `-bounce` (`docflow-bounce@docflow.localhost`): "
+        doc="empty: the from address's local part + `-bounce` "
+        "(`docflow-bounce@docflow.localhost`): "
         'envelope sender of docflow\'s mail, as `LOCAL+TOKEN@DOMAIN` (see "Bounces")',
     )
     timeout: float = real(30, whole=True, minimum=1, doc="seconds per delivery attempt")
@@ -190,20 +194,20 @@ class RelaySettings:
 class ImapSettings:
     """`[imap]`: the mailbox docflow reads drafts from; `host` empty: no IMAP intake."""
 
-    host: str = text(env="DOCFLOW_IMAP_HOST", doc="no IMAP intake")
+    host: str = text(env="DOCFLOW_IMAP_HOST", doc="empty: no IMAP intake")
     port: int = integer(
-        0, env="DOCFLOW_IMAP_PORT", maximum=65535, doc="993 with `tls`, 143 otherwise"
+        0, env="DOCFLOW_IMAP_PORT", maximum=65535, doc="`0`: 993 with `tls`, 143 otherwise"
     )
     tls: str = text_as(
         _tls, "tls", env="DOCFLOW_IMAP_TLS", doc="`tls` (IMAPS); `starttls`; `none` (loopback only)"
     )
     ca_file: str = text(
         env="DOCFLOW_IMAP_CA_FILE",
-        doc="the system's CAs; a PEM file for a private CA. The certificate is always checked, "
-        "name included",
+        doc="empty: the system's CAs; a PEM file for a private CA. The certificate is "
+        "always checked, name included",
     )
     user: str = text(env="DOCFLOW_IMAP_USER", doc="the mailbox's login (needed with a host)")
-    password: str = text(env="DOCFLOW_IMAP_PASSWORD", secret=True)
+    password: str = text(env="DOCFLOW_IMAP_PASSWORD", secret=True, doc="better: a file, next key")
     password_file: str = text(
         env="DOCFLOW_IMAP_PASSWORD_FILE",
         doc="the password is its content, and wins (keep it mode 0600, out of the TOML)",
@@ -211,8 +215,8 @@ class ImapSettings:
     folder: str = text("INBOX", env="DOCFLOW_IMAP_FOLDER", doc="where drafts arrive")
     processed_folder: str = text(
         env="DOCFLOW_IMAP_PROCESSED_FOLDER",
-        doc="handled mail stays and is flagged; a name: it is moved there (created if missing; "
-        "any language, e.g. `Đã xử lý`)",
+        doc="empty: handled mail stays and is flagged; a name: it is moved there "
+        "(created if missing; any language, e.g. `Đã xử lý`)",
     )
     processed_flag: str = text(
         "$DocflowProcessed",
@@ -259,9 +263,9 @@ class OrgSettings:
     """`[org]`: the organisation whose documents these are."""
 
     code: str = text("ORG", doc="`{org}` in numbers; `config/docflow.toml`: BDT")
-    name: str = text()
-    timezone: ZoneInfo = text_as(_zone, "Asia/Ho_Chi_Minh")
-    default_workflow: str = text("cong-van")
+    name: str = text(doc="in docflow's mails")
+    timezone: ZoneInfo = text_as(_zone, "Asia/Ho_Chi_Minh", doc="dates shown, and a number's year")
+    default_workflow: str = text("cong-van", doc="for mail to the intake address without +workflow")
     default_language: str = text_as(_language, "vi", doc="`vi` or `en`")
 
 
