@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -44,9 +43,6 @@ from docflow.web.middleware import bearer_auth, json_errors
 log = logging.getLogger("docflow.app")
 SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
 IMAP_INTAKE = web.AppKey("imap_intake", ImapIntake)
-# How often the reminder/escalation sweep runs; DOCFLOW_SWEEP_SECONDS overrides it
-# (the multi-process test sets a second or two).
-REMINDER_SWEEP_SECONDS = 60.0
 WORKER_GRACE_SECONDS = 3.0  # at SIGTERM: time to finish the message or mail in hand
 LISTENER_GRACE_SECONDS = 2.0  # at SIGTERM: time for SMTP sessions in progress to end
 
@@ -97,7 +93,7 @@ def create_app(
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    await db.open_database(app[SERVICES].settings.database_url)
+    await db.open_database(app[SERVICES].settings.database.url)
     yield
     await app[SERVICES].database.close()
     await db.close_database()
@@ -105,10 +101,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _dev_relay(app: web.Application) -> AsyncIterator[None]:
     s = app[SERVICES].settings
-    server = await start_dev_relay(s.data_dir / "mail-out", s.relay_host, s.relay_port)
+    server = await start_dev_relay(s.data_dir / "mail-out", s.relay.host, s.relay.port)
     log.info(
         "development relay saving mail",
-        extra={"dir": str(s.data_dir / "mail-out"), "port": s.relay_port},
+        extra={"dir": str(s.data_dir / "mail-out"), "port": s.relay.port},
     )
     yield
     server.close()
@@ -120,7 +116,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     workers = [
         asyncio.create_task(services.intake.run_worker(stop), name=f"intake-{i}")
-        for i in range(services.settings.intake_workers)
+        for i in range(services.settings.intake.workers)
     ]
     outbox = asyncio.create_task(services.outbox.run(stop), name="outbox")
     await services.intake.sweep()  # what an earlier run received but did not process
@@ -143,18 +139,23 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 async def _listener(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     s = services.settings
-    handler = IntakeHandler(services.intake, s.lmtp)
+    handler = IntakeHandler(services.intake, s.smtp.lmtp)
     server = await start_listener(
-        handler, s.smtp_host, s.smtp_port, s.max_message_size, s.smtp_hostname, s.reuse_port
+        handler,
+        s.smtp.host,
+        s.smtp.port,
+        s.smtp.max_message_size,
+        s.smtp.hostname,
+        s.http.reuse_port,
     )
     app[SMTP_SERVER] = server
     log.info(
         "intake listening",
         extra={
-            "protocol": "lmtp" if s.lmtp else "smtp",
-            "host": s.smtp_host,
-            "port": s.smtp_port,
-            "address": s.intake_address,
+            "protocol": "lmtp" if s.smtp.lmtp else "smtp",
+            "host": s.smtp.host,
+            "port": s.smtp.port,
+            "address": s.intake.address,
         },
     )
     yield
@@ -173,7 +174,7 @@ async def _imap(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     settings = services.settings
     reader = ImapIntake(
-        settings.imap, services.intake, services.clock, max_size=settings.max_message_size
+        settings.imap, services.intake, services.clock, max_size=settings.smtp.max_message_size
     )
     app[IMAP_INTAKE] = reader
     s = settings.imap
@@ -228,7 +229,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.add_job(
         _guarded(services, "reminders", services.reminders.sweep),
         "interval",
-        seconds=float(os.environ.get("DOCFLOW_SWEEP_SECONDS", REMINDER_SWEEP_SECONDS)),
+        seconds=services.settings.reminders.sweep_seconds,
         id="reminder-sweep",
         max_instances=1,
         coalesce=True,

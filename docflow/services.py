@@ -20,7 +20,7 @@ from docflow.config import Settings
 from docflow.db.outage import DatabaseWatch
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
-from docflow.intake.service import IntakeConfig, IntakeService
+from docflow.intake.service import IntakeService
 from docflow.intake.spool import Spool
 from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
@@ -103,28 +103,28 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     workflows = load_workflows(
-        settings.workflows_dir, settings.default_workflow, settings.registers.keys()
+        settings.workflows_dir, settings.org.default_workflow, settings.registers.keys()
     )
     blobs = BlobStore(settings.blob_dir)
     spool = Spool(settings.spool_dir)
-    users = UserService(clock, settings.allowed_domains)
+    users = UserService(clock, settings.intake.allowed_domains)
     documents = DocumentService(clock)
     database = DatabaseWatch()
     outbox = Outbox(
         clock,
-        settings.relay_host,
-        settings.relay_port,
-        settings.from_address,
-        timeout=settings.relay_timeout,
-        max_backoff=settings.max_backoff_seconds,
-        bounce_address=settings.bounce_address,
+        settings.relay.host,
+        settings.relay.port,
+        settings.relay.from_address,
+        timeout=settings.relay.timeout,
+        max_backoff=settings.relay.max_backoff_seconds,
+        bounce_address=settings.relay.bounce_address,
         database=database,
     )
-    domain = settings.intake_address.partition("@")[2] or "docflow.localhost"
-    composer = MailComposer(clock, settings.from_address, settings.org_name, domain)
+    domain = settings.intake.address.partition("@")[2] or "docflow.localhost"
+    composer = MailComposer(clock, settings.relay.from_address, settings.org.name, domain)
     secret = load_secret(settings.data_dir)
-    links = StatusLinks(secret, settings.base_url)
-    decision_links = Links(clock, secret, settings.base_url)
+    links = StatusLinks(secret, settings.http.base_url)
+    decision_links = Links(clock, secret, settings.http.base_url)
     engine = WorkflowEngine(
         clock,
         workflows,
@@ -133,28 +133,20 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         composer,
         decision_links,
         links.url,
-        settings.timezone,
+        settings.org.timezone,
     )
     search = SearchIndex()
     issuer = Issuer(settings, engine, blobs, search)
     engine.on_approved.append(issuer.issue)
-    bounces = Bounces(clock, settings.bounce_address, engine, composer)
+    bounces = Bounces(clock, settings.relay.bounce_address, engine, composer)
     outbox.on_refused.append(bounces.record_refusal)
     intake = IntakeService(
-        IntakeConfig(
-            settings.intake_addresses,
-            settings.allowed_types,
-            settings.max_attempts,
-            settings.retry_seconds,
-            require_authenticated_sender=settings.require_authenticated_sender,
-            trusted_authserv_ids=settings.trusted_authserv_ids,
-            verify_dkim=settings.verify_dkim,
-            rate_limit=settings.rate_limit,
-            rate_window_seconds=settings.rate_window_seconds,
-        ),
+        settings.intake,
         clock,
         spool,
-        Analyser(settings.analysis_processes, settings.allowed_types, settings.blob_dir),
+        Analyser(
+            settings.intake.analysis_processes, settings.intake.allowed_types, settings.blob_dir
+        ),
         documents,
         users,
         outbox,
@@ -194,7 +186,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Services with the database open; closes it on the way out."""
     services = build_services(settings, clock)
-    await db.open_database(settings.database_url, require_migrated=require_migrated)
+    await db.open_database(settings.database.url, require_migrated=require_migrated)
     try:
         yield services
     finally:

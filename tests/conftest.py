@@ -230,8 +230,8 @@ class Stack:
     def __init__(self, settings: Settings, relay: Relay, clock: Clock | None = None) -> None:
         self.settings = settings
         self.relay = relay
-        self.intake = settings.intake_address
-        self.base = settings.base_url
+        self.intake = settings.intake.address
+        self.base = settings.http.base_url
         self.clock = clock
         self.runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -245,7 +245,7 @@ class Stack:
         app = create_app(self.settings, self.clock)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
+        site = web.TCPSite(self.runner, self.settings.http.host, self.settings.http.port)
         await site.start()
         self.http = aiohttp.ClientSession()
 
@@ -268,7 +268,7 @@ class Stack:
             sender=sender,
             recipients=rcpts or [self.intake],
             hostname="127.0.0.1",
-            port=self.settings.smtp_port,
+            port=self.settings.smtp.port,
             timeout=30,
         )
 

@@ -72,9 +72,9 @@ class Issuer:
         assert version is not None, "an approved document has a version"
         signer = await self._signer(conn, doc, version.number)
         now = self.engine.clock.now()
-        local = now.astimezone(self.settings.timezone)
+        local = now.astimezone(self.settings.org.timezone)
         seq = await numbering.allocate(conn, register.key, local.year)
-        number = register.number(seq, self.settings.org_code, workflow.type_code, local.year)
+        number = register.number(seq, self.settings.org.code, workflow.type_code, local.year)
         record = await ArchiveRecord.create(
             document=doc,
             register=register.key,
@@ -216,7 +216,7 @@ class Issuer:
         thread = await self.engine.thread(conn, doc)
         for address in dict.fromkeys(recipients):
             user = users.get(address)
-            language = user.language if user else self.settings.default_language
+            language = user.language if user else self.settings.org.default_language
             msg = self.engine.composer.issued(
                 to=address,
                 name=user.name if user else "",

@@ -102,7 +102,7 @@ class ArchiveService:
                 "format": r.format,
                 "unit": r.unit,
                 "confidential": r.confidential,
-                "example": r.number(1, self.settings.org_code, types.get(r.key, ""), 2026),
+                "example": r.number(1, self.settings.org.code, types.get(r.key, ""), 2026),
                 "years": {str(y): n for (k, y), n in sorted(last.items()) if k == r.key},
             }
             for r in self.settings.registers.values()

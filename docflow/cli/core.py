@@ -43,9 +43,9 @@ def serve(dev_relay: bool) -> None:
         app = create_app(settings, dev_relay=dev_relay)
         web.run_app(
             app,
-            host=settings.http_host,
-            port=settings.http_port,
-            reuse_port=settings.reuse_port,
+            host=settings.http.host,
+            port=settings.http.port,
+            reuse_port=settings.http.reuse_port,
             print=None,
             access_log=None,
             handle_signals=True,
@@ -62,7 +62,7 @@ def migrate() -> None:
     """Create or update the database schema."""
     settings = settings_or_exit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    applied = asyncio.run(db.migrate(settings.database_url))
+    applied = asyncio.run(db.migrate(settings.database.url))
     if applied:
         for name in applied:
             click.echo(f"applied {name}")
@@ -106,7 +106,7 @@ def user_add(
 ) -> None:
     """Add a user who may send drafts (and, with --password, log in)."""
     settings = settings_or_exit()
-    lang = language or settings.default_language
+    lang = language or settings.org.default_language
     password = _ask_password() if with_password else None
 
     async def add(s: Services) -> UserView:
@@ -276,7 +276,7 @@ def user_delegate(
 ) -> None:
     """While the delegation runs, new tasks of EMAIL go to --to, decided "on behalf of"."""
     settings = settings_or_exit()
-    tz = settings.timezone
+    tz = settings.org.timezone
     start = starts.replace(tzinfo=tz)
     end = (ends + timedelta(days=1)).replace(tzinfo=tz)
     made = run_with_services(

@@ -59,7 +59,7 @@ def _draft(
 ) -> EmailMessage:
     msg = EmailMessage(policy=MAIL_POLICY)  # keeps spaces in long Vietnamese subjects
     msg["From"] = f"{AUTHOR[1]} <{AUTHOR[0]}>"
-    msg["To"] = settings.intake_address
+    msg["To"] = settings.intake.address
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
     if in_reply_to:
@@ -123,14 +123,14 @@ def demo(timeout: float) -> None:
                 await aiosmtplib.send(  # bytes: aiosmtplib would refold with policy.SMTP
                     msg.as_bytes(),
                     sender=AUTHOR[0],
-                    recipients=[settings.intake_address],
-                    hostname=settings.smtp_host,
-                    port=settings.smtp_port,
+                    recipients=[settings.intake.address],
+                    hostname=settings.smtp.host,
+                    port=settings.smtp.port,
                     timeout=30,
                 )
             except (aiosmtplib.SMTPException, OSError) as e:
                 raise DocflowError(
-                    f"could not mail {settings.smtp_host}:{settings.smtp_port} ({e}); "
+                    f"could not mail {settings.smtp.host}:{settings.smtp.port} ({e}); "
                     "is `docflow serve` running? (scripts/run starts it)"
                 ) from None
             click.echo(f"sent: {msg['Subject']}")
@@ -145,7 +145,7 @@ def demo(timeout: float) -> None:
         issued = await _sign_off_letter(s)
         if issued:
             click.echo(f"\nsigned off (as `docflow task decide` does) and issued: Số {issued}")
-        base, token = settings.base_url, settings.admin_token or "<DOCFLOW_ADMIN_TOKEN>"
+        base, token = settings.http.base_url, settings.http.admin_token or "<DOCFLOW_ADMIN_TOKEN>"
         click.echo("\nWhere to look:")
         click.echo(
             f"  documents:  docflow documents list   |   curl -H 'Authorization: Bearer "
@@ -160,8 +160,8 @@ def demo(timeout: float) -> None:
             "search e.g. 'bao cao' without diacritics)"
         )
         click.echo(
-            f"  send more:  swaks --server {settings.smtp_host}:{settings.smtp_port} "
-            f"--to {settings.intake_address} --from {AUTHOR[0]} --attach @draft.docx"
+            f"  send more:  swaks --server {settings.smtp.host}:{settings.smtp.port} "
+            f"--to {settings.intake.address} --from {AUTHOR[0]} --attach @draft.docx"
         )
 
     run_with_services(settings, run)

@@ -27,7 +27,7 @@ def workflows_list(as_json: bool) -> None:
     settings = settings_or_exit()
     try:
         catalog: WorkflowCatalog = load_workflows(
-            settings.workflows_dir, settings.default_workflow, settings.registers.keys()
+            settings.workflows_dir, settings.org.default_workflow, settings.registers.keys()
         )
     except SettingsError as e:
         raise click.ClickException(str(e)) from None
@@ -66,7 +66,7 @@ def workflows_check() -> None:
     """Validate every workflow file; exit 1 naming file, stage and field of each problem."""
     settings = settings_or_exit()
     found, problems = check_workflows(
-        settings.workflows_dir, settings.default_workflow, settings.registers.keys()
+        settings.workflows_dir, settings.org.default_workflow, settings.registers.keys()
     )
     if problems:
         for problem in problems:

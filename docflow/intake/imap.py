@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -57,9 +56,6 @@ IDLE_RENEW_SECONDS = 300.0  # IDLE is re-issued (and the folder read) this often
 MAX_BACKOFF_SECONDS = 300.0
 MAX_TRIES = 3  # failures in a row before a message is quarantined as it is
 RCPT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
-# Tests only: pause this many seconds between storing a message and marking it, so that
-# a test can SIGKILL a real `serve` inside that window (it is microseconds otherwise).
-PAUSE_BEFORE_MARK = float(os.environ.get("DOCFLOW_TEST_IMAP_PAUSE_BEFORE_MARK", "0"))
 
 
 @dataclass(frozen=True)
@@ -252,9 +248,11 @@ class ImapIntake:
             if taken is None:  # failed: tried again next cycle
                 return 0
             stored = taken
-            if PAUSE_BEFORE_MARK:  # (a test's pause, not a stall)
-                self.progress = time.monotonic() + PAUSE_BEFORE_MARK
-                await asyncio.sleep(PAUSE_BEFORE_MARK)
+            # tests only: a window in which a test can SIGKILL a real `serve` between
+            # storing and marking (it is microseconds otherwise); a pause, not a stall
+            if pause := self.settings.test_pause_before_mark:
+                self.progress = time.monotonic() + pause
+                await asyncio.sleep(pause)
         await session.mark(uid)
         await ImapMessage.filter(
             mailbox=self.key, uidvalidity=session.uidvalidity, uid=uid, marked_at__isnull=True

@@ -23,6 +23,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
+from docflow.config import IntakeSettings
 from docflow.db.outage import DatabaseWatch, unavailable
 from docflow.documents.models import Document
 from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
@@ -80,25 +81,12 @@ class Outcome:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class IntakeConfig:
-    addresses: tuple[str, ...]
-    allowed_types: tuple[str, ...]
-    max_attempts: int
-    retry_seconds: float
-    require_authenticated_sender: bool = False
-    trusted_authserv_ids: tuple[str, ...] = ()
-    verify_dkim: bool = False
-    rate_limit: int = 0  # 0: no limit
-    rate_window_seconds: int = 3600
-
-
 class IntakeService:
     """Turns received mail into documents and versions, or quarantine entries."""
 
     def __init__(
         self,
-        config: IntakeConfig,
+        config: IntakeSettings,
         clock: Clock,
         spool: Spool,
         analyser: Analyser,

@@ -56,7 +56,7 @@ def language_of(request: web.Request, principal: Principal | None = None) -> str
 
 
 def secure(request: web.Request) -> bool:
-    return request.secure or request.app[SERVICES].settings.base_url.startswith("https:")
+    return request.secure or request.app[SERVICES].settings.http.base_url.startswith("https:")
 
 
 def _safe_next(value: str | None) -> str:

@@ -92,7 +92,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
         token = token.strip()
         principal = None
         if scheme.lower() == "bearer" and token:
-            expected = request.app[SERVICES].settings.admin_token
+            expected = request.app[SERVICES].settings.http.admin_token
             if expected and hmac.compare_digest(token.encode(), expected.encode()):
                 principal = ADMIN
             else:

@@ -71,7 +71,7 @@ Message-ID: {original_id}
 async def bounce(stack: Stack, raw: bytes, to: str) -> None:
     """Sent as an MTA sends a DSN: from the null sender."""
     async with aiosmtplib.SMTP(
-        hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30
+        hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30
     ) as client:
         await client.sendmail("", [to], raw)
 

@@ -43,7 +43,7 @@ def test_the_corpus_is_there() -> None:
 async def test_every_cpython_test_message_is_accepted_or_quarantined(stack: Stack) -> None:
     await stack.add_user(USER, "Lê Thị Thu")
     refused: dict[str, str] = {}
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30)
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30)
     async with client:
         for name, original in CORPUS.items():
             raw = crlf(original)
@@ -78,7 +78,7 @@ async def test_every_cpython_test_message_is_accepted_or_quarantined(stack: Stac
             assert status == 200 and body["files"], body
 
     async with aiosmtplib.SMTP(
-        hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30
+        hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30
     ) as again:
         assert (await again.ehlo()).code == 250
         assert (await again.noop()).code == 250

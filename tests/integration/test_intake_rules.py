@@ -66,13 +66,13 @@ async def send(stack: Stack, msg: EmailMessage, rcpts: list[str] | None = None) 
         sender=parseaddr(str(msg["From"]))[1],
         recipients=rcpts or [stack.intake],
         hostname="127.0.0.1",
-        port=stack.settings.smtp_port,
+        port=stack.settings.smtp.port,
         timeout=30,
     )
 
 
 async def smtp_client(stack: Stack) -> aiosmtplib.SMTP:
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30)
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30)
     await client.connect()
     return client
 

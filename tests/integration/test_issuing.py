@@ -94,7 +94,7 @@ async def test_signed_off_pdf_is_issued_numbered_stamped_and_distributed(stack: 
     assert (record["number"], record["register"], record["seq"]) == ("01/KH-BDT", "KH", 1)
     assert record["summary"].startswith("Về việc tổ chức Đại hội")
     assert record["signer"]["email"] == SIGNER and record["retention"] == "20y"
-    local_today = datetime.now(UTC).astimezone(stack.settings.timezone).date()
+    local_today = datetime.now(UTC).astimezone(stack.settings.org.timezone).date()
     assert record["issue_date"] == local_today.isoformat()
     roles = [(f["role"], f["name"]) for f in record["files"]]
     assert roles == [
@@ -185,7 +185,7 @@ async def test_legal_hold_only_by_admin_and_audited(stack: Stack) -> None:
     body = {"held": True, "reason": "Thanh tra đang xem xét", "by": "quantri@bandantoc.gov.vn"}
     async with stack.http.put(url, json=body) as r:
         assert r.status == 401, "no token, no hold"
-    headers = {"Authorization": f"Bearer {stack.settings.admin_token}"}
+    headers = {"Authorization": f"Bearer {stack.settings.http.admin_token}"}
     async with stack.http.put(url, json=body, headers=headers) as r:
         assert r.status == 200
         view = await r.json()

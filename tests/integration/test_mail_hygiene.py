@@ -50,7 +50,7 @@ async def send_all(
     stack: Stack, messages: list[bytes | EmailMessage], mail_from: str = AUTHOR
 ) -> None:
     """Send over one SMTP connection, as a mail server would."""
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30)
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30)
     async with client:
         for m in messages:
             raw = m if isinstance(m, bytes) else m.as_bytes(policy=UNFOLDED)

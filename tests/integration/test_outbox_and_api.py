@@ -36,7 +36,7 @@ async def send(stack: Stack, msg: EmailMessage) -> None:
         sender=AUTHOR,
         recipients=[stack.intake],
         hostname="127.0.0.1",
-        port=stack.settings.smtp_port,
+        port=stack.settings.smtp.port,
         timeout=30,
     )
 

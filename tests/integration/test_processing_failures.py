@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import aiosmtplib
@@ -26,7 +27,8 @@ async def test_failing_message_is_quarantined_after_max_attempts_and_does_not_bl
     monkeypatch.setattr(analysis, "prepare_files", flaky)
     settings = make_settings(tmp_path / "data", database_url, relay.port)
     # analysis in a thread of this process, so that the patched extractor is the one used
-    settings = settings.with_overrides(max_attempts=3, retry_seconds=0.0, analysis_processes=0)
+    intake = replace(settings.intake, max_attempts=3, retry_seconds=0.0, analysis_processes=0)
+    settings = replace(settings, intake=intake)
     stack = Stack(settings, relay)
     await stack.start()
     try:

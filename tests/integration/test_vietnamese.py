@@ -79,7 +79,7 @@ def vietnamese_mail(form: str, utf8_headers: bool = False, title: str = TITLE) -
 
 
 async def send_raw(stack: Stack, raw: bytes, options: list[str] | None = None) -> None:
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp_port, timeout=30)
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.settings.smtp.port, timeout=30)
     async with client:
         await client.sendmail(AUTHOR, [stack.intake], raw, mail_options=options or [])
 

@@ -120,7 +120,7 @@ def reader_settings(stack: Mailstack, box: str, **env: str) -> ImapSettings:
 
 def a_reader(stack: Stack, settings: ImapSettings) -> ImapIntake:
     """A mailbox reader outside the app's scheduler: the test ticks it."""
-    limit = stack.settings.max_message_size
+    limit = stack.settings.smtp.max_message_size
     return ImapIntake(settings, stack.services.intake, Clock(), max_size=limit)
 
 

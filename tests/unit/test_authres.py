@@ -260,13 +260,13 @@ def test_settings_of_sender_checks_and_limits_come_from_docflow_variables() -> N
             "DOCFLOW_RATE_WINDOW_SECONDS": "60",
         }
     )
-    assert settings.require_authenticated_sender
-    assert settings.trusted_authserv_ids == ("mx.bandantoc.gov.vn", "mx2.bandantoc.gov.vn")
-    assert not settings.verify_dkim
-    assert (settings.rate_limit, settings.rate_window_seconds) == (0, 60)
+    assert settings.intake.require_authenticated_sender
+    assert settings.intake.trusted_authserv_ids == ("mx.bandantoc.gov.vn", "mx2.bandantoc.gov.vn")
+    assert not settings.intake.verify_dkim
+    assert (settings.intake.rate_limit, settings.intake.rate_window_seconds) == (0, 60)
     defaults = load_settings(CONFIG)
-    assert not defaults.require_authenticated_sender
-    assert (defaults.rate_limit, defaults.rate_window_seconds) == (30, 3600)
+    assert not defaults.intake.require_authenticated_sender
+    assert (defaults.intake.rate_limit, defaults.intake.rate_window_seconds) == (30, 3600)
 
 
 def test_requiring_authentication_with_nothing_to_check_it_stops_start_up() -> None:
@@ -275,4 +275,4 @@ def test_requiring_authentication_with_nothing_to_check_it_stops_start_up() -> N
     assert e.value.key == "intake.require_authenticated_sender"
     assert load_settings(
         {**CONFIG, "DOCFLOW_REQUIRE_AUTHENTICATED_SENDER": "yes", "DOCFLOW_VERIFY_DKIM": "1"}
-    ).verify_dkim
+    ).intake.verify_dkim

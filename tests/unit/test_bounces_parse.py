@@ -91,9 +91,9 @@ def test_verp_addresses_round_trip_and_nothing_else_has_a_token() -> None:
 
 
 def test_the_bounce_address_defaults_to_the_from_address_plus_bounce_and_takes_no_plus() -> None:
-    assert load_settings({}).bounce_address == "docflow-bounce@docflow.localhost"
+    assert load_settings({}).relay.bounce_address == "docflow-bounce@docflow.localhost"
     env = {"DOCFLOW_FROM_ADDRESS": "vanthu@bandantoc.gov.vn"}
-    assert load_settings(env).bounce_address == "vanthu-bounce@bandantoc.gov.vn"
+    assert load_settings(env).relay.bounce_address == "vanthu-bounce@bandantoc.gov.vn"
     with pytest.raises(SettingsError, match=r"^setting DOCFLOW_BOUNCE_ADDRESS: "):
         load_settings({"DOCFLOW_BOUNCE_ADDRESS": "docflow+bounce@docflow.localhost"})
 
@@ -104,7 +104,7 @@ def test_the_bounce_address_may_not_be_an_intake_address() -> None:
     with pytest.raises(SettingsError, match="is an intake address"):
         load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban@bandantoc.gov.vn"})
     ok = load_settings({**env, "DOCFLOW_BOUNCE_ADDRESS": "vanban-bounce@bandantoc.gov.vn"})
-    assert ok.bounce_address == "vanban-bounce@bandantoc.gov.vn"
+    assert ok.relay.bounce_address == "vanban-bounce@bandantoc.gov.vn"
 
 
 @pytest.mark.parametrize(

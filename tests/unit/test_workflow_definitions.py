@@ -73,7 +73,7 @@ def error_of(tmp_path: Path, text: str, registers: tuple[str, ...] | None = REGI
 
 def test_shipped_workflows_load_with_the_shipped_registers() -> None:
     settings = load_settings({"DOCFLOW_CONFIG": str(PACKAGE_ROOT / "config" / "docflow.toml")})
-    catalog = load_workflows(SHIPPED, settings.default_workflow, settings.registers.keys())
+    catalog = load_workflows(SHIPPED, settings.org.default_workflow, settings.registers.keys())
     assert {w.key for w in catalog} >= {"cong-van", "ke-hoach", "quyet-dinh", "mac-dinh"}
     assert catalog.default.key == "cong-van"
     for w in catalog:
