@@ -1,7 +1,7 @@
 """The composition root: one aiohttp application that runs everything `serve` runs.
 
 Resources start in this order and stop in reverse: database → (dev relay) →
-workers (intake, outbox) → SMTP/LMTP listener → (IMAP mailbox reader) → scheduler.
+analysis pool → workers (intake, outbox) → SMTP/LMTP listener → (IMAP mailbox reader) → scheduler.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     if dev_relay:
         app.cleanup_ctx.append(_dev_relay)
+    app.cleanup_ctx.append(_analysis)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_listener)
     if settings.imap.enabled:
@@ -133,13 +134,19 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await t
     await services.intake.hand_back_all()
-    services.intake.analyser.close()
+
+
+async def _analysis(app: web.Application) -> AsyncIterator[None]:
+    """The pool of processes that parse mail and check files (started on first use); shut
+    down after the workers that use it have stopped."""
+    yield
+    app[SERVICES].analyser.close()
 
 
 async def _listener(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     s = services.settings
-    handler = IntakeHandler(services.intake, s.smtp.lmtp)
+    handler = IntakeHandler(services.intake, services.spool, s.smtp.lmtp)
     server = await start_listener(
         handler,
         s.smtp.host,

@@ -18,20 +18,30 @@ from docflow.archive.service import ArchiveService
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.db.outage import DatabaseWatch
+from docflow.documents.journal import Journal
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
+from docflow.intake.drafts import Drafts
+from docflow.intake.routing import IntakeAddresses
+from docflow.intake.senders import Senders
 from docflow.intake.service import IntakeService
 from docflow.intake.spool import Spool
 from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
+from docflow.notify.threaded import ThreadedMailer
 from docflow.storage.blobs import BlobStore
 from docflow.users.accounts import AccountService
 from docflow.users.service import UserService
-from docflow.workflow.definitions import WorkflowCatalog, load_workflows
-from docflow.workflow.engine import WorkflowEngine
+from docflow.workflow.decisions import Decisions
+from docflow.workflow.definitions import WorkflowCatalog
+from docflow.workflow.delegation import DelegationService
 from docflow.workflow.links import Links
+from docflow.workflow.loader import load_workflows
+from docflow.workflow.notices import Notices
 from docflow.workflow.reminders import Reminders
+from docflow.workflow.stages import Stages
+from docflow.workflow.views import WorkflowViews
 
 
 @dataclass
@@ -43,15 +53,21 @@ class Services:
     database: DatabaseWatch
     blobs: BlobStore
     spool: Spool
+    analyser: Analyser
     users: UserService
+    journal: Journal
     documents: DocumentService
     outbox: Outbox
+    mailer: ThreadedMailer
     bounces: Bounces
     intake: IntakeService
     workflows: WorkflowCatalog
     status_links: StatusLinks
     links: Links
-    engine: WorkflowEngine
+    delegations: DelegationService
+    stages: Stages
+    decisions: Decisions
+    views: WorkflowViews
     reminders: Reminders
     issuer: Issuer
     archive: ArchiveService
@@ -108,7 +124,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     blobs = BlobStore(settings.blob_dir)
     spool = Spool(settings.spool_dir)
     users = UserService(clock, settings.intake.allowed_domains)
-    documents = DocumentService(clock)
+    journal = Journal(clock)
+    documents = DocumentService(clock, journal)
     database = DatabaseWatch()
     outbox = Outbox(
         clock,
@@ -120,42 +137,41 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         bounce_address=settings.relay.bounce_address,
         database=database,
     )
+    mailer = ThreadedMailer(outbox, journal, settings.org.timezone)
     domain = settings.intake.address.partition("@")[2] or "docflow.localhost"
     composer = MailComposer(clock, settings.relay.from_address, settings.org.name, domain)
     secret = load_secret(settings.data_dir)
     links = StatusLinks(secret, settings.http.base_url)
     decision_links = Links(clock, secret, settings.http.base_url)
-    engine = WorkflowEngine(
-        clock,
-        workflows,
-        documents,
-        outbox,
-        composer,
-        decision_links,
-        links.url,
-        settings.org.timezone,
-    )
+    notices = Notices(composer, mailer, decision_links, links.url)
+    delegations = DelegationService(clock)
+    stages = Stages(clock, workflows, journal, notices, outbox, delegations)
     search = SearchIndex()
-    issuer = Issuer(settings, engine, blobs, search)
-    engine.on_approved.append(issuer.issue)
-    bounces = Bounces(clock, settings.relay.bounce_address, engine, composer)
+    issuer = Issuer(settings, clock, stages, journal, composer, mailer, blobs, search)
+    stages.on_approved.append(issuer.issue)
+    bounces = Bounces(
+        clock, settings.relay.bounce_address, composer, mailer, journal, outbox, links.url
+    )
     outbox.on_refused.append(bounces.record_refusal)
-    intake = IntakeService(
-        settings.intake,
+    analyser = Analyser(
+        settings.intake.analysis_processes, settings.intake.allowed_types, settings.blob_dir
+    )
+    addresses = IntakeAddresses(settings.intake.addresses)
+    drafts = Drafts(
         clock,
         spool,
-        Analyser(
-            settings.intake.analysis_processes, settings.intake.allowed_types, settings.blob_dir
-        ),
+        analyser,
+        addresses,
+        Senders(settings.intake, clock, spool, users),
         documents,
-        users,
-        outbox,
         composer,
-        workflows,
-        engine,
-        status_url=links.url,
-        bounces=bounces,
-        database=database,
+        mailer,
+        outbox,
+        stages,  # what becomes of a stored version is the workflow's
+        links.url,
+    )
+    intake = IntakeService(
+        settings.intake, clock, spool, analyser, addresses, drafts, bounces, database
     )
     return Services(
         settings=settings,
@@ -163,18 +179,24 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         database=database,
         blobs=blobs,
         spool=spool,
+        analyser=analyser,
         users=users,
+        journal=journal,
         documents=documents,
         outbox=outbox,
+        mailer=mailer,
         bounces=bounces,
         intake=intake,
         workflows=workflows,
         status_links=links,
         links=decision_links,
-        engine=engine,
-        reminders=Reminders(clock, engine, decision_links, composer, outbox),
+        delegations=delegations,
+        stages=stages,
+        decisions=Decisions(clock, stages, notices, decision_links, journal, outbox),
+        views=WorkflowViews(clock, stages),
+        reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),
         issuer=issuer,
-        archive=ArchiveService(settings, clock, engine),
+        archive=ArchiveService(settings, clock, journal, workflows),
         accounts=AccountService(clock),
         search=search,
     )
@@ -190,5 +212,5 @@ async def open_services(
     try:
         yield services
     finally:
-        services.intake.analyser.close()
+        services.analyser.close()
         await db.close_database()

@@ -1,6 +1,6 @@
 """Issuing: when sign-off completes, the document gets its number, record and distribution.
 
-Plugged into `WorkflowEngine.on_approved`, so everything here runs inside the
+Plugged into `Stages.on_approved` (docflow.workflow.stages), so everything here runs inside the
 transaction of the decision that completed sign-off: the number is allocated, the
 archive record and its files written, the document marked `issued` and the
 distribution mails queued together, or not at all.
@@ -21,13 +21,17 @@ from docflow.archive.document import IndexEntry
 from docflow.archive.records import ArchiveRecord, IssuedFile, signer_line
 from docflow.archive.search import SearchIndex
 from docflow.archive.stamp import StampError, stamp_pdf
+from docflow.clock import Clock
 from docflow.config import Register, Settings
+from docflow.documents.journal import Journal
 from docflow.documents.models import Document, Version, VersionFile
-from docflow.notify.mails import Attachment
+from docflow.notify.mails import MailComposer
+from docflow.notify.message import Attachment, Recipient
+from docflow.notify.threaded import ThreadedMailer
 from docflow.storage.blobs import BlobStore
 from docflow.users.models import User
-from docflow.workflow.engine import WorkflowEngine
 from docflow.workflow.models import Task, TaskState
+from docflow.workflow.stages import Stages
 
 log = logging.getLogger("docflow.archive")
 # a line of the author's mail naming the summary (trích yếu); else the title serves
@@ -58,20 +62,32 @@ class Issuer:
     """Issues approved documents: number, archive record, stamped copy, distribution."""
 
     def __init__(
-        self, settings: Settings, engine: WorkflowEngine, blobs: BlobStore, search: SearchIndex
+        self,
+        settings: Settings,
+        clock: Clock,
+        stages: Stages,
+        journal: Journal,
+        composer: MailComposer,
+        mailer: ThreadedMailer,
+        blobs: BlobStore,
+        search: SearchIndex,
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.clock = clock
+        self.stages = stages
+        self.journal = journal
+        self.composer = composer
+        self.mailer = mailer
         self.blobs = blobs
         self.search = search
 
     async def issue(self, conn: BaseDBAsyncClient, doc: Document) -> ArchiveRecord:
-        workflow = self.engine.workflow_of(doc)
+        workflow = self.stages.workflow_of(doc)
         register = self.settings.registers[workflow.register]
         version = await Version.filter(document=doc).using_db(conn).order_by("-number").first()
         assert version is not None, "an approved document has a version"
         signer = await self._signer(conn, doc, version.number)
-        now = self.engine.clock.now()
+        now = self.clock.now()
         local = now.astimezone(self.settings.org.timezone)
         seq = await numbering.allocate(conn, register.key, local.year)
         number = register.number(seq, self.settings.org.code, workflow.type_code, local.year)
@@ -100,8 +116,7 @@ class Issuer:
         )
         date_text = local.strftime("%d/%m/%Y")
         files, stamp_problem = await self._files(conn, record, version, number, date_text)
-        doc.status, doc.updated_at = "issued", now
-        await doc.save(using_db=conn, update_fields=["status", "updated_at"])
+        await self.stages.set_status(conn, doc, "issued")
         detail: dict[str, object] = {
             "number": number,
             "register": register.key,
@@ -110,7 +125,7 @@ class Issuer:
         }
         if stamp_problem:
             detail["stamp_problem"] = stamp_problem
-        await self.engine.audit(
+        await self.journal.record(
             conn, doc, signer.user.email, "issued", "system", version.number, None, detail
         )
         await self._distribute(conn, doc, record, register, files, signer, date_text)
@@ -121,7 +136,7 @@ class Issuer:
 
     async def _signer(self, conn: BaseDBAsyncClient, doc: Document, version: int) -> Signer:
         """Who completed sign-off: the last approval of the last stage."""
-        last_stage = len(self.engine.workflow_of(doc).stages) - 1
+        last_stage = len(self.stages.workflow_of(doc).stages) - 1
         task = (
             await Task.filter(
                 document=doc,
@@ -211,26 +226,26 @@ class Issuer:
         attachments = [Attachment(f.name, f.mime, await self.blobs.get(f.sha256)) for f in chosen]
         recipients = [doc.author.email]
         if not register.confidential:
-            recipients += list(self.engine.workflow_of(doc).distribute_to)
+            recipients += list(self.stages.workflow_of(doc).distribute_to)
         users = {u.email: u for u in await User.filter(email__in=recipients).using_db(conn)}
-        thread = await self.engine.thread(conn, doc)
+        ref = await self.mailer.ref(conn, doc)
         for address in dict.fromkeys(recipients):
             user = users.get(address)
-            language = user.language if user else self.settings.org.default_language
-            msg = self.engine.composer.issued(
-                to=address,
-                name=user.name if user else "",
-                language=language,
-                code=doc.code,
+            to = (
+                Recipient.of(user)
+                if user
+                else Recipient(address, "", self.settings.org.default_language)
+            )
+            msg = self.composer.issued(
+                to,
+                ref,
                 number=record.number,
-                title=doc.title,
                 summary=record.summary,
                 issue_date=date_text,
                 signer=signer.line(),
                 files=attachments,
-                thread=thread,
             )
-            await self.engine.send(conn, doc, msg, "issued")
+            await self.mailer.send(conn, doc, msg, "issued")
 
 
 async def index_entry(conn: BaseDBAsyncClient | None, record: ArchiveRecord) -> IndexEntry:

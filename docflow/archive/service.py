@@ -21,17 +21,21 @@ from docflow.archive.records import ArchiveRecord, IssuedFile, LegalHold
 from docflow.archive.search import REINDEX_BATCH
 from docflow.clock import Clock
 from docflow.config import Settings
+from docflow.documents.journal import Journal
 from docflow.errors import NotFoundError
-from docflow.workflow.engine import WorkflowEngine
+from docflow.workflow.definitions import WorkflowCatalog
 
 
 class ArchiveService:
     """Archive records as plain values, register books, legal holds."""
 
-    def __init__(self, settings: Settings, clock: Clock, engine: WorkflowEngine) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, journal: Journal, workflows: WorkflowCatalog
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        self.engine = engine
+        self.journal = journal
+        self.workflows = workflows
 
     async def find(self, key: str | int) -> ArchiveRecord:
         """A record by id, by official number (`47/KH-BDT`, this year's first) or by code."""
@@ -95,7 +99,7 @@ class ArchiveService:
         """Each register with the last number given in each year."""
         async with in_transaction() as conn:
             last = await numbering.last_numbers(conn)
-        types = {w.register: w.type_code for w in self.engine.workflows.by_key.values()}
+        types = {w.register: w.type_code for w in self.workflows.by_key.values()}
         return [
             {
                 "key": r.key,
@@ -155,7 +159,7 @@ class ArchiveService:
                 at=self.clock.now(),
                 using_db=conn,
             )
-            await self.engine.audit(
+            await self.journal.record(
                 conn,
                 record.document,
                 by,

@@ -280,7 +280,7 @@ def user_delegate(
     start = starts.replace(tzinfo=tz)
     end = (ends + timedelta(days=1)).replace(tzinfo=tz)
     made = run_with_services(
-        settings, lambda s: s.engine.delegations.add(email, delegate, start, end, capacity)
+        settings, lambda s: s.delegations.add(email, delegate, start, end, capacity)
     )
     click.echo(
         f"{email} → {delegate} ({made.capacity}.) from {start:%Y-%m-%d} until {ends:%Y-%m-%d}"
@@ -291,7 +291,7 @@ def user_delegate(
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 def user_delegations(as_json: bool) -> None:
     """List delegations."""
-    rows = run_with_services(settings_or_exit(), lambda s: s.engine.delegations.all())
+    rows = run_with_services(settings_or_exit(), lambda s: s.delegations.all())
     if as_json:
         echo_json(rows)
         return

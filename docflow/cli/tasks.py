@@ -26,7 +26,7 @@ def task_list(
 ) -> None:
     """Tasks, newest first."""
     items = run_with_services(
-        settings_or_exit(), lambda s: s.engine.tasks(assignee, state, overdue, limit)
+        settings_or_exit(), lambda s: s.views.tasks(assignee, state, overdue, limit)
     )
     if as_json:
         echo_json(items)
@@ -57,6 +57,6 @@ def task_decide(task_id: int, action: str, comment: str, entered_by: str | None)
     """
     who = entered_by or getpass.getuser()
     result = run_with_services(
-        settings_or_exit(), lambda s: s.engine.decide_task(task_id, action, comment, who)
+        settings_or_exit(), lambda s: s.decisions.by_admin(task_id, action, comment, who)
     )
     click.echo(f"{result.code}: task {task_id} {result.decision}; document {result.status}")

@@ -6,13 +6,8 @@ import click
 
 from docflow.cli.common import echo_json, settings_or_exit
 from docflow.errors import SettingsError
-from docflow.workflow.definitions import (
-    Stage,
-    WorkflowCatalog,
-    check_workflows,
-    format_duration,
-    load_workflows,
-)
+from docflow.workflow.definitions import Stage, WorkflowCatalog, format_duration
+from docflow.workflow.loader import check_workflows, load_workflows
 
 
 @click.group()

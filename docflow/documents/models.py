@@ -1,4 +1,5 @@
-"""Documents, their immutable versions and files, and the mail threads they belong to."""
+"""Documents, their immutable versions and files, the mail threads they belong to, and
+their audit trail."""
 
 from __future__ import annotations
 
@@ -96,3 +97,24 @@ class ThreadMessage(Model):
 
 
 from docflow.users.models import User  # noqa: E402  (for the type annotations above)
+
+
+class AuditEvent(Model):
+    """Who did what to a document, when, from where (link, mail or CLI)."""
+
+    id = fields.IntField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="audit", on_delete=fields.RESTRICT
+    )
+    document_id: int
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=320)
+    on_behalf_of = fields.CharField(max_length=320, null=True)
+    action = fields.CharField(max_length=40)
+    source = fields.CharField(max_length=10)  # mail | link | cli | system
+    version_number = fields.IntField(null=True)
+    stage_key = fields.CharField(max_length=100, null=True)
+    detail: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_events"

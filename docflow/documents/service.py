@@ -13,6 +13,7 @@ from tortoise.expressions import F
 
 from docflow.clock import Clock
 from docflow.db import fetch
+from docflow.documents.journal import Journal
 from docflow.documents.models import CodeCounter, Document, ThreadMessage, Version, VersionFile
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.users.models import User
@@ -59,8 +60,9 @@ class NewVersion:
 class DocumentService:
     """Every write to documents goes through here, inside the caller's transaction."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, journal: Journal) -> None:
         self.clock = clock
+        self.journal = journal
 
     async def next_code(self, conn: BaseDBAsyncClient) -> str:
         """Allocate `DF-YYYY-NNNNNN`: the counter row is locked by the UPDATE until commit."""
@@ -135,16 +137,8 @@ class DocumentService:
             using_db=conn,
         )
         if new.message_id:
-            await self.remember_message(conn, doc, new.message_id, "in")
+            await self.journal.remember(conn, doc, new.message_id, "in")
         return version
-
-    async def remember_message(
-        self, conn: BaseDBAsyncClient | None, doc: Document, message_id: str, direction: str
-    ) -> None:
-        """Mail naming this Message-ID in In-Reply-To/References belongs to `doc`."""
-        await ThreadMessage.create(
-            document=doc, message_id=message_id[:255], direction=direction, using_db=conn
-        )
 
     async def version_exists(self, source_key: str) -> Version | None:
         return await Version.get_or_none(source_key=source_key).prefetch_related("document")

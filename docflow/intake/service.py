@@ -10,7 +10,6 @@ of tries so that it never blocks the rest.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,45 +17,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
 from docflow.config import IntakeSettings
 from docflow.db.outage import DatabaseWatch, unavailable
-from docflow.documents.models import Document
-from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
-from docflow.errors import InvalidRequestError, Refused
-from docflow.intake import authres
+from docflow.errors import InvalidRequestError
 from docflow.intake.analysis import Analyser
+from docflow.intake.drafts import Drafts, Outcome
 from docflow.intake.models import InboundMessage, InboundState
-from docflow.intake.parse import ParsedMail, clean_title, tracking_codes
+from docflow.intake.routing import IntakeAddresses
 from docflow.intake.spool import Spool, SpoolEntry, SpoolWriter
 from docflow.notify.bounces import Bounces
-from docflow.notify.mails import MailComposer
-from docflow.notify.outbox import Outbox
-from docflow.users.models import User
-from docflow.users.service import UserService
-from docflow.workflow.definitions import WorkflowCatalog
-from docflow.workflow.engine import WorkflowEngine
 
 # in the detail of a quarantined IMAP message of which only a note was kept (intake/imap.py)
 NOT_DOWNLOADED = "not downloaded"
 log = logging.getLogger("docflow.intake")
-WITHDRAW_WORDS = ("WITHDRAW", "RÚT", "RÚT VĂN BẢN", "RUT", "RUT VAN BAN")
-
-
-def is_withdraw_command(subject: str) -> bool:
-    """`[DF-2026-000042] WITHDRAW` (or `RÚT`, `RÚT VĂN BẢN`): the author takes it back."""
-    return clean_title(subject).strip().upper() in WITHDRAW_WORDS
-
-
 LEASE = timedelta(seconds=30)
-# no reply for these: the sender is unknown, a program, possibly forged, or looping
-SILENT_REASONS = ("unknown_sender", "auto_submitted", "unauthenticated_sender", "rate_limited")
-# sources whose envelope sender is known (an empty one is a bounce: RFC 5321 section 4.5.5)
-ENVELOPE_SOURCES = ("smtp", "lmtp")
 # Written with the inbound row, in its transaction (the IMAP adapter records the UID).
 Recorder = Callable[[BaseDBAsyncClient, int], Awaitable[None]]
 
@@ -71,16 +49,6 @@ class _Envelope:
     source: str
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one message."""
-
-    state: str
-    code: str | None = None
-    version: int | None = None
-    reason: str | None = None
-
-
 class IntakeService:
     """Turns received mail into documents and versions, or quarantine entries."""
 
@@ -90,13 +58,8 @@ class IntakeService:
         clock: Clock,
         spool: Spool,
         analyser: Analyser,
-        documents: DocumentService,
-        users: UserService,
-        outbox: Outbox,
-        composer: MailComposer,
-        workflows: WorkflowCatalog,
-        engine: WorkflowEngine,
-        status_url: Callable[[str], str],
+        addresses: IntakeAddresses,
+        drafts: Drafts,
         bounces: Bounces | None = None,
         database: DatabaseWatch | None = None,
     ) -> None:
@@ -104,13 +67,8 @@ class IntakeService:
         self.clock = clock
         self.spool = spool
         self.analyser = analyser
-        self.documents = documents
-        self.users = users
-        self.outbox = outbox
-        self.composer = composer
-        self.workflows = workflows
-        self.engine = engine
-        self.status_url = status_url
+        self.addresses = addresses
+        self.drafts = drafts
         self.bounces = bounces
         self.database = database or DatabaseWatch()
         self.queue: asyncio.Queue[int] = asyncio.Queue()
@@ -119,25 +77,12 @@ class IntakeService:
         # spooled messages whose row may or may not exist: the database went away while it
         # was written (the INSERT may have committed unseen); settled once it is back
         self._unsure: set[str] = set()
-        # dkimpy's TXT lookup for `verify_dkim`; None: the system's resolver
-        self.dkim_dns: authres.DnsTxt | None = None
-        self._locals = {a.partition("@")[0]: a.partition("@")[2] for a in config.addresses}
 
     # --- before the 250 ---------------------------------------------------------
 
-    def plus_tag(self, address: str) -> str | None:
-        """`vanban+ke-hoach@…` → `ke-hoach`; None when the address has no tag."""
-        local, _, domain = address.strip().lower().partition("@")
-        base, plus, tag = local.partition("+")
-        return tag if plus and self._locals.get(base) == domain else None
-
-    def is_intake_address(self, address: str) -> bool:
-        local, _, domain = address.strip().lower().partition("@")
-        return self._locals.get(local.partition("+")[0]) == domain
-
     def accepts(self, address: str) -> bool:
         """A recipient the listener takes: an intake address, or the bounce address."""
-        return self.is_intake_address(address) or (
+        return self.addresses.is_intake_address(address) or (
             self.bounces is not None and self.bounces.accepts(address)
         )
 
@@ -254,7 +199,7 @@ class IntakeService:
                 outcome = await self._bounce(row, self.bounces)  # before anything else
             else:
                 head = await self.analyser.headers(self.spool.path_of(row.spool_name))
-                outcome = await self._handle(row, head)
+                outcome = await self.drafts.handle(row, head)
         except Exception as e:
             if unavailable(e):
                 raise
@@ -311,266 +256,6 @@ class IntakeService:
         """A DSN's report comes before the returned message: the start of a large one will do."""
         with self.spool.path_of(spool_name).open("rb") as f:
             return f.read(limit)
-
-    async def _handle(self, row: InboundMessage, mail: ParsedMail) -> Outcome:
-        """Decide on the headers first; only mail that may become a version is read whole."""
-        row.message_id = mail.message_id[:998]
-        row.from_addr = (mail.from_addr or row.mail_from.lower())[:320]
-        row.subject = mail.subject[:1000]
-        author: User | None = None
-        try:
-            automatic = mail.automatic or self._null_sender(row)
-            if automatic:
-                raise Refused("auto_submitted", automatic)
-            if self.config.require_authenticated_sender:
-                # before the sender lookup, which makes users of allowed domains
-                verdict = await self._authenticate(row, mail)
-                if not verdict.passed:
-                    raise Refused("unauthenticated_sender", verdict.detail)
-            author = await self.users.sender(row.from_addr, mail.from_name)
-            if author is None:
-                raise Refused("unknown_sender", f"{row.from_addr or '(no sender)'} may not send")
-            if not await self._within_rate_limit(row, author):
-                return Outcome(InboundState.QUARANTINED, reason="rate_limited")
-            return await self._accept(row, mail, author)
-        except Refused as refusal:
-            return await self._quarantine(row, mail, refusal, author)
-
-    @staticmethod
-    def _null_sender(row: InboundMessage) -> str:
-        """A bounce: the envelope sender is empty (`MAIL FROM:<>`)."""
-        if row.source in ENVELOPE_SOURCES and row.mail_from.strip() in ("", "<>"):
-            return "MAIL FROM:<>"
-        return ""
-
-    async def _authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
-        """Is the From: vouched for? The trusted MTA's header decides; else DKIM, if enabled."""
-        if mail.ambiguous_from:  # which From a signature or the MTA vouched for is unknown
-            detail = f"{mail.ambiguous_from}: the author must be one mailbox in one From header"
-            return authres.Verdict(False, detail, False)
-        verdict = authres.judge(row.from_addr, mail.trace, self.config.trusted_authserv_ids)
-        if verdict.trusted_header or not self.config.verify_dkim:
-            return verdict
-        raw = await asyncio.to_thread(self.spool.path_of(row.spool_name).read_bytes)
-        # blocking DNS and hashing: in a thread, with the lookup the service was given
-        return await asyncio.to_thread(authres.verify_dkim, raw, row.from_addr, self.dkim_dns)
-
-    async def _within_rate_limit(self, row: InboundMessage, author: User) -> bool:
-        """Count the message against its sender; over the limit it is quarantined here.
-
-        Runaway loops (an auto-responder nobody marked as one, answering every receipt)
-        are stopped by not answering: the message is quarantined silently. The count is
-        of rows in the database, under a lock on the sender's user row, so it holds
-        with any number of workers and processes; the limit is logged once a window.
-        `docflow ingest` (an administrator's files) and a retried or released message
-        that was counted already are not counted again.
-        """
-        limit = self.config.rate_limit
-        if limit == 0 or row.source == "ingest" or row.counted_at is not None:
-            return True
-        now = self.clock.now()
-        since = now - timedelta(seconds=self.config.rate_window_seconds)
-        async with in_transaction() as conn:
-            # one sender's messages pass this gate one at a time (SQLite: one writer anyway)
-            await User.filter(id=author.id).select_for_update().using_db(conn).first()
-            recent = InboundMessage.filter(from_addr=row.from_addr).using_db(conn)
-            if await recent.filter(counted_at__gte=since).count() < limit:
-                await (
-                    InboundMessage.filter(id=row.id)
-                    .using_db(conn)
-                    .update(counted_at=now, from_addr=row.from_addr)
-                )
-                row.counted_at = now
-                return True
-            first = not await recent.filter(reason="rate_limited", processed_at__gte=since).exists()
-            row.state = InboundState.QUARANTINED
-            row.reason = "rate_limited"
-            row.detail = f"over {limit} messages in {self.config.rate_window_seconds} s"
-            row.processed_at = now
-            await row.save(using_db=conn)
-        if first:  # not one line per message: a loop would flood the log too
-            log.warning(
-                "sender over the rate limit: further messages quarantined unanswered",
-                extra={
-                    "from": row.from_addr,
-                    "limit": limit,
-                    "window_seconds": self.config.rate_window_seconds,
-                    "inbound_id": row.id,
-                    "reason": "rate_limited",
-                },
-            )
-        return False
-
-    async def _accept(self, row: InboundMessage, head: ParsedMail, author: User) -> Outcome:
-        # the same sender and Message-ID is the same message (without one: the same bytes)
-        key = f"{author.email}\n{head.message_id}" if head.message_id else f"sha256:{row.sha256}"
-        source_key = hashlib.sha256(key.encode()).hexdigest()
-        existing = await self.documents.version_exists(source_key)
-        if existing is not None:
-            return await self._duplicate(row, existing.document.code, existing.number)
-        doc = await self._thread_target(head)
-        if doc is not None:
-            await doc.fetch_related("author")
-            if doc.author.email != author.email:
-                raise Refused("not_author", doc.code)
-            if doc.status not in OPEN_STATUSES:
-                raise Refused("document_closed", doc.code)
-            if is_withdraw_command(head.subject):
-                return await self._withdraw(row, doc, author)
-        analysis = await self.analyser.run(self.spool.path_of(row.spool_name))
-        if analysis.refusal:
-            raise Refused(*analysis.refusal)
-        mail, files = analysis.mail, list(analysis.files)
-        new = NewVersion(
-            message_id=mail.message_id,
-            source_key=source_key,
-            inbound_id=row.id,
-            subject=mail.subject,
-            body_text=mail.body_text,
-            files=files,
-        )
-        workflow, subject = self.workflows.pick(self._plus_tag_of(row), mail.subject)
-        try:
-            async with in_transaction() as conn:
-                if doc is None:
-                    title = clean_title(subject) or files[0].name or "(không có tiêu đề)"
-                    doc, version = await self.documents.create(
-                        conn, author, title[:1000], workflow.key, new
-                    )
-                else:
-                    version = await self.documents.add_version(conn, doc, new)
-                row.state = InboundState.ACCEPTED
-                row.document_code = doc.code
-                row.version_number = version.number
-                row.processed_at = self.clock.now()
-                await row.save(using_db=conn)
-                await self.engine.on_new_version(conn, doc, version.number)
-                receipt = self.composer.receipt(  # says where the version now stands
-                    to=author.email,
-                    name=author.name,
-                    language=author.language,
-                    code=doc.code,
-                    title=doc.title,
-                    version=version.number,
-                    workflow=self.workflows.by_key.get(doc.workflow, workflow).name(
-                        author.language
-                    ),
-                    status=doc.status,
-                    stage=self.engine.stage_name(doc, author.language),
-                    files=[
-                        (f.name, "main" if i == 0 else "annex", f.size) for i, f in enumerate(files)
-                    ],
-                    status_url=self.status_url(doc.code),
-                    in_reply_to=mail.message_id,
-                    references=list(mail.references),
-                )
-                await self.outbox.enqueue(conn, receipt, "receipt", doc.code)
-                await self.documents.remember_message(
-                    conn, doc, str(receipt["Message-ID"]).strip("<>"), "out"
-                )
-        except IntegrityError:
-            # a concurrent worker stored the same message first
-            again = await self.documents.version_exists(source_key)
-            if again is None:
-                raise
-            return await self._duplicate(row, again.document.code, again.number)
-        self.outbox.poke()
-        log.info(
-            "version stored",
-            extra={
-                "code": doc.code,
-                "version": version.number,
-                "inbound_id": row.id,
-                "files": len(files),
-                "author": author.email,
-            },
-        )
-        return Outcome(InboundState.ACCEPTED, doc.code, version.number)
-
-    async def _withdraw(self, row: InboundMessage, doc: Document, author: User) -> Outcome:
-        async with in_transaction() as conn:
-            await self.engine.withdraw(conn, doc, author.email)
-            row.state = InboundState.ACCEPTED
-            row.document_code = doc.code
-            row.processed_at = self.clock.now()
-            await row.save(using_db=conn)
-        self.outbox.poke()
-        log.info("document withdrawn", extra={"code": doc.code, "inbound_id": row.id})
-        return Outcome(InboundState.ACCEPTED, doc.code)
-
-    def _plus_tag_of(self, row: InboundMessage) -> str | None:
-        for rcpt in row.rcpt_tos:
-            tag = self.plus_tag(rcpt)
-            if tag:
-                return tag
-        return None
-
-    async def _thread_target(self, mail: ParsedMail) -> Document | None:
-        """The document this mail continues: tracking code in the subject, else the thread."""
-        for code in tracking_codes(mail.subject):
-            doc = await self.documents.by_code(code)
-            if doc is None:
-                raise Refused("unknown_document", code)
-            return doc
-        return await self.documents.by_message_ids([*mail.in_reply_to, *mail.references])
-
-    async def _duplicate(self, row: InboundMessage, code: str, number: int) -> Outcome:
-        row.state = InboundState.DUPLICATE
-        row.document_code = code
-        row.version_number = number
-        row.processed_at = self.clock.now()
-        await row.save()
-        log.info(
-            "duplicate message ignored",
-            extra={
-                "code": code,
-                "version": number,
-                "inbound_id": row.id,
-                "message_id": row.message_id,
-            },
-        )
-        return Outcome(InboundState.DUPLICATE, code, number)
-
-    async def _quarantine(
-        self, row: InboundMessage, mail: ParsedMail, refusal: Refused, author: User | None
-    ) -> Outcome:
-        code = (
-            refusal.detail
-            if refusal.reason in ("not_author", "document_closed", "unknown_document")
-            else None
-        )
-        async with in_transaction() as conn:
-            row.state = InboundState.QUARANTINED
-            row.reason = refusal.reason
-            row.detail = refusal.detail
-            row.processed_at = self.clock.now()
-            await row.save(using_db=conn)
-            if author is not None and refusal.reason not in SILENT_REASONS:
-                reply = self.composer.refused(
-                    to=author.email,
-                    name=author.name,
-                    language=author.language,
-                    subject=mail.subject,
-                    reason=refusal.reason,
-                    detail=refusal.detail,
-                    inbound_id=row.id,
-                    code=code if refusal.reason != "unknown_document" else None,
-                    in_reply_to=mail.message_id,
-                    references=list(mail.references),
-                )
-                await self.outbox.enqueue(conn, reply, "refused", code)
-        self.outbox.poke()
-        log.info(
-            "message quarantined",
-            extra={
-                "inbound_id": row.id,
-                "reason": refusal.reason,
-                "detail": refusal.detail,
-                "from": row.from_addr,
-                "code": code,
-            },
-        )
-        return Outcome(InboundState.QUARANTINED, reason=refusal.reason)
 
     # --- workers ------------------------------------------------------------------
 

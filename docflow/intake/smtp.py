@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from docflow.db.outage import unavailable
 from docflow.intake.service import IntakeService
 from docflow.intake.smtp_data import ChunkedLMTP, ChunkedSMTP
-from docflow.intake.spool import SpoolWriter
+from docflow.intake.spool import Spool, SpoolWriter
 
 log = logging.getLogger("docflow.smtp")
 
@@ -30,8 +30,9 @@ DATABASE_AWAY = "451 4.3.0 Storage temporarily unavailable, please try again lat
 class IntakeHandler:
     """aiosmtpd hooks: only protocol decisions here, the rest is the service's."""
 
-    def __init__(self, intake: IntakeService, lmtp: bool) -> None:
+    def __init__(self, intake: IntakeService, spool: Spool, lmtp: bool) -> None:
         self.intake = intake
+        self.spool = spool  # where DATA is written as it arrives
         self.lmtp = lmtp
 
     async def handle_RCPT(
@@ -52,7 +53,7 @@ class IntakeHandler:
 
     def open_data_sink(self, session: Session, envelope: Envelope) -> SpoolWriter:
         """DATA streams into a spool file as it arrives (see smtp_data.DataSink)."""
-        return self.intake.spool.writer()
+        return self.spool.writer()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         writer: SpoolWriter = envelope.data_sink  # type: ignore[attr-defined]

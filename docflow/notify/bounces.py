@@ -20,6 +20,7 @@ from __future__ import annotations
 import email
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
@@ -33,12 +34,14 @@ from tortoise.transactions import in_transaction
 
 from docflow.automatic import auto_reply, bounce_subject, system_sender
 from docflow.clock import Clock
+from docflow.documents.journal import Journal
 from docflow.documents.models import Document
 from docflow.notify.mails import MailComposer
+from docflow.notify.message import Recipient
 from docflow.notify.models import DeliveryFailure, OutboxMessage, OutboxState
-from docflow.notify.outbox import verp_token
+from docflow.notify.outbox import Outbox, verp_token
+from docflow.notify.threaded import ThreadedMailer
 from docflow.users.models import User
-from docflow.workflow.engine import WorkflowEngine
 
 log = logging.getLogger("docflow.bounces")
 
@@ -198,13 +201,19 @@ class Bounces:
         self,
         clock: Clock,
         bounce_address: str,
-        engine: WorkflowEngine,
         composer: MailComposer,
+        mailer: ThreadedMailer,
+        journal: Journal,
+        outbox: Outbox,
+        status_url: Callable[[str], str],
     ) -> None:
         self.clock = clock
         self.bounce_address = bounce_address
-        self.engine = engine
         self.composer = composer
+        self.mailer = mailer
+        self.journal = journal
+        self.outbox = outbox
+        self.status_url = status_url
 
     def accepts(self, address: str) -> bool:
         """The bounce address or one of its VERP forms (a recipient intake takes)."""
@@ -270,7 +279,7 @@ class Bounces:
                     await self._on_document(conn, row, failure)
         except IntegrityError:  # the same DSN processed at the same time elsewhere
             return False
-        self.engine.outbox.poke()
+        self.outbox.poke()
         log.warning(
             "delivery failed",
             extra={
@@ -320,7 +329,7 @@ class Bounces:
             "outbox_id": row.id,
             "source": failure.source,
         }
-        await self.engine.audit(conn, doc, "system", "delivery_failed", "mail", detail=detail)
+        await self.journal.record(conn, doc, "system", "delivery_failed", "mail", detail=detail)
         if failure.kind not in TASK_KINDS or failure.recipient == doc.author.email.lower():
             return
         told = (
@@ -333,21 +342,15 @@ class Bounces:
         if told:
             return
         approver = await User.filter(email=failure.recipient).using_db(conn).first()
-        author = doc.author
         msg = self.composer.bounced(
-            to=author.email,
-            name=author.name,
-            language=author.language,
-            code=doc.code,
-            title=doc.title,
-            recipient=failure.recipient,
-            recipient_name=approver.name if approver else "",
+            Recipient.of(doc.author),
+            await self.mailer.ref(conn, doc),
+            recipient=Recipient(failure.recipient, approver.name if approver else ""),
             status=failure.status,
             diagnostic=failure.diagnostic,
-            status_url=self.engine.status_url(doc.code),
-            thread=await self.engine.thread(conn, doc),
+            status_url=self.status_url(doc.code),
         )
-        await self.engine.send(conn, doc, msg, "bounce_notice")
+        await self.mailer.send(conn, doc, msg, "bounce_notice")
         failure.author_told = True
         await failure.save(using_db=conn, update_fields=["author_told"])
 

@@ -1,8 +1,13 @@
-"""Composing docflow's own mail: receipts and "what was wrong" replies, in vi or en."""
+"""Composing docflow's own mail, in vi or en: receipts and refusals (replies to a mail
+received) and the mails about a document (tasks, notices, reminders, issued copies).
+
+Every mail is built from a `Recipient` and, when it is about a document, a
+`DocumentRef`; the words are in `notify/templates` (one file per mail and
+language) and `notify/labels`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
@@ -15,6 +20,8 @@ from typing import Literal
 import jinja2
 
 from docflow.clock import Clock
+from docflow.notify.labels import REASONS, size_label, status_name
+from docflow.notify.message import Attachment, DocumentRef, Recipient
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -22,122 +29,9 @@ _TEMPLATES = jinja2.Environment(
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
 )
-
-STATUS_NAMES = {
-    "received": ("Đã tiếp nhận", "Received"),
-    "in_review": ("Đang xem xét", "In review"),
-    "changes_requested": ("Yêu cầu chỉnh sửa", "Changes requested"),
-    "approved": ("Đã phê duyệt", "Approved"),
-    "issued": ("Đã ban hành", "Issued"),
-    "rejected": ("Bị từ chối", "Rejected"),
-    "withdrawn": ("Đã rút", "Withdrawn"),
-}
-
-# outbox kind -> (vi, en): what a mail was, where a page lists mail that did not arrive
-MAIL_KINDS = {
-    "receipt": ("Biên nhận", "Receipt"),
-    "refused": ("Thư báo chưa tiếp nhận", "Not accepted"),
-    "task": ("Thư giao việc", "Task mail"),
-    "code": ("Mã xác nhận", "Confirmation code"),
-    "reminder": ("Nhắc việc", "Reminder"),
-    "escalated": ("Báo chuyển cấp trên", "Escalation notice"),
-    "notice": ("Thông báo", "Notice"),
-    "issued": ("Văn bản ban hành", "Issued document"),
-    "bounce_notice": ("Báo thư không đến được", "Undeliverable notice"),
-}
-
-# reason code -> ((problem vi, advice vi), (problem en, advice en))
-REASONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
-    "no_attachment": (
-        (
-            "thư không có tệp đính kèm nào.",
-            "Hãy gửi lại thư kèm dự thảo (DOCX, DOC, ODT, PDF, RTF hoặc TXT).",
-        ),
-        (
-            "the message has no attached file.",
-            "Please send it again with the draft attached (DOCX, DOC, ODT, PDF, RTF or TXT).",
-        ),
-    ),
-    "type_not_allowed": (
-        (
-            "có tệp thuộc loại không được chấp nhận: {detail}",
-            "Hãy gửi lại dưới dạng DOCX, DOC, ODT, PDF, RTF hoặc TXT.",
-        ),
-        (
-            "a file is of a type that is not accepted: {detail}",
-            "Please send it again as DOCX, DOC, ODT, PDF, RTF or TXT.",
-        ),
-    ),
-    "not_author": (
-        (
-            "văn bản {detail} do người khác soạn; chỉ người soạn mới được gửi phiên bản mới.",
-            "Hãy nhờ người soạn gửi bản sửa đổi, hoặc gửi thành văn bản mới "
-            "(bỏ mã theo dõi khỏi tiêu đề).",
-        ),
-        (
-            "document {detail} was authored by someone else; only its author may add versions.",
-            "Ask the author to send the revision, or send it as a new document "
-            "(without the tracking code in the subject).",
-        ),
-    ),
-    "unknown_document": (
-        ("không tìm thấy văn bản {detail}.", "Hãy kiểm tra mã theo dõi trong tiêu đề thư."),
-        ("there is no document {detail}.", "Please check the tracking code in the subject."),
-    ),
-    "document_closed": (
-        (
-            "văn bản {detail} đã kết thúc quy trình, không nhận thêm phiên bản.",
-            "Hãy gửi thành văn bản mới.",
-        ),
-        (
-            "document {detail} has finished its workflow and takes no more versions.",
-            "Please send it as a new document.",
-        ),
-    ),
-    "malformed": (
-        (
-            "không đọc được nội dung thư: {detail}",
-            "Hãy gửi lại thư từ chương trình thư điện tử thông thường.",
-        ),
-        (
-            "the message could not be read: {detail}",
-            "Please send it again from an ordinary mail program.",
-        ),
-    ),
-    "processing_failed": (
-        ("đã xảy ra lỗi khi xử lý thư.", "Quản trị viên đã được ghi nhận; thư sẽ được xử lý lại."),
-        (
-            "an error occurred while processing the message.",
-            "The administrators can see it; the message will be processed again.",
-        ),
-    ),
-}
-
-
 # RFC 3834: a reply to a message (receipt, refusal) or mail a program sends by itself
 AutoSubmitted = Literal["auto-replied", "auto-generated"]
-
-
-@dataclass(frozen=True)
-class FileLine:
-    name: str
-    role_label: str
-    size_label: str
-
-
-def size_label(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} B"
-
-
-@dataclass(frozen=True)
-class Attachment:
-    name: str
-    mime: str
-    data: bytes
+FileRole = Literal["main", "annex"]
 
 
 class MailComposer:
@@ -152,11 +46,9 @@ class MailComposer:
     def _compose(
         self,
         *,
-        to: str,
-        to_name: str,
+        to: Recipient,
         subject: str,
         body: str,
-        language: str,
         in_reply_to: str,
         references: list[str],
         auto: AutoSubmitted,
@@ -184,7 +76,7 @@ class MailComposer:
                 mixed.attach(part)
             msg = mixed
         msg["From"] = formataddr(("docflow", self.from_address))
-        msg["To"] = formataddr((to_name, to), charset="utf-8") if to_name else to
+        msg["To"] = formataddr((to.name, to.address), charset="utf-8") if to.name else to.address
         msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", 998)  # type: ignore[assignment]
         msg["Date"] = format_datetime(self.clock.now())
         msg["Message-ID"] = make_msgid(idstring="df", domain=self.domain)
@@ -199,58 +91,54 @@ class MailComposer:
         # so that responders do not answer; Exchange/Outlook heed only their own header
         msg["Auto-Submitted"] = auto
         msg["X-Auto-Response-Suppress"] = "All"
-        msg["Content-Language"] = language
+        msg["Content-Language"] = to.language
         return msg
+
+    def _render(self, template: str, language: str, **context: object) -> str:
+        name = f"{template}.{'en' if language == 'en' else 'vi'}.txt"
+        return _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
+
+    # --- replies to a mail received ------------------------------------------------------
 
     def receipt(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
         workflow: str,
         status: str,
-        stage: str | None = None,
-        files: list[tuple[str, str, int]],
+        stage: str | None,
+        files: list[tuple[str, FileRole, int]],
         status_url: str,
         in_reply_to: str,
         references: list[str],
     ) -> Message:
-        en = language == "en"
-        word = "Received" if en else "Đã tiếp nhận"
-        subject = f"[{code}] {word}: {title}" + (f" (v{version})" if version > 1 else "")
-        lines = [
-            FileLine(
-                n,
-                ("main" if en else "dự thảo chính")
-                if role == "main"
-                else ("annex" if en else "phụ lục"),
-                size_label(size),
-            )
-            for n, role, size in files
-        ]
+        """The answer to a stored draft: which document and version it became, where it is."""
+        word = "Received" if to.en else "Đã tiếp nhận"
+        subject = f"[{doc.code}] {word}: {doc.title}"
+        if doc.version is not None and doc.version > 1:
+            subject += f" (v{doc.version})"
+        roles = {"main": ("dự thảo chính", "main"), "annex": ("phụ lục", "annex")}
         body = self._render(
             "receipt",
-            language,
-            name=name,
-            code=code,
-            title=title,
-            version=version,
+            to.language,
+            name=to.name,
+            code=doc.code,
+            title=doc.title,
+            version=doc.version,
             workflow=workflow,
-            status=STATUS_NAMES.get(status, (status, status))[1 if en else 0],
+            status=status_name(status, to.language),
             stage=stage,
-            files=lines,
+            files=[
+                {"name": n, "role_label": roles[role][to.en], "size_label": size_label(size)}
+                for n, role, size in files
+            ],
             status_url=status_url,
         )
         return self._compose(
             to=to,
-            to_name=name,
             subject=subject,
             body=body,
-            language=language,
             in_reply_to=in_reply_to,
             references=references,
             auto="auto-replied",
@@ -258,10 +146,8 @@ class MailComposer:
 
     def refused(
         self,
+        to: Recipient,
         *,
-        to: str,
-        name: str,
-        language: str,
         subject: str,
         reason: str,
         detail: str,
@@ -270,17 +156,15 @@ class MailComposer:
         in_reply_to: str,
         references: list[str],
     ) -> Message:
-        en = language == "en"
-        (problem_vi, advice_vi), (problem_en, advice_en) = REASONS.get(
-            reason, REASONS["processing_failed"]
-        )
-        problem, advice = (problem_en, advice_en) if en else (problem_vi, advice_vi)
-        word = "Not accepted" if en else "Chưa tiếp nhận"
+        """What was wrong with a mail that did not become a version, and what to do."""
+        vi, en = REASONS.get(reason, REASONS["processing_failed"])
+        problem, advice = en if to.en else vi
+        word = "Not accepted" if to.en else "Chưa tiếp nhận"
         tag = f"[{code}] " if code else ""
         body = self._render(
             "refused",
-            language,
-            name=name,
+            to.language,
+            name=to.name,
             subject=subject,
             problem=problem.format(detail=detail),
             advice=advice,
@@ -288,87 +172,62 @@ class MailComposer:
         )
         return self._compose(
             to=to,
-            to_name=name,
             subject=f"{tag}{word}: {subject or '…'}",
             body=body,
-            language=language,
             in_reply_to=in_reply_to,
             references=references,
             auto="auto-replied",
         )
 
-    def _render(self, template: str, language: str, **context: object) -> str:
-        name = f"{template}.{'en' if language == 'en' else 'vi'}.txt"
-        return _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
+    # --- mail about a document, in its thread --------------------------------------------
 
-    def _threaded(
+    def _about(
         self,
-        to: str,
-        name: str,
-        language: str,
-        subject: str,
-        body: str,
-        thread: list[str],
+        template: str,
+        to: Recipient,
+        doc: DocumentRef,
+        word: str,
         attachments: list[Attachment] | None = None,
+        **context: object,
     ) -> Message:
-        """docflow's own notice in the document's thread (after its latest message)."""
+        """`[DF-…] word: title`, the body from `template`, after the thread's latest mail."""
+        body = self._render(
+            template,
+            to.language,
+            name=to.name,
+            code=doc.code,
+            title=doc.title,
+            version=doc.version,
+            **context,
+        )
+        thread = list(doc.thread)
         return self._compose(
             attachments=attachments,
             to=to,
-            to_name=name,
-            subject=subject,
+            subject=f"[{doc.code}] {word}: {doc.title}",
             body=body,
-            language=language,
             in_reply_to=thread[-1] if thread else "",
             references=thread,
             auto="auto-generated",
         )
 
-    def _about_document(
-        self,
-        template: str,
-        words: tuple[str, str],
-        *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        thread: list[str],
-        **context: object,
-    ) -> Message:
-        """A mail about one document: `[DF-…] word: title`, the body from `template`."""
-        word = words[1] if language == "en" else words[0]
-        body = self._render(template, language, name=name, code=code, title=title, **context)
-        return self._threaded(to, name, language, f"[{code}] {word}: {title}", body, thread)
-
     def task(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
         author: str,
         stage: str,
         due: str,
         files: list[tuple[str, int, str]],
         urls: dict[str, str],
-        thread: list[str],
     ) -> Message:
         """An approver's task mail: one link per action, each personal to them."""
-        return self._about_document(
+        return self._about(
             "task",
-            ("Cần xem xét", "To review"),
-            to=to,
-            name=name,
-            language=language,
-            code=code,
-            title=title,
-            thread=thread,
-            version=version,
+            to,
+            doc,
+            _word(to, "Cần xem xét", "To review"),
             author=author,
             stage=stage,
             due=due,
@@ -381,63 +240,45 @@ class MailComposer:
 
     def notice(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
         status: str,
-        text_vi: str,
-        text_en: str,
-        comments: list[dict[str, str]],
+        event: str,
         status_url: str,
-        thread: list[str],
+        comments: list[dict[str, str]] | None = None,
+        **facts: object,
     ) -> Message:
-        """A mail to the author at each step of the document's way."""
-        en = language == "en"
-        status_name = STATUS_NAMES.get(status, (status, status))[1 if en else 0]
-        body = self._render(
+        """A mail at a step of the document's way; `event` picks the sentence that says
+        what happened (notify/templates/notice_event.*.txt), `facts` fill it."""
+        text = self._render("notice_event", to.language, event=event, **facts).strip()
+        return self._about(
             "notice",
-            language,
-            name=name,
-            code=code,
-            title=title,
-            version=version,
-            status=status_name,
-            text=text_en if en else text_vi,
-            comments=comments,
+            to,
+            doc,
+            status_name(status, to.language),
+            status=status_name(status, to.language),
+            text=text,
+            comments=comments or [],
             status_url=status_url,
         )
-        return self._threaded(to, name, language, f"[{code}] {status_name}: {title}", body, thread)
 
     def reminder(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
         stage: str,
         due: str,
         overdue: bool,
         urls: dict[str, str],
-        thread: list[str],
     ) -> Message:
         """A reminder of an open task, with fresh links (the earlier ones still work)."""
-        return self._about_document(
+        return self._about(
             "reminder",
-            ("Nhắc việc", "Reminder"),
-            to=to,
-            name=name,
-            language=language,
-            code=code,
-            title=title,
-            thread=thread,
-            version=version,
+            to,
+            doc,
+            _word(to, "Nhắc việc", "Reminder"),
             stage=stage,
             due=due,
             overdue=overdue,
@@ -448,64 +289,25 @@ class MailComposer:
         )
 
     def escalated(
-        self,
-        *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
-        stage: str,
-        due: str,
-        added: list[str],
-        thread: list[str],
+        self, to: Recipient, doc: DocumentRef, *, stage: str, due: str, added: list[str]
     ) -> Message:
         """Tells an assignee whose task is overdue who else may now decide."""
-        return self._about_document(
-            "escalated",
-            ("Đã chuyển cấp trên", "Escalated"),
-            to=to,
-            name=name,
-            language=language,
-            code=code,
-            title=title,
-            thread=thread,
-            version=version,
-            stage=stage,
-            due=due,
-            added=added,
-        )
+        word = _word(to, "Đã chuyển cấp trên", "Escalated")
+        return self._about("escalated", to, doc, word, stage=stage, due=due, added=added)
 
     def decision_code(
-        self,
-        *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        version: int,
-        stage: str,
-        one_time_code: str,
-        attempts: int,
-        thread: list[str],
+        self, to: Recipient, doc: DocumentRef, *, stage: str, one_time_code: str, attempts: int
     ) -> Message:
         """The one-time code a stage with `require_code` asks for before a decision counts.
 
         It travels apart from the task mail, so that a scanner which follows (or submits)
         the task mail's links cannot decide on its own.
         """
-        return self._about_document(
+        return self._about(
             "decision_code",
-            ("Mã xác nhận", "Confirmation code"),
-            to=to,
-            name=name,
-            language=language,
-            code=code,
-            title=title,
-            thread=thread,
-            version=version,
+            to,
+            doc,
+            _word(to, "Mã xác nhận", "Confirmation code"),
             stage=stage,
             one_time_code=one_time_code,
             attempts=attempts,
@@ -513,31 +315,22 @@ class MailComposer:
 
     def bounced(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
-        title: str,
-        recipient: str,
-        recipient_name: str,
+        recipient: Recipient,
         status: str,
         diagnostic: str,
         status_url: str,
-        thread: list[str],
     ) -> Message:
         """Tells the author that an approver's task mail came back undelivered."""
-        return self._about_document(
+        return self._about(
             "bounced",
-            ("Thư không đến được", "Undeliverable"),
-            to=to,
-            name=name,
-            language=language,
-            code=code,
-            title=title,
-            thread=thread,
-            recipient=recipient,
-            recipient_name=recipient_name,
+            to,
+            doc,
+            _word(to, "Thư không đến được", "Undeliverable"),
+            recipient=recipient.address,
+            recipient_name=recipient.name,
             status=status,
             diagnostic=diagnostic,
             status_url=status_url,
@@ -545,33 +338,29 @@ class MailComposer:
 
     def issued(
         self,
+        to: Recipient,
+        doc: DocumentRef,
         *,
-        to: str,
-        name: str,
-        language: str,
-        code: str,
         number: str,
-        title: str,
         summary: str,
         issue_date: str,
         signer: str,
         files: list[Attachment],
-        thread: list[str],
     ) -> Message:
         """The issued document, as distributed (nơi nhận) and sent back to its author."""
-        en = language == "en"
-        word = "Issued" if en else "Ban hành"
-        body = self._render(
+        return self._about(
             "issued",
-            language,
-            name=name,
-            code=code,
+            to,
+            doc,
+            f"{_word(to, 'Ban hành', 'Issued')} {number}",
+            attachments=files,
             number=number,
-            title=title,
             summary=summary,
             issue_date=issue_date,
             signer=signer,
             files=[f.name for f in files],
         )
-        subject = f"[{code}] {word} {number}: {title}"
-        return self._threaded(to, name, language, subject, body, thread, files)
+
+
+def _word(to: Recipient, vi: str, en: str) -> str:
+    return en if to.en else vi

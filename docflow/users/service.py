@@ -11,16 +11,9 @@ from tortoise.transactions import in_transaction
 from docflow.clock import Clock
 from docflow.errors import DocflowError, NotFoundError
 from docflow.users.models import User
-from docflow.workflow.definitions import ROLE_PATTERN
+from docflow.users.roles import role_name
 
 LANGUAGES = ("vi", "en")
-
-
-def _role_name(role: str) -> str:
-    role = role.strip()
-    if not ROLE_PATTERN.fullmatch(role):
-        raise DocflowError(f"not a role name: {role!r} (lowercase letters, digits, '.', '-', '_')")
-    return role
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ class UserService:
             raise DocflowError(f"not an e-mail address: {email!r}")
         if language not in LANGUAGES:
             raise DocflowError(f"language must be one of {LANGUAGES}")
-        roles = [_role_name(r) for r in roles]
+        roles = [role_name(r) for r in roles]
         try:
             user = await User.create(
                 email=email,
@@ -66,7 +59,7 @@ class UserService:
 
     async def add_role(self, email: str, role: str) -> UserView:
         """Give a user a role (nothing changes when they hold it already)."""
-        role = _role_name(role)
+        role = role_name(role)
         return await self._change_roles(email, lambda roles: roles | {role})
 
     async def remove_role(self, email: str, role: str) -> UserView:

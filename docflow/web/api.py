@@ -9,8 +9,6 @@ from aiohttp import web
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
-from docflow.workflow.engine import audit_view
-from docflow.workflow.models import AuditEvent
 
 routes = web.RouteTableDef()
 
@@ -53,7 +51,7 @@ async def get_document(request: web.Request) -> web.Response:
     view = await services.documents.view(request.match_info["code"])
     doc = await services.documents.by_code(view["code"])
     assert doc is not None
-    view.update(await services.engine.view(doc))
+    view.update(await services.views.document(doc))
     view["deliveries_failed"] = await services.bounces.failures(doc.code)
     return web.json_response(view)
 
@@ -64,14 +62,14 @@ async def get_audit(request: web.Request) -> web.Response:
     doc = await services.documents.by_code(request.match_info["code"])
     if doc is None:
         raise NotFoundError(f"no document {request.match_info['code']}")
-    events = await AuditEvent.filter(document=doc).order_by("id")
-    return web.json_response({"items": [audit_view(e) for e in events], "next": None})
+    events = await services.journal.events(doc.id)
+    return web.json_response({"items": events, "next": None})
 
 
 @routes.get("/api/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    items = await services.engine.tasks(
+    items = await services.views.tasks(
         assignee=request.query.get("assignee"),
         state=request.query.get("state"),
         overdue=request.query.get("overdue") in ("1", "true", "yes"),

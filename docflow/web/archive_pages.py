@@ -28,8 +28,6 @@ from docflow.users.accounts import Principal
 from docflow.web.auth import require_searcher
 from docflow.web.keys import SERVICES
 from docflow.web.search_params import query_string, search_query
-from docflow.workflow.engine import audit_view
-from docflow.workflow.models import AuditEvent
 
 routes = web.RouteTableDef()
 EXPORT_MAX = 5000  # rows in one export
@@ -153,7 +151,6 @@ async def record_page(request: web.Request) -> web.Response:
     lang = _lang(principal)
     view = await services.archive.view(record.id)
     doc = await services.documents.view(view["code"])
-    events = await AuditEvent.filter(document_id=record.document_id).order_by("id")
     context: dict[str, Any] = {
         "lang": lang,
         "t": TEXT[lang],
@@ -161,8 +158,8 @@ async def record_page(request: web.Request) -> web.Response:
         "csrf": csrf,
         "r": view,
         "doc": doc,
-        "audit": [audit_view(e) for e in events],
-        "local": lambda iso: services.engine.local_time(datetime.fromisoformat(iso)),
+        "audit": await services.journal.events(record.document_id),
+        "local": lambda iso: services.mailer.local_time(datetime.fromisoformat(iso)),
     }
     return aiohttp_jinja2.render_template("archive_record.html", request, context)
 

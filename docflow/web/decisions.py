@@ -12,10 +12,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from docflow.notify.mails import size_label
+from docflow.notify.labels import DECISION_WORDS, size_label
 from docflow.storage.filenames import content_disposition
 from docflow.web.keys import SERVICES
-from docflow.workflow.engine import DECISION_WORDS
 from docflow.workflow.links import LinkProblem
 from docflow.workflow.models import TaskState
 from docflow.workflow.queries import decided_tasks
@@ -155,7 +154,7 @@ async def show(request: web.Request) -> web.Response:
     lang = link.recipient.language if link.recipient.language in TEXT else "vi"
     t = TEXT[lang]
     version_files = await services.documents.files_with_text(doc.id, task.version_number)
-    workflow = services.engine.workflow_of(doc)
+    workflow = services.stages.workflow_of(doc)
     stage = workflow.stages[task.stage_index]
     files = [
         {**f, "role_label": t[f["role"]], "size_label": size_label(f["size"])}
@@ -171,10 +170,10 @@ async def show(request: web.Request) -> web.Response:
             "task": task,
             "stage_name": stage.name(lang),
             "author_name": doc.author.name,
-            "due": services.engine.local_time(task.due_at) if task.due_at else "—",
+            "due": services.mailer.local_time(task.due_at) if task.due_at else "—",
             "files": files,
             "main_text": files[0].get("text") if files else None,
-            "history": await _history(doc.id, lang, services.engine.local_time),
+            "history": await _history(doc.id, lang, services.mailer.local_time),
             "actions": link.actions.split(","),
             "needs_code": stage.require_code and task.code_hash is not None,
             "csrf": services.links.csrf(token),
@@ -208,7 +207,7 @@ async def decide(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="Yêu cầu không hợp lệ (CSRF) / Invalid request (CSRF)")
     action = str(form.get("action", ""))
     try:
-        result = await services.engine.decide(
+        result = await services.decisions.by_link(
             token, action, str(form.get("comment", "")), code=str(form.get("code", ""))
         )
     except LinkProblem as problem:
@@ -235,7 +234,7 @@ async def renew(request: web.Request) -> web.Response:
     form = await request.post()
     if not services.links.csrf_ok(token, str(form.get("csrf", ""))):
         raise web.HTTPForbidden(text="Yêu cầu không hợp lệ (CSRF) / Invalid request (CSRF)")
-    lang = await services.engine.renew(token)
+    lang = await services.decisions.renew(token)
     if lang is None:
         return _problem_page(request, LinkProblem("unknown"), token)
     return aiohttp_jinja2.render_template(

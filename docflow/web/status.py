@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from docflow.errors import NotFoundError
-from docflow.notify.mails import MAIL_KINDS, STATUS_NAMES, size_label
+from docflow.notify.labels import MAIL_KINDS, STATUS_NAMES, size_label
 from docflow.web.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ async def status_page(request: web.Request) -> dict[str, Any]:
     vi, en = STATUS_NAMES.get(doc["status"], (doc["status"], doc["status"]))
 
     def local_time(iso: str) -> str:
-        return services.engine.local_time(datetime.fromisoformat(iso))
+        return services.mailer.local_time(datetime.fromisoformat(iso))
 
     workflow = services.workflows.by_key.get(doc["workflow"])
     found = await services.documents.by_code(code)
@@ -41,8 +41,8 @@ async def status_page(request: web.Request) -> dict[str, Any]:
         "local_time": local_time,
         "workflow_vi": workflow.name("vi") if workflow else doc["workflow"],
         "workflow_en": workflow.name("en") if workflow else doc["workflow"],
-        "stage_vi": services.engine.stage_name(found, "vi") if found else None,
-        "stage_en": services.engine.stage_name(found, "en") if found else None,
+        "stage_vi": services.stages.stage_name(found, "vi") if found else None,
+        "stage_en": services.stages.stage_name(found, "en") if found else None,
         "failures": await services.bounces.failures(code),
         "mail_kinds": MAIL_KINDS,
     }

@@ -1,4 +1,4 @@
-"""Tasks, decision links and the audit trail."""
+"""Tasks, decision links and delegations."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class Task(Model):
     last_reminded_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
     # stages with require_code: a keyed hash of the code mailed separately, and the
-    # guesses spent on it (see WorkflowEngine.decide)
+    # guesses spent on it (see workflow.decisions)
     code_hash = fields.CharField(max_length=64, null=True)
     code_attempts = fields.IntField(default=0)
 
@@ -85,27 +85,6 @@ class LinkToken(Model):
 
     class Meta:
         table = "link_tokens"
-
-
-class AuditEvent(Model):
-    """Who did what to a document, when, from where (link, mail or CLI)."""
-
-    id = fields.IntField(primary_key=True)
-    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
-        "docflow.Document", related_name="audit", on_delete=fields.RESTRICT
-    )
-    document_id: int
-    at = fields.DatetimeField()
-    actor = fields.CharField(max_length=320)
-    on_behalf_of = fields.CharField(max_length=320, null=True)
-    action = fields.CharField(max_length=40)
-    source = fields.CharField(max_length=10)  # mail | link | cli | system
-    version_number = fields.IntField(null=True)
-    stage_key = fields.CharField(max_length=100, null=True)
-    detail: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
-
-    class Meta:
-        table = "audit_events"
 
 
 class Delegation(Model):

@@ -31,14 +31,17 @@ from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
 from docflow.db.outage import unavailable
+from docflow.documents.journal import Journal
 from docflow.documents.models import Document
 from docflow.notify.mails import MailComposer
+from docflow.notify.message import Recipient
 from docflow.notify.outbox import Outbox
+from docflow.notify.threaded import ThreadedMailer
 from docflow.users.models import User
 from docflow.workflow.definitions import Stage
-from docflow.workflow.engine import WorkflowEngine
 from docflow.workflow.links import Links
 from docflow.workflow.models import Task, TaskState
+from docflow.workflow.stages import Stages
 
 log = logging.getLogger("docflow.reminders")
 
@@ -49,15 +52,19 @@ class Reminders:
     def __init__(
         self,
         clock: Clock,
-        engine: WorkflowEngine,
+        stages: Stages,
         links: Links,
         composer: MailComposer,
+        mailer: ThreadedMailer,
+        journal: Journal,
         outbox: Outbox,
     ) -> None:
         self.clock = clock
-        self.engine = engine
+        self.stages = stages
         self.links = links
         self.composer = composer
+        self.mailer = mailer
+        self.journal = journal
         self.outbox = outbox
 
     async def sweep(self) -> tuple[int, int]:
@@ -111,13 +118,13 @@ class Reminders:
             if doc_id in busy:
                 continue
             try:
-                filled += await self.engine.fill_stage(doc_id)
+                filled += await self.stages.fill(doc_id)
             except Exception:
                 log.exception("could not assign a waiting stage", extra={"document_id": doc_id})
         return filled
 
     def _stage(self, doc: Document, index: int) -> Stage | None:
-        stages = self.engine.workflow_of(doc).stages
+        stages = self.stages.workflow_of(doc).stages
         return stages[index] if 0 <= index < len(stages) else None  # the file may have changed
 
     async def _remind(
@@ -142,20 +149,15 @@ class Reminders:
             urls = await self.links.issue(conn, task)
             due = task.due_at or now
             msg = self.composer.reminder(
-                to=user.email,
-                name=user.name,
-                language=user.language,
-                code=doc.code,
-                title=doc.title,
-                version=task.version_number,
+                Recipient.of(user),
+                await self.mailer.ref(conn, doc, task.version_number),
                 stage=stage.name(user.language).lower(),
-                due=self.engine.local_time(due),
+                due=self.mailer.local_time(due),
                 overdue=due <= now,
                 urls=urls,
-                thread=await self.engine.thread(conn, doc),
             )
-            await self.engine.send(conn, doc, msg, "reminder")
-            await self.engine.audit(
+            await self.mailer.send(conn, doc, msg, "reminder")
+            await self.journal.record(
                 conn,
                 doc,
                 "docflow",
@@ -169,7 +171,7 @@ class Reminders:
 
     async def _escalate(self, doc: Document, task_id: int, stage: Stage, now: datetime) -> bool:
         async with in_transaction() as conn:
-            # the document's row first, as `WorkflowEngine.decide` takes it: a decision that
+            # the document's row first, as a decision takes it (workflow.decisions): a decision that
             # closes the stage and an escalation adding to it (or two escalations of one
             # document, each adding the same target) must not interleave
             await Document.filter(id=doc.id).select_for_update().using_db(conn).get()
@@ -185,7 +187,7 @@ class Reminders:
             task = await Task.filter(id=task_id).using_db(conn).prefetch_related("assignee").get()
             await doc.fetch_related("author", using_db=conn)
             targets, added = await self._add_targets(conn, doc, task, stage, now)
-            await self.engine.audit(
+            await self.journal.record(
                 conn,
                 doc,
                 "docflow",
@@ -203,18 +205,13 @@ class Reminders:
                 return True
             user = task.assignee
             msg = self.composer.escalated(
-                to=user.email,
-                name=user.name,
-                language=user.language,
-                code=doc.code,
-                title=doc.title,
-                version=task.version_number,
+                Recipient.of(user),
+                await self.mailer.ref(conn, doc, task.version_number),
                 stage=stage.name(user.language).lower(),
-                due=self.engine.local_time(task.due_at or now),
+                due=self.mailer.local_time(task.due_at or now),
                 added=[f"{u.name} <{u.email}>" for u in targets],
-                thread=await self.engine.thread(conn, doc),
             )
-            await self.engine.send(conn, doc, msg, "escalated")
+            await self.mailer.send(conn, doc, msg, "escalated")
         return True
 
     async def _add_targets(
@@ -226,7 +223,7 @@ class Reminders:
         counts it once, whoever decides first. A target who already holds a seat of this
         stage decides there and is not added; delegations in force route the new task.
         """
-        resolved = await self.engine.resolve(
+        resolved = await self.stages.resolve(
             conn, dataclasses.replace(stage, assignees=stage.escalate_to)
         )
         targets = [u for u in resolved if u.id != task.assignee.id]
@@ -244,7 +241,7 @@ class Reminders:
         ):
             busy |= {row["assignee_id"], row["on_behalf_of_id"]}
         added = [u for u in targets if u.id not in busy]
-        await self.engine.assign(
+        await self.stages.assign(
             conn, doc, stage, task.stage_index, task.version_number, added, escalated_from=task
         )
         return targets, added

@@ -12,9 +12,9 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from docflow.documents.models import AuditEvent
 from docflow.intake.models import InboundMessage
 from docflow.notify.models import DeliveryFailure, OutboxMessage
-from docflow.workflow.models import AuditEvent
 from tests.conftest import Stack, wait_for
 from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from docflow.workflow.models import AuditEvent, Task
+from docflow.documents.models import AuditEvent
+from docflow.workflow.models import Task
 from tests.conftest import PACKAGE_ROOT, Relay, Stack, make_settings, wait_for
 from tests.integration.test_spine_mail import draft
 from tests.integration.test_workflow_links import (

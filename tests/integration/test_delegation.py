@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docflow.workflow.models import AuditEvent
+from docflow.documents.models import AuditEvent
 from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import draft
 from tests.integration.test_workflow_links import (
@@ -21,7 +21,7 @@ async def test_tasks_go_to_the_delegate_only_inside_the_window(clocked: ClockedS
     await people(stack)
     await stack.add_user(DEPUTY, "Phạm Văn Khoa")
     now = stack.clock.now()
-    await stack.services.engine.delegations.add(REVIEWER, DEPUTY, now + DAY, now + 3 * DAY, "KT")
+    await stack.services.delegations.add(REVIEWER, DEPUTY, now + DAY, now + 3 * DAY, "KT")
 
     await stack.send(draft("Văn bản trước thời gian ủy quyền"))
     await task_mails(stack, REVIEWER, 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email.message import EmailMessage
 
-from docflow.workflow.models import AuditEvent
+from docflow.documents.models import AuditEvent
 from tests.conftest import Stack
 from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft
@@ -98,7 +98,7 @@ async def test_escalation_follows_the_targets_delegation(clocked: ClockedStack) 
     _code, _a_mail, b_mail = await plan_under_review(clocked)
     await clocked.add_user(STANDIN, "Đỗ Thị Thảo")
     now = clocked.clock.now()
-    await clocked.services.engine.delegations.add(DEPUTY, STANDIN, now, now + 5 * DAY, "TUQ")
+    await clocked.services.delegations.add(DEPUTY, STANDIN, now, now + 5 * DAY, "TUQ")
     await submit(clocked, links_of(b_mail)["approve"], "approve")
     clocked.clock.advance(2 * DAY + timedelta(minutes=1))
     await clocked.sweep()

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from docflow.archive.records import ArchiveRecord, ImmutableRecordError, IssuedFile
 from docflow.archive.search import SearchQuery
 from docflow.clock import FrozenClock
-from docflow.workflow.models import AuditEvent
+from docflow.documents.models import AuditEvent
 from tests import mails
 from tests.conftest import Relay, Stack, make_settings
 from tests.filebuilders import make_pdf

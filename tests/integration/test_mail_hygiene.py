@@ -112,7 +112,7 @@ async def guarded(
         DOCFLOW_TRUSTED_AUTHSERV_ID=MX,
         DOCFLOW_VERIFY_DKIM="true",
     ):
-        s.services.intake.dkim_dns = txt
+        s.services.intake.drafts.senders.dkim_dns = txt
         yield s
 
 

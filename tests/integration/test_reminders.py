@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from email.message import EmailMessage
 
-from docflow.workflow.models import AuditEvent, Task
+from docflow.documents.models import AuditEvent
+from docflow.workflow.models import Task
 from tests.conftest import Stack
 from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_spine_mail import AUTHOR, draft

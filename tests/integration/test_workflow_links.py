@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import aiohttp
 import pytest
 
-from docflow.workflow.models import AuditEvent
+from docflow.documents.models import AuditEvent
 from tests.conftest import Stack, wait_for
 from tests.integration.test_spine_mail import AUTHOR, draft
 

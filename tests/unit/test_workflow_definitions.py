@@ -9,14 +9,8 @@ import pytest
 
 from docflow.config import PACKAGE_ROOT, load_settings
 from docflow.errors import SettingsError
-from docflow.workflow.definitions import (
-    Assignee,
-    Quorum,
-    check_workflows,
-    format_duration,
-    load_workflows,
-    parse_duration,
-)
+from docflow.workflow.definitions import Assignee, Quorum, format_duration, parse_duration
+from docflow.workflow.loader import check_workflows, load_workflows
 
 SHIPPED = PACKAGE_ROOT / "config" / "workflows"
 REGISTERS = ("CV", "KH", "MAT", "QD", "VB")

@@ -1,0 +1,230 @@
+"""Deciding a task: by a personal link (with the stage's one-time code when it asks for
+one), by an administrator for the assignee (`docflow task decide`), and renewing an
+expired link.
+
+Concurrent decisions on one document serialise on the document's row
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one write transaction at a time);
+the outbox is poked only after the decision commits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from docflow.clock import Clock
+from docflow.documents.journal import Journal
+from docflow.documents.models import Document
+from docflow.errors import DocflowError
+from docflow.notify.outbox import Outbox
+from docflow.users.models import User
+from docflow.workflow import queries
+from docflow.workflow.links import (
+    APPROVE,
+    CHANGES,
+    CODE_ATTEMPTS,
+    REJECT,
+    LinkProblem,
+    Links,
+    token_hash,
+)
+from docflow.workflow.models import LinkToken, Task, TaskState
+from docflow.workflow.notices import Notices
+from docflow.workflow.stages import Stages
+
+log = logging.getLogger("docflow.workflow")
+DECISION_STATE = {
+    APPROVE: TaskState.APPROVED,
+    CHANGES: TaskState.CHANGES_REQUESTED,
+    REJECT: TaskState.REJECTED,
+}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    code: str
+    decision: str
+    status: str  # the document's status afterwards
+    language: str  # the decider's, for the page that answers them
+
+
+class Decisions:
+    """Records decisions on open tasks, each exactly once, and what follows from them."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        stages: Stages,
+        notices: Notices,
+        links: Links,
+        journal: Journal,
+        outbox: Outbox,
+    ) -> None:
+        self.clock = clock
+        self.stages = stages
+        self.notices = notices
+        self.links = links
+        self.journal = journal
+        self.outbox = outbox
+
+    async def by_link(
+        self,
+        token: str,
+        action: str,
+        comment: str,
+        code: str | None = None,
+        source: str = "link",
+    ) -> DecisionResult:
+        """Act on a decision link, once. LinkProblem says why a link cannot act.
+
+        On a stage with `require_code`, `code` must be the one mailed separately; a wrong
+        guess is counted (and committed) before LinkProblem("bad_code") is raised.
+        """
+        queued = self.outbox.queued
+        async with in_transaction() as conn:
+            await queries.lock_document_of_link(conn, token_hash(token))  # orders decisions
+            link = await self.links.find(token, conn)  # read once the document is ours
+            doc = link.task.document
+            if action not in link.actions.split(","):
+                raise LinkProblem("wrong_action", link)
+            problem = await self._code_problem(conn, doc, link.task, code)
+            if problem is None:
+                await self._spend(conn, link)
+                task = await self._decide(
+                    conn, doc, link.task, link.recipient.email, action, comment, source
+                )
+        if problem is not None:
+            raise LinkProblem(problem, link)
+        if self.outbox.queued != queued:  # mail from this decision (or another meanwhile)
+            self.outbox.poke()
+        return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
+
+    async def by_admin(
+        self, task_id: int, action: str, comment: str, entered_by: str
+    ) -> DecisionResult:
+        """A decision entered by an administrator (`docflow task decide`), e.g. one given
+        on paper or by telephone: recorded as the assignee's, with who entered it."""
+        if action not in DECISION_STATE:
+            raise DocflowError(f"action must be one of {', '.join(DECISION_STATE)}")
+        async with in_transaction() as conn:
+            found = await Task.filter(id=task_id).using_db(conn).first()
+            if found is None:
+                raise DocflowError(f"no task {task_id}")
+            doc = (
+                await Document.filter(id=found.document_id).select_for_update().using_db(conn).get()
+            )
+            await doc.fetch_related("author", using_db=conn)
+            task = await Task.filter(id=task_id).using_db(conn).select_related("assignee").get()
+            if task.state != TaskState.OPEN:
+                raise DocflowError(f"task {task_id} is {task.state}, not open")
+            await self._decide(
+                conn,
+                doc,
+                task,
+                task.assignee.email,
+                action,
+                comment,
+                "cli",
+                {"entered_by": entered_by},
+            )
+        self.outbox.poke()
+        return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
+
+    async def renew(self, token: str) -> str | None:
+        """Mail fresh links for the open task an expired link belonged to; its language."""
+        async with in_transaction() as conn:
+            link = await LinkToken.filter(token_hash=token_hash(token)).using_db(conn).first()
+            if link is None:
+                return None
+            await link.fetch_related("task", "recipient", using_db=conn)
+            task = link.task
+            if task.state != TaskState.OPEN:
+                return None
+            await task.fetch_related("document", using_db=conn)
+            doc = task.document
+            await doc.fetch_related("author", using_db=conn)
+            stage = self.stages.workflow_of(doc).stages[task.stage_index]
+            files = await self.journal.files(conn, doc, task.version_number)
+            due = task.due_at or self.clock.now()
+            await self.notices.task(conn, doc, task, link.recipient, stage, due, files)
+            await self.journal.record(
+                conn,
+                doc,
+                link.recipient.email,
+                "link_renewed",
+                "link",
+                task.version_number,
+                task.stage_key,
+            )
+        self.outbox.poke()
+        return str(link.recipient.language)
+
+    async def _code_problem(
+        self, conn: BaseDBAsyncClient, doc: Document, task: Task, code: str | None
+    ) -> str | None:
+        """Why the one-time code does not let the decision count, if the stage wants one.
+
+        A missing code spends no guess (a scanner submitting the form empty must not lock
+        the approver out); each wrong one does, and the fifth locks the code.
+        """
+        stage = self.stages.workflow_of(doc).stages[task.stage_index]
+        if not stage.require_code or task.code_hash is None:
+            return None
+        if task.code_attempts >= CODE_ATTEMPTS:
+            return "code_locked"
+        if not code or not code.strip():
+            return "code_missing"
+        if hmac.compare_digest(self.links.code_digest(task.id, code), task.code_hash):
+            return None
+        await Task.filter(id=task.id).using_db(conn).update(code_attempts=F("code_attempts") + 1)
+        task.code_attempts += 1
+        return "code_locked" if task.code_attempts >= CODE_ATTEMPTS else "bad_code"
+
+    async def _spend(self, conn: BaseDBAsyncClient, link: LinkToken) -> None:
+        """A link acts once: the first to mark it used wins, a second use is refused."""
+        claimed = (
+            await LinkToken.filter(id=link.id, used_at__isnull=True)
+            .using_db(conn)
+            .update(used_at=self.clock.now())
+        )
+        if claimed != 1:
+            raise LinkProblem("used", link)
+
+    async def _decide(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        task: Task,
+        actor: str,
+        action: str,
+        comment: str,
+        source: str,
+        detail: dict[str, object] | None = None,
+    ) -> Task:
+        """One decision on an open task, with its audit event and what follows."""
+        task.state = DECISION_STATE[action]
+        task.decided_at = self.clock.now()
+        task.comment = comment.strip()[:10000]
+        await task.save(using_db=conn, update_fields=["state", "decided_at", "comment"])
+        principal = None
+        if task.on_behalf_of_id is not None:
+            principal = await User.get(id=task.on_behalf_of_id, using_db=conn)
+        await self.journal.record(
+            conn,
+            doc,
+            actor,
+            f"decision:{task.state}",
+            source,
+            task.version_number,
+            task.stage_key,
+            {"comment": task.comment, "capacity": task.capacity, **(detail or {})},
+            on_behalf_of=principal.email if principal else None,
+        )
+        await self.stages.after_decision(conn, doc, task)
+        log.info("decision", extra={"code": doc.code, "decision": task.state, "actor": actor})
+        return task
