@@ -20,13 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aioimaplib
 import asyncpg
 import pytest
 
 from docflow.clock import Clock
 from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
 from docflow.intake.imap import ImapIntake
-from docflow.intake.imap_client import ImapSession
+from docflow.intake.imap_client import ImapSession, _Client
 from docflow.intake.models import ImapMessage, InboundMessage
 from tests import mails
 from tests.conftest import PG_ADMIN_URL, Relay, Stack, _truncate_pg, make_settings, wait_for
@@ -49,6 +50,9 @@ from tests.system.test_mailstack import Spawn
 MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(20)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
+# what two sessions of one mailbox may hear differently: \Recent (the first session's
+# only) and Dovecot's timings ("Select completed (0.001 + 0.000 secs).")
+VARIES = re.compile(rb" ?\\Recent|^\d+ RECENT$| \([0-9.+ ]+ secs\)")
 
 
 @pytest.fixture(scope="module")
@@ -578,3 +582,46 @@ async def test_the_reader_goes_on_while_database_connections_are_terminated(
     log = server.log_tail(1_000_000)
     assert "imap message not stored" not in log and "released back to the pool" not in log
     assert "database reachable again" in log  # the restart was noticed, and its end
+
+
+async def _conversation(client_class: type[Any], stack: Mailstack, box: str) -> list[Any]:
+    """The commands docflow's reader sends, through `client_class`, and what came back
+    (tags, which differ per client, left out)."""
+    client = client_class(host="127.0.0.1", port=stack.imap_port, timeout=10)
+    await client.wait_hello_from_server()
+    said: list[Any] = [sorted(client.protocol.capabilities)]
+
+    def heard(response: Any) -> None:
+        lines = [bytes(x) if isinstance(x, bytes | bytearray) else str(x) for x in response.lines]
+        lines = [VARIES.sub(b"", x) if isinstance(x, bytes) else x for x in lines]
+        said.append((response.result, lines))
+
+    heard(await client.login(box, stack.password))
+    heard(await client.select("INBOX"))
+    heard(await client.uid_search("ALL"))
+    heard(await client.uid("fetch", "1:*", "(UID FLAGS RFC822.SIZE)"))
+    heard(await client.uid("fetch", "1", "(BODY.PEEK[])"))
+    idle = await client.idle_start(timeout=5)
+    await asyncio.sleep(0.2)
+    client.idle_done()
+    heard(await asyncio.wait_for(idle, 5))
+    heard(await client.logout())
+    return said
+
+
+async def test_the_overridden_imap_client_hears_exactly_what_aioimaplibs_own_does(
+    mailstack: Mailstack, box: str
+) -> None:
+    """A guard of `imap_client._Client` (its own `create_client` and protocol class, copied
+    from aioimaplib's to note when the server last spoke): the same conversation with the
+    same mailbox gives the same answers through it as through aioimaplib's IMAP4."""
+    for n in range(2):
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, f"Dự thảo {n}"))
+    ours = await _conversation(_Client, mailstack, box)
+    theirs = await _conversation(aioimaplib.IMAP4, mailstack, box)
+    assert ours == theirs
+    assert any(b"Content-Type: multipart/mixed" in line for _, lines in ours[5:6] for line in lines)
+    client = _Client(host="127.0.0.1", port=mailstack.imap_port, timeout=10)
+    await client.wait_hello_from_server()
+    assert client.protocol.received_at > 0  # what the override is for
+    await client.logout()
