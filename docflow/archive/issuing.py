@@ -116,7 +116,7 @@ class Issuer:
         )
         date_text = local.strftime("%d/%m/%Y")
         files, stamp_problem = await self._files(conn, record, version, number, date_text)
-        await self.stages.set_status(conn, doc, "issued")
+        await self.stages.set_status(conn, doc, "issued", at=now)
         detail: dict[str, object] = {
             "number": number,
             "register": register.key,

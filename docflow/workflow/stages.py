@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -304,11 +305,17 @@ class Stages:
     # --- status ----------------------------------------------------------------------------
 
     async def set_status(
-        self, conn: BaseDBAsyncClient, doc: Document, status: str, stage_index: int | None = None
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        status: str,
+        stage_index: int | None = None,
+        at: datetime | None = None,
     ) -> None:
         """The one place a document's status changes. In review it is at `stage_index`;
-        out of review it has no stage; changes_requested keeps the stage it was in."""
-        doc.status, doc.updated_at = status, self.clock.now()
+        out of review it has no stage; changes_requested keeps the stage it was in. `at`:
+        when, if the caller has recorded the time elsewhere too (an issue date)."""
+        doc.status, doc.updated_at = status, at or self.clock.now()
         if status == "in_review":
             doc.stage_index = stage_index
         elif status in OUT_OF_REVIEW:
