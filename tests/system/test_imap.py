@@ -47,7 +47,7 @@ from tests.system.conftest import (
 from tests.system.test_database_outage import postgresql_stopped, terminate_connections
 from tests.system.test_mailstack import Spawn
 
-MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(20)]  # one a test: fresh, empty
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(24)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
 # what two sessions of one mailbox may hear differently: \Recent (the first session's
