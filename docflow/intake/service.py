@@ -104,7 +104,7 @@ class IntakeService:
         """
         now = self.clock.now()
         entry = await self.spool.write(raw, now)
-        return await self._record_or_remove(
+        return await self._insert_or_remove(
             entry, _Envelope(now, mail_from, rcpt_tos, source), queue, also
         )
 
@@ -114,11 +114,11 @@ class IntakeService:
         """The same for a message streamed to the spool while it arrived."""
         now = self.clock.now()
         entry = await asyncio.to_thread(writer.finish_sync, now)
-        return await self._record_or_remove(
+        return await self._insert_or_remove(
             entry, _Envelope(now, mail_from, rcpt_tos, source), True, None
         )
 
-    async def _record_or_remove(
+    async def _insert_or_remove(
         self, entry: SpoolEntry, envelope: _Envelope, queue: bool, also: Recorder | None
     ) -> int:
         """Record the spooled message; if that fails, it was never received: remove it.
@@ -129,7 +129,7 @@ class IntakeService:
         and sends again; a second copy of a stored message is a duplicate.
         """
         try:
-            return await self._record(entry, envelope, queue, also)
+            return await self._insert(entry, envelope, queue, also)
         except Exception as e:
             if unavailable(e):
                 self.database.failed(e, "intake.receive")
@@ -148,9 +148,10 @@ class IntakeService:
                 await asyncio.to_thread(self.spool.remove, name)
             self._unsure.discard(name)
 
-    async def _record(
+    async def _insert(
         self, entry: SpoolEntry, envelope: _Envelope, queue: bool, also: Recorder | None
     ) -> int:
+        """The pending row of a spooled message (with the caller's own, in one transaction)."""
         fields: dict[str, Any] = {
             "spool_name": entry.name,
             "sha256": entry.sha256,
