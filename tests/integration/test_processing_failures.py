@@ -59,7 +59,7 @@ async def test_storage_failure_before_the_reply_answers_451_and_keeps_nothing(
     async def database_down(*args: object, **kwargs: object) -> int:
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(stack.services.intake, "_record", database_down)
+    monkeypatch.setattr(stack.services.intake, "_insert", database_down)
     message = draft("Văn bản khi cơ sở dữ liệu lỗi")
     with pytest.raises(aiosmtplib.SMTPDataError) as refused:
         await stack.send(message)
