@@ -103,6 +103,8 @@ async def test_a_task_mail_that_bounces_is_failed_on_the_document_and_told_to_th
     await bounce(stack, dsn(verp, REVIEWER, str(mail["Message-ID"])), verp)
 
     [notice] = await wait_for(lambda: _async(told_author(stack)), what="the author told")
+    # the author is told from the bounce's own transaction; the inbound row is marked after it
+    await wait_for(lambda: _bounces_done(1), what="the bounce recorded")
     doc = await stack.document(code)
     [failed] = doc["deliveries_failed"]
     assert (failed["to"], failed["kind"], failed["status"], failed["source"]) == (
