@@ -51,6 +51,18 @@ class ArchiveService:
             raise NotFoundError(f"no archive record {text}")
         return record
 
+    async def issue_of(self, document_id: int) -> dict[str, Any]:
+        """What a document's JSON says of its issuing (SPEC): number, time and record, or
+        nulls before it is issued."""
+        record = await ArchiveRecord.get_or_none(document_id=document_id)
+        if record is None:
+            return {"number": None, "issued_at": None, "record": None}
+        return {
+            "number": record.number,
+            "issued_at": record.issued_at.isoformat(),
+            "record": record.id,
+        }
+
     async def view(self, key: str | int) -> dict[str, Any]:
         record = await self.find(key)
         files = await IssuedFile.filter(record=record).order_by("position")

@@ -52,6 +52,7 @@ async def get_document(request: web.Request) -> web.Response:
     doc = await services.documents.by_code(view["code"])
     assert doc is not None
     view.update(await services.views.document(doc))
+    view.update(await services.archive.issue_of(doc.id))
     view["deliveries_failed"] = await services.bounces.failures(doc.code)
     return web.json_response(view)
 

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from docflow.errors import InvalidRequestError
+from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import content_disposition
-from docflow.web.keys import SERVICES
+from docflow.web.keys import PRINCIPAL, SERVICES
 from docflow.web.search_params import query_string, search_query
 
 routes = web.RouteTableDef()
+
+
+def _hide_confidential(request: web.Request, confidential: bool, what: str) -> None:
+    """Confidential registers are for admins: to any other token they do not exist (404, as
+    the archive pages answer), so a token cannot even learn that a number was given."""
+    if confidential and not request[PRINCIPAL].is_admin:
+        raise NotFoundError(f"no {what}")
 
 
 @routes.get("/api/v1/archive/{record}")
 async def get_record(request: web.Request) -> web.Response:
     """A record by id or tracking code (numbers hold a slash: find them by search)."""
     view = await request.app[SERVICES].archive.view(request.match_info["record"])
+    _hide_confidential(
+        request, view["confidential"], f"archive record {request.match_info['record']}"
+    )
     return web.json_response(view)
 
 
@@ -26,7 +36,11 @@ async def download_issued(request: web.Request) -> web.StreamResponse:
         position = int(request.match_info["position"])
     except ValueError:
         raise InvalidRequestError("position must be a whole number") from None
-    f = await services.archive.file(request.match_info["record"], position)
+    record = await services.archive.find(request.match_info["record"])
+    _hide_confidential(
+        request, record.confidential, f"archive record {request.match_info['record']}"
+    )
+    f = await services.archive.file(record.id, position)
     return web.FileResponse(
         services.blobs.path_of(f.sha256),
         headers={
@@ -54,9 +68,10 @@ async def put_legal_hold(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/registers")
 async def list_registers(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"items": await request.app[SERVICES].archive.registers(), "next": None}
-    )
+    items = await request.app[SERVICES].archive.registers()
+    if not request[PRINCIPAL].is_admin:
+        items = [r for r in items if not r["confidential"]]
+    return web.json_response({"items": items, "next": None})
 
 
 @routes.get("/api/v1/registers/{register}")
@@ -64,9 +79,14 @@ async def get_register_book(request: web.Request) -> web.Response:
     year = request.query.get("year")
     if year is not None and not year.isdigit():
         raise InvalidRequestError("year must be a whole number")
-    items = await request.app[SERVICES].archive.book(
-        request.match_info["register"], int(year) if year else None
+    services = request.app[SERVICES]
+    register = services.settings.registers.get(request.match_info["register"])
+    _hide_confidential(
+        request,
+        register is not None and register.confidential,
+        f"register {request.match_info['register']!r}",
     )
+    items = await services.archive.book(request.match_info["register"], int(year) if year else None)
     return web.json_response({"items": items, "next": None})
 
 

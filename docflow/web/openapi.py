@@ -282,6 +282,17 @@ SPEC: dict[str, Any] = {
                     "sha256": {"type": "string"},
                     "text": {"type": ["string", "null"]},
                     "extract_error": {"type": ["string", "null"]},
+                    "rendition": {
+                        "description": "the PDF rendition made by LibreOffice (SPEC), or null "
+                        "for a file that is already a PDF or not a text document",
+                        "type": ["object", "null"],
+                        "properties": {
+                            "status": {"enum": ["ok", "failed", "pending"]},
+                            "pages": {"type": ["integer", "null"]},
+                            "url": {"type": ["string", "null"]},
+                            "error": {"type": ["string", "null"]},
+                        },
+                    },
                 },
             },
             "Version": {
@@ -330,6 +341,15 @@ SPEC: dict[str, Any] = {
                             "versions": {
                                 "type": "array",
                                 "items": {"$ref": "#/components/schemas/Version"},
+                            },
+                            "number": {
+                                "description": "the official number once issued",
+                                "type": ["string", "null"],
+                            },
+                            "issued_at": {"type": ["string", "null"], "format": "date-time"},
+                            "record": {
+                                "description": "the archive record's id once issued",
+                                "type": ["integer", "null"],
                             },
                             "deliveries_failed": {
                                 "description": "docflow's mail about the document that "

@@ -6,6 +6,7 @@ register KH, `{seq:02d}/KH-{org}` → 01/KH-BDT; distributed to vanthu@bandantoc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -26,6 +27,7 @@ from tests import mails
 from tests.conftest import Relay, Stack, make_settings
 from tests.filebuilders import make_pdf
 from tests.integration.conftest import ClockedStack
+from tests.integration.test_accounts import ARCHIVIST
 from tests.integration.test_spine_mail import AUTHOR
 from tests.integration.test_workflow_links import SIGNER, links_of, submit, task_mails
 
@@ -91,6 +93,11 @@ async def test_signed_off_pdf_is_issued_numbered_stamped_and_distributed(stack: 
 
     status, record = await stack.api(f"/api/v1/archive/{code}")
     assert status == 200, record
+    assert (doc["number"], doc["record"], doc["issued_at"]) == (
+        "01/KH-BDT",
+        record["id"],
+        record["issued_at"],
+    ), "the document's JSON names its number and record once issued"
     assert (record["number"], record["register"], record["seq"]) == ("01/KH-BDT", "KH", 1)
     assert record["summary"].startswith("Về việc tổ chức Đại hội")
     assert record["signer"]["email"] == SIGNER and record["retention"] == "20y"
@@ -233,3 +240,32 @@ async def test_numbers_start_again_at_01_on_the_first_of_january(
     _, registers = await stack.api("/api/v1/registers")
     kh = next(r for r in registers["items"] if r["key"] == "KH")
     assert kh["years"] == {"2026": 3, "2027": 1}
+
+
+async def test_confidential_records_do_not_exist_for_archivist_tokens(stack: Stack) -> None:
+    """As on the archive pages: an archivist's token gets 404 on a confidential record, its
+    files and its register book, and does not see the register listed; admins see all."""
+    kh = stack.settings.registers["KH"]
+    stack.settings.registers["KH"] = dataclasses.replace(kh, confidential=True)
+    await office(stack)
+    await stack.add_user(ARCHIVIST, "Đỗ Thị Lưu", ["archivist"])
+    reader = await stack.services.accounts.add_token("tra cứu", ARCHIVIST)
+    code = await sign_off(stack, "[KH] Kế hoạch bảo vệ bí mật nhà nước")
+    doc = await stack.document(code)
+    assert doc["number"] == "01/KH-BDT" and doc["record"] is not None
+
+    record = doc["record"]
+    for path in (
+        f"/api/v1/archive/{code}",
+        f"/api/v1/archive/{record}",
+        f"/api/v1/archive/{record}/files/0",
+        "/api/v1/registers/KH",
+    ):
+        status, body = await stack.api(path, token=reader)
+        assert status == 404, (path, body)
+        assert "01/KH-BDT" not in str(body)
+        assert (await stack.api(path))[0] == 200, f"the admin token still reads {path}"
+    _, registers = await stack.api("/api/v1/registers", token=reader)
+    assert "KH" not in [r["key"] for r in registers["items"]]
+    _, registers = await stack.api("/api/v1/registers")
+    assert "KH" in [r["key"] for r in registers["items"]]
