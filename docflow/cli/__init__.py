@@ -6,6 +6,7 @@ from docflow.cli.archive import archive, registers
 from docflow.cli.core import main
 from docflow.cli.demo import demo
 from docflow.cli.intake import ingest, quarantine
+from docflow.cli.pki import pki
 from docflow.cli.search import reindex, search
 from docflow.cli.tasks import task
 from docflow.cli.tokens import token
@@ -21,5 +22,6 @@ main.add_command(archive)
 main.add_command(token)
 main.add_command(search)
 main.add_command(reindex)
+main.add_command(pki)
 
 __all__ = ["main"]

@@ -6,6 +6,7 @@ import getpass
 
 import click
 
+from docflow.archive.verification import verify_record
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 
 
@@ -81,3 +82,28 @@ def archive_hold(record: str, held: bool, reason: str, by: str | None) -> None:
         settings_or_exit(), lambda s: s.archive.set_hold(record, held, who, reason, "cli")
     )
     click.echo(f"{record}: legal hold {'on' if held else 'off'}")
+
+
+@archive.command("verify")
+@click.argument("record")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+def archive_verify(record: str, as_json: bool) -> None:
+    """Re-check RECORD: every issued file against its SHA-256, every signature against
+    `signing.trust_roots`. Exit status 1 on any finding."""
+    settings = settings_or_exit()
+    roots = settings.signing.trust_root_paths(settings.data_dir)
+    report = run_with_services(settings, lambda s: verify_record(s.archive, s.blobs, record, roots))
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(f"Số: {report['number']} (record {report['record']})")
+        for f in report["files"]:
+            click.echo(f"  [{f['role']}] {f['name']}: {'ok' if f['ok'] else 'FAILED'}")
+            for s in f["signatures"]:
+                state = "valid" if s["ok"] else "INVALID"
+                click.echo(f"    signature {s['field']} by {s['signer']}: {state}")
+            for p in f["problems"]:
+                click.echo(f"    {p}")
+        click.echo("ok" if report["ok"] else "FAILED")
+    if not report["ok"]:
+        raise SystemExit(1)

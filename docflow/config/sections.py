@@ -276,3 +276,25 @@ class RemindersSettings:
     sweep_seconds: float = real(
         60, env="DOCFLOW_SWEEP_SECONDS", doc="how often it runs (tests set a second or less)"
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigningSettings:
+    """`[signing]`: the keys that sign issued documents (Decree 30), and whom to trust.
+
+    Paths are relative to the working directory; empty ones fall back to the keystore
+    (`docflow pki init` writes a test organisation there)."""
+
+    keystore: str = text(doc="per-user keys and images; empty: `<data_dir>/keystore`")
+    org_certificate: str = text(doc="a PKCS#12 path or a `pkcs11:` URI; empty: the keystore's")
+    org_passphrase_file: str = text(doc="the PKCS#12 passphrase, in a file of its own")
+    org_seal_image: str = text(doc="PNG with transparency, drawn over the signer's image")
+    trust_roots: str = text(doc="CA certificate files, comma-separated; empty: the keystore's CA")
+    tsa_url: str = text(doc="an RFC 3161 time-stamping service: PAdES B-T instead of B-B")
+
+    def keystore_dir(self, data_dir: Path) -> Path:
+        return to_path(self.keystore) if self.keystore else data_dir / "keystore"
+
+    def trust_root_paths(self, data_dir: Path) -> list[Path]:
+        named = [to_path(p.strip()) for p in self.trust_roots.split(",") if p.strip()]
+        return named or [self.keystore_dir(data_dir) / "ca.pem"]

@@ -24,6 +24,7 @@ from docflow.config.sections import (
     OrgSettings,
     RelaySettings,
     RemindersSettings,
+    SigningSettings,
     SmtpSettings,
     to_level,
     to_path,
@@ -74,6 +75,7 @@ class Settings:
     imap: ImapSettings = field(default_factory=ImapSettings)
     org: OrgSettings = field(default_factory=OrgSettings)
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
     registers: dict[str, Register] = field(default_factory=dict)
 
     @property
@@ -96,6 +98,7 @@ SECTIONS: dict[str, type[Any]] = {
     "imap": ImapSettings,
     "org": OrgSettings,
     "reminders": RemindersSettings,
+    "signing": SigningSettings,
 }
 
 
@@ -172,6 +175,7 @@ def _build(raw: dict[str, Any]) -> Settings:
         imap=_imap(r, sections["imap"]),
         org=sections["org"],
         reminders=sections["reminders"],
+        signing=sections["signing"],
         registers={key: _register(key, value) for key, value in reg_raw.items()},
     )
 

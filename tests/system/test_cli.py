@@ -16,6 +16,7 @@ import click
 import pytest
 
 from docflow.config import PACKAGE_ROOT
+from docflow.storage.blobs import BlobStore
 from tests.conftest import Relay
 from tests.filebuilders import make_docx_python_docx
 from tests.system.conftest import (
@@ -355,6 +356,50 @@ async def test_register_book_and_archive_record_after_issuing_from_the_cli(
     assert shown["legal_hold"] is True
     missing = await run_cli(env, "registers", "show", "ZZ")
     assert missing.returncode != 0 and "no register 'ZZ'" in missing.stderr
+
+    # the record re-checked against its hashes; one changed byte in the store is found
+    verified = await cli_ok(env, "archive", "verify", "01/BDT-VP", "--json")
+    report = json.loads(verified.stdout)
+    assert report["ok"] is True and report["files"], report
+    store = BlobStore(Path(env["DOCFLOW_DATA_DIR"]) / "blobs")
+    blob = store.path_of(report["files"][0]["sha256"])
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    broken = await run_cli(env, "archive", "verify", "01/BDT-VP")
+    assert broken.returncode == 1, str(broken)
+    assert "FAILED" in broken.stdout and "changed: its SHA-256 is" in broken.stdout
+
+
+async def test_pki_init_makes_a_test_ca_organisation_and_a_certificate_per_signer(
+    env: dict[str, str],
+) -> None:
+    """`pki init` knows the signers from the workflows' sign-off stages; `pki list` shows
+    every certificate with TEST in its subject and its expiry; a second init is refused."""
+    await cli_ok(env, "user", "add", AUTHOR, "--name", AUTHOR_NAME, "--role", "staff")
+    await cli_ok(
+        env,
+        "user",
+        "add",
+        "minh.td@bandantoc.gov.vn",
+        "--name",
+        "Trần Đức Minh",
+        "--role",
+        "truong-ban",
+    )
+    made = await cli_ok(env, "pki", "init")
+    assert "minh.td@bandantoc.gov.vn" in made.stdout and AUTHOR not in made.stdout
+    listed = json.loads((await cli_ok(env, "pki", "list", "--json")).stdout)
+    subjects = [c["subject"] for c in listed]
+    assert len(listed) == 3 and all("TEST" in s for s in subjects), subjects
+    assert any("Trần Đức Minh" in s for s in subjects), subjects
+    assert not any(c["expired"] or c["expires_soon"] for c in listed)
+    keystore = Path(env["DOCFLOW_DATA_DIR"]) / "keystore"
+    assert all((p.stat().st_mode & 0o077) == 0 for p in keystore.glob("**/*.pass"))
+    again = await run_cli(env, "pki", "init")
+    assert again.returncode != 0 and "already there" in again.stderr
+    assert "Traceback" not in again.stderr
 
 
 # --- demo -----------------------------------------------------------------------------
