@@ -1,7 +1,8 @@
 """The composition root: one aiohttp application that runs everything `serve` runs.
 
 Resources start in this order and stop in reverse: database → (dev relay) →
-analysis pool → workers (intake, outbox) → SMTP/LMTP listener → (IMAP mailbox reader) → scheduler.
+analysis pool → renditions (warm LibreOffice) → workers (intake, outbox) → SMTP/LMTP listener →
+(IMAP mailbox reader) → scheduler.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def create_app(
     if dev_relay:
         app.cleanup_ctx.append(_dev_relay)
     app.cleanup_ctx.append(_analysis)
+    app.cleanup_ctx.append(_renditions)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_listener)
     if settings.imap.enabled:
@@ -134,6 +136,15 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await t
     await services.intake.hand_back_all()
+
+
+async def _renditions(app: web.Application) -> AsyncIterator[None]:
+    """The warm LibreOffice converters (started on the first conversion); stopped after the
+    scheduler that feeds them."""
+    yield
+    renditions = app[SERVICES].renditions
+    if renditions is not None:
+        await renditions.pool.close()
 
 
 async def _analysis(app: web.Application) -> AsyncIterator[None]:
@@ -241,6 +252,15 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         max_instances=1,
         coalesce=True,
     )
+    if services.renditions is not None:
+        scheduler.add_job(
+            _guarded(services, "renditions", services.renditions.sweep),
+            "interval",
+            seconds=services.settings.renditions.sweep_seconds,
+            id="renditions",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

@@ -18,7 +18,9 @@ from docflow.archive.service import ArchiveService
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.db.outage import DatabaseWatch
+from docflow.documents.converters import ConverterPool
 from docflow.documents.journal import Journal
+from docflow.documents.renditions import Renditions
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
 from docflow.intake.drafts import Drafts
@@ -73,6 +75,7 @@ class Services:
     archive: ArchiveService
     accounts: AccountService
     search: SearchIndex
+    renditions: Renditions | None  # None when `renditions.converters` is 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,23 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         archive=ArchiveService(settings, clock, journal, workflows),
         accounts=AccountService(clock),
         search=search,
+        renditions=_renditions(settings, clock, blobs),
     )
+
+
+def _renditions(settings: Settings, clock: Clock, blobs: BlobStore) -> Renditions | None:
+    """The warm converters start on the first conversion, not here (the CLI builds these
+    services too)."""
+    conf = settings.renditions
+    if conf.converters == 0:
+        return None
+    pool = ConverterPool(
+        settings.data_dir / "renditions",
+        size=conf.converters,
+        timeout=conf.timeout_seconds,
+        max_jobs=conf.max_jobs,
+    )
+    return Renditions(conf, clock, blobs, pool)
 
 
 @contextlib.asynccontextmanager
@@ -213,4 +232,6 @@ async def open_services(
         yield services
     finally:
         services.analyser.close()
+        if services.renditions is not None:
+            await services.renditions.pool.close()
         await db.close_database()

@@ -48,6 +48,7 @@ TABLES = [
     "audit_events",
     "link_tokens",
     "tasks",
+    "file_renditions",
     "version_files",
     "versions",
     "thread_messages",
@@ -215,6 +216,8 @@ def docflow_environ(
         "DOCFLOW_RELAY_PORT": str(relay_port),
         "DOCFLOW_BASE_URL": f"http://127.0.0.1:{http_port}",
         "DOCFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        # no LibreOffice behind every test that mails a DOCX: tests of renditions turn it on
+        "DOCFLOW_RENDITIONS": "0",
         **extra,
     }
 

@@ -298,3 +298,16 @@ class SigningSettings:
     def trust_root_paths(self, data_dir: Path) -> list[Path]:
         named = [to_path(p.strip()) for p in self.trust_roots.split(",") if p.strip()]
         return named or [self.keystore_dir(data_dir) / "ca.pem"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenditionsSettings:
+    """`[renditions]`: PDF renditions of drafts by warm LibreOffice converters."""
+
+    converters: int = integer(
+        2, env="DOCFLOW_RENDITIONS", doc="LibreOffice processes kept warm; 0: no renditions"
+    )
+    timeout_seconds: float = real(120, doc="a conversion taking longer is killed and retried")
+    max_jobs: int = integer(200, doc="a converter is restarted after this many conversions")
+    max_attempts: int = integer(3, doc="a file that fails this often is left `failed`")
+    sweep_seconds: float = real(2, doc="how often stored versions are looked for")

@@ -24,6 +24,7 @@ from docflow.config.sections import (
     OrgSettings,
     RelaySettings,
     RemindersSettings,
+    RenditionsSettings,
     SigningSettings,
     SmtpSettings,
     to_level,
@@ -76,6 +77,7 @@ class Settings:
     org: OrgSettings = field(default_factory=OrgSettings)
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    renditions: RenditionsSettings = field(default_factory=RenditionsSettings)
     registers: dict[str, Register] = field(default_factory=dict)
 
     @property
@@ -99,6 +101,7 @@ SECTIONS: dict[str, type[Any]] = {
     "org": OrgSettings,
     "reminders": RemindersSettings,
     "signing": SigningSettings,
+    "renditions": RenditionsSettings,
 }
 
 
@@ -176,6 +179,7 @@ def _build(raw: dict[str, Any]) -> Settings:
         org=sections["org"],
         reminders=sections["reminders"],
         signing=sections["signing"],
+        renditions=sections["renditions"],
         registers={key: _register(key, value) for key, value in reg_raw.items()},
     )
 

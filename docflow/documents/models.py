@@ -118,3 +118,24 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_events"
+
+
+class FileRendition(Model):
+    """The PDF rendition of a version's file, made after the version is stored (a row of
+    its own: the version file stays as it was received)."""
+
+    id = fields.IntField(primary_key=True)
+    version_file: fields.OneToOneRelation[VersionFile] = fields.OneToOneField(
+        "docflow.VersionFile", related_name="rendition", on_delete=fields.RESTRICT
+    )
+    version_file_id: int
+    status = fields.CharField(max_length=10)  # pending | ok | failed
+    sha256 = fields.CharField(max_length=64, null=True)
+    pages = fields.IntField(null=True)
+    error = fields.CharField(max_length=500, null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claimed_until = fields.DatetimeField(null=True)  # a converter works on it until then
+
+    class Meta:
+        table = "file_renditions"

@@ -14,7 +14,15 @@ from tortoise.expressions import F
 from docflow.clock import Clock
 from docflow.db import fetch
 from docflow.documents.journal import Journal
-from docflow.documents.models import CodeCounter, Document, ThreadMessage, Version, VersionFile
+from docflow.documents.models import (
+    CodeCounter,
+    Document,
+    FileRendition,
+    ThreadMessage,
+    Version,
+    VersionFile,
+)
+from docflow.documents.renditions import CONVERTIBLE, rendition_view
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.users.models import User
 
@@ -167,7 +175,8 @@ class DocumentService:
             raise NotFoundError(f"no document {code}")
         versions = await Version.filter(document=doc).order_by("number").prefetch_related("files")
         out = _doc_summary(doc)
-        out["versions"] = [_version_view(v, with_text=False) for v in versions]
+        made = await _renditions(versions)
+        out["versions"] = [_version_view(v, doc.code, made, with_text=False) for v in versions]
         return out
 
     async def version_view(self, code: str, number: int) -> dict[str, Any]:
@@ -175,7 +184,9 @@ class DocumentService:
         if version is None:
             raise NotFoundError(f"no version {number} of {code}")
         await version.fetch_related("files")
-        out = _version_view(version, with_text=True)
+        out = _version_view(
+            version, normal_code(code), await _renditions([version]), with_text=True
+        )
         out["code"] = normal_code(code)
         out["subject"] = version.subject
         out["body_text"] = version.body_text
@@ -193,6 +204,14 @@ class DocumentService:
         if f is None:
             raise NotFoundError(f"no file {position} in version {number} of {code}")
         return f
+
+    async def rendition_of(self, code: str, number: int, position: int) -> tuple[VersionFile, str]:
+        """The file and its PDF rendition's hash, once it is ready; else NotFound."""
+        f = await self.file_of(code, number, position)
+        made = await FileRendition.get_or_none(version_file_id=f.id, status="ok")
+        if made is None or made.sha256 is None:
+            raise NotFoundError(f"file {position} of version {number} has no PDF rendition yet")
+        return f, made.sha256
 
     async def list(
         self, cursor: str | None, limit: int, status: str | None = None
@@ -234,7 +253,26 @@ def _doc_summary(doc: Document) -> dict[str, Any]:
     }
 
 
-def _version_view(v: Version, with_text: bool) -> dict[str, Any]:
+async def _renditions(versions: list[Version]) -> dict[int, FileRendition]:
+    """The rendition rows of these versions' files, by file id (one query)."""
+    ids = [f.id for v in versions for f in v.files]  # type: ignore[attr-defined]
+    rows = await FileRendition.filter(version_file_id__in=ids) if ids else []
+    return {r.version_file_id: r for r in rows}
+
+
+def _rendition(f: VersionFile, code: str, number: int, made: dict[int, FileRendition]) -> Any:
+    if f.mime not in CONVERTIBLE:
+        return None  # a PDF is its own rendition; other types have none
+    url = f"/api/v1/documents/{code}/versions/{number}/files/{f.position}/rendition"
+    found = made.get(f.id)
+    if found is None:
+        return {"status": "pending", "pages": None, "url": None, "error": None}
+    return rendition_view(found, url)
+
+
+def _version_view(
+    v: Version, code: str, made: dict[int, FileRendition], with_text: bool
+) -> dict[str, Any]:
     files = []
     files_of: list[VersionFile] = list(v.files)  # type: ignore[attr-defined]  # reverse FK
     for f in sorted(files_of, key=lambda f: f.position):
@@ -245,6 +283,7 @@ def _version_view(v: Version, with_text: bool) -> dict[str, Any]:
             "mime": f.mime,
             "size": f.size,
             "sha256": f.sha256,
+            "rendition": _rendition(f, code, v.number, made),
         }
         if with_text:
             item["text"] = f.text

@@ -21,8 +21,9 @@ def safe_filename(name: str, fallback: str = "file") -> str:
     return name or fallback
 
 
-def content_disposition(name: str) -> str:
-    """`attachment` with an ASCII fallback and the UTF-8 name (RFC 6266), safe for disk."""
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """`attachment` (or `inline`) with an ASCII fallback and the UTF-8 name (RFC 6266),
+    safe for disk."""
     safe = safe_filename(name)
     ascii_name = safe.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe)}"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe)}"

@@ -6,8 +6,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from docflow.documents.renditions import rendition_name
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import content_disposition
+from docflow.web.files import pdf_inline
 from docflow.web.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -84,6 +86,16 @@ async def get_version(request: web.Request) -> web.Response:
     number = _int(request, "number", lo=1)
     view = await request.app[SERVICES].documents.version_view(request.match_info["code"], number)
     return web.json_response(view)
+
+
+@routes.get("/api/v1/documents/{code}/versions/{number}/files/{position}/rendition")
+async def download_rendition(request: web.Request) -> web.StreamResponse:
+    """The file's PDF rendition, shown inline (a browser opens it; nobody needs Word)."""
+    services = request.app[SERVICES]
+    f, pdf = await services.documents.rendition_of(
+        request.match_info["code"], _int(request, "number", lo=1), _int(request, "position")
+    )
+    return pdf_inline(services.blobs.path_of(pdf), rendition_name(f.name))
 
 
 @routes.get("/api/v1/documents/{code}/versions/{number}/files/{position}")

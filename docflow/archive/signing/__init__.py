@@ -4,7 +4,13 @@
 checks, `pki` makes a test PKI for development. All synchronous: pyHanko is.
 """
 
-from docflow.archive.signing.keys import (
+import warnings
+
+# pyHanko imports cryptography's DSA types, which cryptography 51 deprecates with a warning
+# on every import; docflow signs with RSA (or whatever the token holds), never DSA
+warnings.filterwarnings("ignore", message="DSA is deprecated")
+
+from docflow.archive.signing.keys import (  # noqa: E402  (after the filter)
     KeySource,
     Pkcs11Source,
     Pkcs12Source,
@@ -14,7 +20,7 @@ from docflow.archive.signing.keys import (
     parse_key_source,
     release_signer,
 )
-from docflow.archive.signing.pdfsign import (
+from docflow.archive.signing.pdfsign import (  # noqa: E402
     Box,
     SignerSpec,
     organisation_box,
@@ -22,7 +28,7 @@ from docflow.archive.signing.pdfsign import (
     sign_org_only,
     vietnam_time,
 )
-from docflow.archive.signing.verify import SignatureReport, all_ok, verify_pdf
+from docflow.archive.signing.verify import SignatureReport, all_ok, verify_pdf  # noqa: E402
 
 __all__ = [
     "Box",

@@ -1,0 +1,80 @@
+"""PDF renditions: every DOCX draft and annex is rendered by the warm LibreOffice pool in
+the background, recorded on the version, and served inline to read in a browser."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import unicodedata
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import mails
+from tests.conftest import Relay, Stack, make_settings, wait_for
+from tests.decree30 import make_decree30_docx
+from tests.filebuilders import make_odt
+from tests.integration.test_spine_mail import AUTHOR
+
+ODT = "application/vnd.oasis.opendocument.text"
+
+
+@pytest.fixture
+async def rendering(database_url: str, relay: Relay, tmp_path: Path) -> AsyncIterator[Stack]:
+    """docflow with one warm converter and a quick sweep."""
+    settings = make_settings(tmp_path / "data", database_url, relay.port, DOCFLOW_RENDITIONS="1")
+    s = Stack(settings, relay)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+def pdftotext(data: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(data)
+        f.flush()
+        out = subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True, check=True)
+    return unicodedata.normalize("NFC", out.stdout.decode())
+
+
+async def test_a_mailed_docx_and_its_annex_get_pdf_renditions_that_open_in_the_browser(
+    rendering: Stack,
+) -> None:
+    stack = rendering
+    await stack.add_user(AUTHOR, "Lê Thị Thu")
+    draft = make_decree30_docx(body_paragraphs=8)  # two pages
+    annex = make_odt(["Phụ lục: danh sách đại biểu người dân tộc Mông, Dao, Tày"])
+    await stack.send(
+        mails.draft(
+            "[KH] Kế hoạch Đại hội đại biểu các dân tộc",
+            "Kế hoạch Đại hội.docx",
+            draft,
+            annexes=[("Phụ lục.odt", annex, ODT)],
+        )
+    )
+    code = (await wait_for(stack.documents, what="the document"))[0]["code"]
+
+    async def rendered() -> list[dict[str, Any]] | None:
+        files = (await stack.document(code))["versions"][0]["files"]
+        states = [f["rendition"]["status"] for f in files]
+        assert "failed" not in states, files
+        return files if states == ["ok", "ok"] else None
+
+    files = await wait_for(rendered, seconds=60, what="both renditions")
+    main, appendix = files
+    assert main["rendition"]["pages"] == 2 and appendix["rendition"]["pages"] == 1
+    assert stack.http is not None
+    headers = {"Authorization": f"Bearer {stack.settings.http.admin_token}"}
+    async with stack.http.get(stack.base + main["rendition"]["url"], headers=headers) as r:
+        assert r.status == 200 and r.content_type == "application/pdf"
+        assert r.headers["Content-Disposition"].startswith("inline;")
+        text = pdftotext(await r.read())
+    assert "Nguyễn Văn Đức" in text and "PHÓ TRƯỞNG BAN" in text
+    async with stack.http.get(stack.base + appendix["rendition"]["url"], headers=headers) as r:
+        assert "dân tộc Mông, Dao, Tày" in " ".join(pdftotext(await r.read()).split())
+
+    # the original stays what was mailed; the rendition is a file beside it
+    _, original = await stack.api(f"/api/v1/documents/{code}/versions/1/files/0")
+    assert original == draft
