@@ -29,8 +29,10 @@ from docflow.users.models import User
 OPEN_STATUSES = ("received", "in_review", "changes_requested")
 CODE_PATTERN = re.compile(r"DF-[0-9]{4}-[0-9]{6}")
 VERSION_FILES = (
-    'SELECT f."position", f."name", f."role", f."size", f."text" FROM "version_files" f'
+    'SELECT f."position", f."name", f."role", f."size", f."text",'
+    ' r."status" AS "rendition", r."pages" AS "pages" FROM "version_files" f'
     ' JOIN "versions" v ON v."id" = f."version_id"'
+    ' LEFT JOIN "file_renditions" r ON r."version_file_id" = f."id"'
     ' WHERE v."document_id" = $1 AND v."number" = $2 ORDER BY f."position"'
 )
 
@@ -193,8 +195,8 @@ class DocumentService:
         return out
 
     async def files_with_text(self, document_id: int, number: int) -> list[dict[str, Any]]:
-        """A version's files in order (position, name, role, size, text): one query, as
-        every decision page shows them."""
+        """A version's files in order (position, name, role, size, text, rendition status and
+        pages): one query, as every decision page shows them."""
         return await fetch(None, VERSION_FILES, document_id, number)
 
     async def file_of(self, code: str, number: int, position: int) -> VersionFile:

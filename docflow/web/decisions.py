@@ -12,11 +12,13 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from docflow.documents.renditions import rendition_name
 from docflow.notify.labels import DECISION_WORDS, size_label
 from docflow.storage.filenames import content_disposition
+from docflow.web.files import pdf_inline
 from docflow.web.keys import SERVICES
 from docflow.workflow.links import LinkProblem
-from docflow.workflow.models import TaskState
+from docflow.workflow.models import LinkToken, TaskState
 from docflow.workflow.queries import decided_tasks
 
 routes = web.RouteTableDef()
@@ -28,6 +30,8 @@ TEXT = {
         "author": "Người soạn",
         "due": "Hạn",
         "files": "Tệp",
+        "read_pdf": "Đọc bản PDF",
+        "pages": "trang",
         "text": "Nội dung dự thảo chính",
         "history": "Ý kiến trước đây",
         "decide": "Quyết định",
@@ -51,6 +55,8 @@ TEXT = {
         "author": "Author",
         "due": "Due",
         "files": "Files",
+        "read_pdf": "Read as PDF",
+        "pages": "pages",
         "text": "Text of the main draft",
         "history": "Earlier comments",
         "decide": "Decision",
@@ -248,22 +254,45 @@ async def renew(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/t/{token}/files/{position}")
-async def download(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
+async def _readable_link(request: web.Request) -> LinkToken | web.Response:
+    """The link a file is read through; after deciding, the files may still be read."""
     token = request.match_info["token"]
     try:
-        link = await services.links.find(token)
+        return await request.app[SERVICES].links.find(token)
     except LinkProblem as problem:
         if problem.reason != "used" or problem.link is None:
             return _problem_page(request, problem, token)
-        link = problem.link  # after deciding, the files may still be read
+        return problem.link
+
+
+def _position(request: web.Request) -> int:
     try:
-        position = int(request.match_info["position"])
+        return int(request.match_info["position"])
     except ValueError:
         raise web.HTTPNotFound() from None
+
+
+@routes.get("/t/{token}/files/{position}/pdf")
+async def read_pdf(request: web.Request) -> web.StreamResponse:
+    """The file's PDF rendition, shown in the browser (a phone needs no office program)."""
+    link = await _readable_link(request)
+    if isinstance(link, web.Response):
+        return link
+    services = request.app[SERVICES]
+    f, pdf = await services.documents.rendition_of(
+        link.task.document.code, link.task.version_number, _position(request)
+    )
+    return pdf_inline(services.blobs.path_of(pdf), rendition_name(f.name))
+
+
+@routes.get("/t/{token}/files/{position}")
+async def download(request: web.Request) -> web.StreamResponse:
+    link = await _readable_link(request)
+    if isinstance(link, web.Response):
+        return link
+    services = request.app[SERVICES]
     f = await services.documents.file_of(
-        link.task.document.code, link.task.version_number, position
+        link.task.document.code, link.task.version_number, _position(request)
     )
     return web.FileResponse(
         services.blobs.path_of(f.sha256),

@@ -108,6 +108,28 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": {"description": "The file's bytes"}, **_errors(400, 401, 404)},
             }
         },
+        "/api/v1/documents/{code}/versions/{number}/files/{position}/rendition": {
+            "get": {
+                "summary": "The file's PDF rendition, inline (404 until it is made)",
+                "parameters": [
+                    CODE,
+                    NUMBER,
+                    {
+                        "name": "position",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The PDF",
+                        "content": {"application/pdf": {}},
+                    },
+                    **_errors(400, 401, 404),
+                },
+            }
+        },
         "/api/v1/documents/{code}/audit": {
             "get": {
                 "summary": "The audit trail: who did what, when, from where",

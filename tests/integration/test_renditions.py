@@ -3,6 +3,7 @@ the background, recorded on the version, and served inline to read in a browser.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 import unicodedata
@@ -16,7 +17,9 @@ from tests import mails
 from tests.conftest import Relay, Stack, make_settings, wait_for
 from tests.decree30 import make_decree30_docx
 from tests.filebuilders import make_odt
+from tests.integration.test_issuing import HEAD
 from tests.integration.test_spine_mail import AUTHOR
+from tests.integration.test_workflow_links import click, links_of, task_mails
 
 ODT = "application/vnd.oasis.opendocument.text"
 
@@ -44,6 +47,7 @@ async def test_a_mailed_docx_and_its_annex_get_pdf_renditions_that_open_in_the_b
 ) -> None:
     stack = rendering
     await stack.add_user(AUTHOR, "Lê Thị Thu")
+    await stack.add_user(HEAD, "Nguyễn Thị An", ["truong-phong"], language="en")
     draft = make_decree30_docx(body_paragraphs=8)  # two pages
     annex = make_odt(["Phụ lục: danh sách đại biểu người dân tộc Mông, Dao, Tày"])
     await stack.send(
@@ -78,3 +82,15 @@ async def test_a_mailed_docx_and_its_annex_get_pdf_renditions_that_open_in_the_b
     # the original stays what was mailed; the rendition is a file beside it
     _, original = await stack.api(f"/api/v1/documents/{code}/versions/1/files/0")
     assert original == draft
+
+    # the reviewer's mailed link opens a page that offers the PDF, readable through that link
+    [task] = await task_mails(stack, HEAD)
+    status, page = await click(stack, links_of(task)["open"])
+    assert status == 200 and "Read as PDF" in page and "(2 pages)" in page
+    pdf_link = re.search(r'href="(/t/[^"]+/files/0/pdf)"', page)
+    assert pdf_link, page
+    async with stack.http.get(stack.base + pdf_link.group(1)) as r:
+        assert r.status == 200 and r.content_type == "application/pdf"
+        assert "Nguyễn Văn Đức" in pdftotext(await r.read())
+    async with stack.http.get(stack.base + pdf_link.group(1).replace("/t/", "/t/x")) as r:
+        assert r.status in (403, 404, 410) and r.content_type == "text/html", "a forged link"
