@@ -40,6 +40,7 @@ CODE = {
     "schema": {"type": "string", "pattern": "^DF-[0-9]{4}-[0-9]{6}$"},
 }
 NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
+POSITION = {"name": "position", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -98,12 +99,7 @@ SPEC: dict[str, Any] = {
                 "parameters": [
                     CODE,
                     NUMBER,
-                    {
-                        "name": "position",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
+                    POSITION,
                 ],
                 "responses": {"200": {"description": "The file's bytes"}, **_errors(400, 401, 404)},
             }
@@ -114,12 +110,7 @@ SPEC: dict[str, Any] = {
                 "parameters": [
                     CODE,
                     NUMBER,
-                    {
-                        "name": "position",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
+                    POSITION,
                 ],
                 "responses": {
                     "200": {
@@ -184,12 +175,7 @@ SPEC: dict[str, Any] = {
                 "summary": "Download an issued file (the stamped copy, or an original)",
                 "parameters": [
                     RECORD,
-                    {
-                        "name": "position",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
+                    POSITION,
                 ],
                 "responses": {
                     "200": {"description": "The file's bytes"},

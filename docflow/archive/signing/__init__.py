@@ -10,6 +10,7 @@ import warnings
 # on every import; docflow signs with RSA (or whatever the token holds), never DSA
 warnings.filterwarnings("ignore", message="DSA is deprecated")
 
+from docflow.archive.layout import Box  # noqa: E402
 from docflow.archive.signing.keys import (  # noqa: E402  (after the filter)
     KeySource,
     Pkcs11Source,
@@ -21,7 +22,6 @@ from docflow.archive.signing.keys import (  # noqa: E402  (after the filter)
     release_signer,
 )
 from docflow.archive.signing.pdfsign import (  # noqa: E402
-    Box,
     SignerSpec,
     organisation_box,
     sign_issued,

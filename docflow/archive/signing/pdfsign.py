@@ -25,6 +25,7 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper, TimestampRequestError
 from pyhanko.stamp import BaseStampStyle
 
+from docflow.archive.layout import Box
 from docflow.archive.signing.appearance import nfc, seal_style, signature_style, text_stamp
 from docflow.archive.signing.fonts import text_width
 from docflow.archive.signing.keys import SigningError, check_validity, outside_event_loop
@@ -33,17 +34,6 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")
 SIGNER_FIELD = "Signer"
 ORG_FIELD = "Organisation"
 COPY_FIELD = "Organisation"
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle on a page: PDF points, origin bottom-left, `page` counted from 0."""
-
-    page: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
 
 
 @dataclass(frozen=True)
