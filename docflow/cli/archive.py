@@ -6,7 +6,6 @@ import getpass
 
 import click
 
-from docflow.archive.verification import verify_record
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 
 
@@ -90,6 +89,8 @@ def archive_hold(record: str, held: bool, reason: str, by: str | None) -> None:
 def archive_verify(record: str, as_json: bool) -> None:
     """Re-check RECORD: every issued file against its SHA-256, every signature against
     `signing.trust_roots`. Exit status 1 on any finding."""
+    from docflow.archive.verification import verify_record  # pyHanko: only when verifying
+
     settings = settings_or_exit()
     roots = settings.signing.trust_root_paths(settings.data_dir)
     report = run_with_services(settings, lambda s: verify_record(s.archive, s.blobs, record, roots))

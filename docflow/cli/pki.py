@@ -6,14 +6,17 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from docflow.archive.signing.pki import CertInfo, certificate_info, init_test_pki
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 from docflow.config import Settings
 from docflow.services import Services
 from docflow.users.models import User
+
+if TYPE_CHECKING:
+    from docflow.archive.signing.pki import CertInfo
 
 EXPIRY_WARNING = timedelta(days=30)
 IMPORTS = "imports.json"  # per user: a PKCS#12 path or a pkcs11: URI, and an image
@@ -44,6 +47,8 @@ async def _signers(services: Services) -> list[tuple[str, str]]:
 def pki_init(users: tuple[str, ...]) -> None:
     """A TEST CA, the organisation's certificate and seal, and a certificate and signature
     image for each signer, in the keystore. For development and the demo only."""
+    from docflow.archive.signing.pki import init_test_pki  # pyHanko: only when used
+
     settings = settings_or_exit()
     keystore = settings.signing.keystore_dir(settings.data_dir)
     people = run_with_services(settings, _signers)
@@ -78,6 +83,8 @@ def pki_import(
     """Use this key (and signature image) when EMAIL signs."""
     if (p12 is None) == (pkcs11_uri is None):
         raise click.UsageError("give one of --p12 FILE or --pkcs11 URI")
+    from docflow.archive.signing.pki import certificate_info
+
     settings = settings_or_exit()
     keystore = settings.signing.keystore_dir(settings.data_dir)
     keystore.mkdir(parents=True, exist_ok=True)
@@ -105,6 +112,8 @@ def pki_import(
 
 
 def _listing(settings: Settings) -> list[tuple[str, Path, CertInfo | str]]:
+    from docflow.archive.signing.pki import certificate_info
+
     keystore = settings.signing.keystore_dir(settings.data_dir)
     rows: list[tuple[str, Path, CertInfo | str]] = []
     for p12 in sorted(keystore.glob("*.p12")) + sorted(keystore.glob("users/*.p12")):
