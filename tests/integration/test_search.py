@@ -366,7 +366,7 @@ async def test_migration_0013_moves_the_index_and_is_a_no_op_on_sqlite(
                 return c.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
 
         before = schema()
-        await to(url, None)
+        await to(url, "docflow.0013_search_pg")
         assert schema() == before
         return
     name = f"docflow_test_m{uuid.uuid4().hex[:8]}"
