@@ -50,7 +50,10 @@ def listening_ports(pid: int) -> set[int]:
     except FileNotFoundError:  # exited, not reaped yet
         return set()
     for fd in fds:
-        target = str(fd.readlink()) if fd.is_symlink() else ""
+        try:
+            target = str(fd.readlink())
+        except OSError:  # closed since the listing (a client socket, a pipe)
+            continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
     ports = set()
