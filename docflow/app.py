@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -50,7 +51,7 @@ LISTENER_GRACE_SECONDS = 2.0  # at SIGTERM: time for SMTP sessions in progress t
 
 def _guarded(
     services: Services, what: str, job: Callable[[], Awaitable[object]]
-) -> Callable[[], Awaitable[None]]:
+) -> Callable[[], Coroutine[Any, Any, None]]:
     """A periodic job whose failure is logged and left to its next run; the database being
     away is told to the watch (one line per outage), not logged per run."""
 
@@ -252,6 +253,16 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         max_instances=1,
         coalesce=True,
     )
+    issuing = _guarded(services, "issuing", services.signed_issuing.sweep)
+    services.signed_issuing.serve_with(issuing)
+    scheduler.add_job(
+        issuing,
+        "interval",
+        seconds=services.settings.signing.sweep_seconds,
+        id="signed-issuing",
+        max_instances=1,
+        coalesce=True,
+    )
     if services.renditions is not None:
         scheduler.add_job(
             _guarded(services, "renditions", services.renditions.sweep),
@@ -264,3 +275,4 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)
+    await services.signed_issuing.stop()

@@ -35,3 +35,12 @@ class Refused(DocflowError):
 
 class InvalidRequestError(DocflowError):
     """A request's parameters are wrong (HTTP 400)."""
+
+
+class SigningError(DocflowError):
+    """A document cannot be signed; `reason` says why in words an operator can act on
+    (never a passphrase or a PIN)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docflow import db
+from docflow.archive.issued_pdf import IssuedPdfMaker
 from docflow.archive.issuing import Issuer
+from docflow.archive.keyring import KeyRing
 from docflow.archive.search import SearchIndex
 from docflow.archive.service import ArchiveService
+from docflow.archive.signed_issuing import SignedIssuing
 from docflow.clock import Clock
 from docflow.config import Settings
 from docflow.db.outage import DatabaseWatch
@@ -72,6 +75,7 @@ class Services:
     views: WorkflowViews
     reminders: Reminders
     issuer: Issuer
+    signed_issuing: SignedIssuing
     archive: ArchiveService
     accounts: AccountService
     search: SearchIndex
@@ -152,6 +156,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     search = SearchIndex()
     issuer = Issuer(settings, clock, stages, journal, composer, mailer, blobs, search)
     stages.on_approved.append(issuer.issue)
+    renditions = _renditions(settings, clock, blobs)
+    maker = IssuedPdfMaker(
+        KeyRing(settings), renditions.pool if renditions else None, settings.signing.tsa_url
+    )
+    signed_issuing = SignedIssuing(settings, clock, issuer, maker, blobs, journal, notices, outbox)
+    stages.after_approval.append(signed_issuing.poke)
     bounces = Bounces(
         clock, settings.relay.bounce_address, composer, mailer, journal, outbox, links.url
     )
@@ -199,10 +209,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         views=WorkflowViews(clock, stages),
         reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),
         issuer=issuer,
+        signed_issuing=signed_issuing,
         archive=ArchiveService(settings, clock, journal, workflows),
         accounts=AccountService(clock),
         search=search,
-        renditions=_renditions(settings, clock, blobs),
+        renditions=renditions,
     )
 
 

@@ -3,7 +3,8 @@
 Plugged into `Stages.on_approved` (docflow.workflow.stages), so everything here runs inside the
 transaction of the decision that completed sign-off: the number is allocated, the
 archive record and its files written, the document marked `issued` and the
-distribution mails queued together, or not at all.
+distribution mails queued together, or not at all. A workflow with a signing stage is
+only queued here; `signed_issuing` issues it after the decision, with the same parts.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePath
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from docflow.archive import numbering
 from docflow.archive.document import IndexEntry
+from docflow.archive.models import IssueJob
 from docflow.archive.records import ArchiveRecord, IssuedFile, signer_line
 from docflow.archive.search import SearchIndex
 from docflow.archive.stamp import StampError, stamp_pdf
@@ -81,22 +84,56 @@ class Issuer:
         self.blobs = blobs
         self.search = search
 
-    async def issue(self, conn: BaseDBAsyncClient, doc: Document) -> ArchiveRecord:
+    async def issue(self, conn: BaseDBAsyncClient, doc: Document) -> ArchiveRecord | None:
+        """The `on_approved` hook: a workflow that signs queues the document for the issuing
+        job (signing takes seconds, and may fail); any other issues it now."""
         workflow = self.stages.workflow_of(doc)
-        register = self.settings.registers[workflow.register]
-        version = await Version.filter(document=doc).using_db(conn).order_by("-number").first()
-        assert version is not None, "an approved document has a version"
-        signer = await self._signer(conn, doc, version.number)
+        if workflow.signing_stage is not None:
+            now = self.clock.now()
+            await IssueJob.create(
+                document_id=doc.id, created_at=now, next_attempt_at=now, using_db=conn
+            )
+            return None
+        version = await self.final_version(conn, doc)
+        signer = await self.signer(conn, doc, version.number, len(workflow.stages) - 1)
         now = self.clock.now()
         local = now.astimezone(self.settings.org.timezone)
+        register = self.settings.registers[workflow.register]
         seq = await numbering.allocate(conn, register.key, local.year)
-        number = register.number(seq, self.settings.org.code, workflow.type_code, local.year)
-        record = await ArchiveRecord.create(
+        record = await self.record(conn, doc, version, signer, seq, now)
+        files, stamp_problem = await self._files(conn, record, version, record.number, local)
+        stamped = [f for f in files if f.role == "issued"]
+        send = stamped + [f for f in files if f.role == "annex"]
+        if not stamped:
+            send = [f for f in files if f.role in ("main", "annex")]
+        detail: dict[str, object] = {"stamp_problem": stamp_problem} if stamp_problem else {}
+        await self.finish(conn, doc, record, files, send, signer, detail)
+        return record
+
+    async def final_version(self, conn: BaseDBAsyncClient, doc: Document) -> Version:
+        version = await Version.filter(document=doc).using_db(conn).order_by("-number").first()
+        assert version is not None, "an approved document has a version"
+        return version
+
+    async def record(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        version: Version,
+        signer: Signer,
+        seq: int,
+        now: datetime,
+    ) -> ArchiveRecord:
+        """The archive record of number `seq` (allocated in `conn`), issued at `now`."""
+        workflow = self.stages.workflow_of(doc)
+        register = self.settings.registers[workflow.register]
+        local = now.astimezone(self.settings.org.timezone)
+        return await ArchiveRecord.create(
             document=doc,
             register=register.key,
             year=local.year,
             seq=seq,
-            number=number,
+            number=self.number(doc, seq, local.year),
             type=workflow.type_code,
             workflow=workflow.key,
             title=doc.title,
@@ -114,34 +151,56 @@ class Issuer:
             confidential=register.confidential,
             using_db=conn,
         )
-        date_text = local.strftime("%d/%m/%Y")
-        files, stamp_problem = await self._files(conn, record, version, number, date_text)
-        await self.stages.set_status(conn, doc, "issued", at=now)
-        detail: dict[str, object] = {
-            "number": number,
-            "register": register.key,
-            "record": record.id,
-            "files": [{"name": f.name, "role": f.role, "sha256": f.sha256} for f in files],
-        }
-        if stamp_problem:
-            detail["stamp_problem"] = stamp_problem
+
+    def number(self, doc: Document, seq: int, year: int) -> str:
+        """The official number `seq` of the document's register: `01/KH-BDT`."""
+        workflow = self.stages.workflow_of(doc)
+        register = self.settings.registers[workflow.register]
+        return register.number(seq, self.settings.org.code, workflow.type_code, year)
+
+    async def finish(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        record: ArchiveRecord,
+        files: list[IssuedFile],
+        send: list[IssuedFile],
+        signer: Signer,
+        detail: dict[str, object],
+    ) -> None:
+        """`issued`: the status, the audit event, the mail carrying `send`, the search entry."""
+        await self.stages.set_status(conn, doc, "issued", at=record.issued_at)
         await self.journal.record(
-            conn, doc, signer.user.email, "issued", "system", version.number, None, detail
+            conn,
+            doc,
+            signer.user.email,
+            "issued",
+            "system",
+            record.version_number,
+            None,
+            {
+                "number": record.number,
+                "register": record.register,
+                "record": record.id,
+                "files": [{"name": f.name, "role": f.role, "sha256": f.sha256} for f in files],
+                **detail,
+            },
         )
-        await self._distribute(conn, doc, record, register, files, signer, date_text)
+        register = self.settings.registers[record.register]
+        await self._distribute(conn, doc, record, register, send, signer)
         if not register.confidential:  # kept out of archivists' search
             await self.search.add(conn, await index_entry(conn, record))
-        log.info("issued", extra={"code": doc.code, "number": number})
-        return record
+        log.info("issued", extra={"code": doc.code, "number": record.number})
 
-    async def _signer(self, conn: BaseDBAsyncClient, doc: Document, version: int) -> Signer:
-        """Who completed sign-off: the last approval of the last stage."""
-        last_stage = len(self.stages.workflow_of(doc).stages) - 1
+    async def signer(
+        self, conn: BaseDBAsyncClient, doc: Document, version: int, stage: int
+    ) -> Signer:
+        """Who completed `stage` (sign-off, or the signing stage): its last approval."""
         task = (
             await Task.filter(
                 document=doc,
                 version_number=version,
-                stage_index=last_stage,
+                stage_index=stage,
                 state=TaskState.APPROVED,
             )
             .using_db(conn)
@@ -162,22 +221,11 @@ class Issuer:
         record: ArchiveRecord,
         version: Version,
         number: str,
-        date_text: str,
+        local: datetime,
     ) -> tuple[list[IssuedFile], str | None]:
         """The final version's files, and a stamped copy of the main file if it is a PDF."""
         originals = await VersionFile.filter(version=version).using_db(conn).order_by("position")
-        rows = [
-            IssuedFile(
-                record=record,
-                position=f.position,
-                role=f.role,
-                name=f.name,
-                mime=f.mime,
-                size=f.size,
-                sha256=f.sha256,
-            )
-            for f in originals
-        ]
+        rows = original_files(record, originals)
         problem = None
         main = originals[0] if originals else None
         if main is not None and main.mime == PDF:
@@ -185,7 +233,7 @@ class Issuer:
                 stamped = await asyncio.to_thread(
                     stamp_pdf,
                     await self.blobs.get(main.sha256),
-                    [f"Số: {number}", f"Ngày ban hành: {date_text}"],
+                    [f"Số: {number}", f"Ngày ban hành: {local:%d/%m/%Y}"],
                 )
             except StampError as e:
                 problem = str(e)
@@ -213,22 +261,18 @@ class Issuer:
         doc: Document,
         record: ArchiveRecord,
         register: Register,
-        files: list[IssuedFile],
+        send: list[IssuedFile],
         signer: Signer,
-        date_text: str,
     ) -> None:
-        """The issued copy (or the original main file) and the annexes, to the workflow's
-        recipients and the author. Confidential registers go to the author only."""
-        stamped = [f for f in files if f.role == "issued"]
-        chosen = stamped + [f for f in files if f.role == "annex"]
-        if not stamped:
-            chosen = [f for f in files if f.role in ("main", "annex")]
-        attachments = [Attachment(f.name, f.mime, await self.blobs.get(f.sha256)) for f in chosen]
+        """The issued files, to the workflow's recipients and the author. Confidential
+        registers go to the author only."""
+        attachments = [Attachment(f.name, f.mime, await self.blobs.get(f.sha256)) for f in send]
         recipients = [doc.author.email]
         if not register.confidential:
             recipients += list(self.stages.workflow_of(doc).distribute_to)
         users = {u.email: u for u in await User.filter(email__in=recipients).using_db(conn)}
         ref = await self.mailer.ref(conn, doc)
+        local = record.issued_at.astimezone(self.settings.org.timezone)
         for address in dict.fromkeys(recipients):
             user = users.get(address)
             to = (
@@ -241,11 +285,27 @@ class Issuer:
                 ref,
                 number=record.number,
                 summary=record.summary,
-                issue_date=date_text,
+                issue_date=f"{local:%d/%m/%Y}",
                 signer=signer.line(),
                 files=attachments,
             )
             await self.mailer.send(conn, doc, msg, "issued")
+
+
+def original_files(record: ArchiveRecord, originals: list[VersionFile]) -> list[IssuedFile]:
+    """The final version's files as received, kept with the record beside what was issued."""
+    return [
+        IssuedFile(
+            record=record,
+            position=f.position,
+            role=f.role,
+            name=f.name,
+            mime=f.mime,
+            size=f.size,
+            sha256=f.sha256,
+        )
+        for f in originals
+    ]
 
 
 async def index_entry(conn: BaseDBAsyncClient | None, record: ArchiveRecord) -> IndexEntry:

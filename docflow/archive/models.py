@@ -1,4 +1,4 @@
-"""The search table: one row per issued archive record, as the search engine sees it."""
+"""The archive's working tables: search entries, and issuings waiting for their signatures."""
 
 from __future__ import annotations
 
@@ -27,3 +27,20 @@ class SearchEntry(Model):
 
     class Meta:
         table = "search_entries"
+
+
+class IssueJob(Model):
+    """A document approved in a signing workflow, to be issued by the issuing job (a row
+    of its own, so a failed attempt keeps its reason and its next try)."""
+
+    id = fields.IntField(primary_key=True)
+    document_id = fields.IntField(unique=True)
+    created_at = fields.DatetimeField()
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claimed_until = fields.DatetimeField(null=True)  # a process is issuing it until then
+    error = fields.CharField(max_length=1000, null=True)  # why the last attempt failed
+    told = fields.CharField(max_length=1000, null=True)  # the reason last mailed (once each)
+
+    class Meta:
+        table = "issue_jobs"

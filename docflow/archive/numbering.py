@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from docflow.archive.records import RegisterCounter
+
 UPSERT = {
     "postgres": (
         "INSERT INTO register_counters (register, year, last_seq) VALUES ($1, $2, 1) "
@@ -31,6 +33,12 @@ async def allocate(conn: BaseDBAsyncClient, register: str, year: int) -> int:
     sql = UPSERT[conn.capabilities.dialect]
     rows = await conn.execute_query_dict(sql, [register, year])  # fetches RETURNING
     return int(rows[0]["last_seq"])
+
+
+async def peek(register: str, year: int) -> int:
+    """The number `allocate` would give now (a prediction: it may be taken before then)."""
+    last = await RegisterCounter.get_or_none(register=register, year=year)
+    return last.last_seq + 1 if last else 1
 
 
 async def last_numbers(conn: BaseDBAsyncClient) -> dict[tuple[str, int], int]:

@@ -47,7 +47,7 @@ def registers_show(register: str, year: int | None, as_json: bool) -> None:
 
 @click.group()
 def archive() -> None:
-    """Issued documents: show a record, put it on legal hold or lift the hold."""
+    """Issued documents: show, verify, issue an approved one, legal hold."""
 
 
 @archive.command("show")
@@ -81,6 +81,16 @@ def archive_hold(record: str, held: bool, reason: str, by: str | None) -> None:
         settings_or_exit(), lambda s: s.archive.set_hold(record, held, who, reason, "cli")
     )
     click.echo(f"{record}: legal hold {'on' if held else 'off'}")
+
+
+@archive.command("issue")
+@click.argument("code")
+def archive_issue(code: str) -> None:
+    """Issue the approved document CODE now: number, signed PDF, distribution. For a
+    document whose signing failed (the reason is mailed to the signer and the admins),
+    once the key or the certificate is fixed; serve also retries by itself."""
+    record = run_with_services(settings_or_exit(), lambda s: s.signed_issuing.issue_now(code))
+    click.echo(f"{code.upper()}: issued as Số {record.number} (record {record.id})")
 
 
 @archive.command("verify")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from docflow.archive.keyring import IMPORTS
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
 from docflow.config import Settings
 from docflow.services import Services
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from docflow.archive.signing.pki import CertInfo
 
 EXPIRY_WARNING = timedelta(days=30)
-IMPORTS = "imports.json"  # per user: a PKCS#12 path or a pkcs11: URI, and an image
 
 
 @click.group()
@@ -28,12 +28,14 @@ def pki() -> None:
 
 
 async def _signers(services: Services) -> list[tuple[str, str]]:
-    """(email, name) of everyone who may complete a sign-off stage: named there, or
-    holding a role named there."""
+    """(email, name) of everyone who may complete a signing (else sign-off) stage: named
+    there, or holding a role named there."""
     emails: set[str] = set()
     roles: set[str] = set()
     for workflow in services.workflows.by_key.values():
-        for a in workflow.stages[-1].assignees + workflow.stages[-1].escalate_to:
+        signing = workflow.signing_stage
+        stage = workflow.stages[-1 if signing is None else signing]
+        for a in stage.assignees + stage.escalate_to:
             (emails if a.kind == "user" else roles).add(a.value)
     return [
         (u.email, u.name)

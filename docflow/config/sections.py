@@ -291,6 +291,9 @@ class SigningSettings:
     org_seal_image: str = text(doc="PNG with transparency, drawn over the signer's image")
     trust_roots: str = text(doc="CA certificate files, comma-separated; empty: the keystore's CA")
     tsa_url: str = text(doc="an RFC 3161 time-stamping service: PAdES B-T instead of B-B")
+    sweep_seconds: float = real(
+        5, doc="how often approved documents of signing workflows are looked for and retried"
+    )
 
     def keystore_dir(self, data_dir: Path) -> Path:
         return to_path(self.keystore) if self.keystore else data_dir / "keystore"

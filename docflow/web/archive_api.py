@@ -8,6 +8,7 @@ from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.storage.filenames import content_disposition
 from docflow.web.keys import PRINCIPAL, SERVICES
 from docflow.web.search_params import query_string, search_query
+from docflow.web.signature_status import signature_status
 
 routes = web.RouteTableDef()
 
@@ -26,6 +27,7 @@ async def get_record(request: web.Request) -> web.Response:
     _hide_confidential(
         request, view["confidential"], f"archive record {request.match_info['record']}"
     )
+    view["signatures"] = await signature_status(request.app[SERVICES], view["id"])
     return web.json_response(view)
 
 

@@ -28,6 +28,7 @@ from docflow.users.accounts import Principal
 from docflow.web.auth import require_searcher
 from docflow.web.keys import SERVICES
 from docflow.web.search_params import query_string, search_query
+from docflow.web.signature_status import signature_status
 
 routes = web.RouteTableDef()
 EXPORT_MAX = 5000  # rows in one export
@@ -59,9 +60,15 @@ TEXT = {
         "audit": "Nhật ký",
         "code": "Mã theo dõi",
         "author": "Người soạn",
-        "issued": "bản ban hành (đã đóng dấu số)",
+        "issued": "bản ban hành",
         "main": "dự thảo chính",
         "annex": "phụ lục",
+        "annex-pdf": "phụ lục ban hành (PDF, ký số)",
+        "signatures": "Chữ ký số",
+        "sig_ok": "hợp lệ",
+        "sig_bad": "KHÔNG hợp lệ",
+        "sig_none": "không có chữ ký số",
+        "signed_at": "ký lúc",
         "back": "Quay lại tìm kiếm",
     },
     "en": {
@@ -90,9 +97,15 @@ TEXT = {
         "audit": "Audit trail",
         "code": "Tracking code",
         "author": "Author",
-        "issued": "issued copy (stamped)",
+        "issued": "issued copy",
         "main": "main draft",
         "annex": "annex",
+        "annex-pdf": "issued annex (PDF, signed)",
+        "signatures": "Digital signatures",
+        "sig_ok": "valid",
+        "sig_bad": "NOT valid",
+        "sig_none": "no digital signature",
+        "signed_at": "signed",
         "back": "Back to search",
     },
 }
@@ -150,6 +163,7 @@ async def record_page(request: web.Request) -> web.Response:
     record = await _record(request, principal)
     lang = _lang(principal)
     view = await services.archive.view(record.id)
+    view["signatures"] = await signature_status(services, record.id)
     doc = await services.documents.view(view["code"])
     context: dict[str, Any] = {
         "lang": lang,

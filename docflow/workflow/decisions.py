@@ -102,6 +102,8 @@ class Decisions:
             raise LinkProblem(problem, link)
         if self.outbox.queued != queued:  # mail from this decision (or another meanwhile)
             self.outbox.poke()
+        if doc.status == "approved":
+            self.stages.approval_committed()
         return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
 
     async def by_admin(
@@ -133,6 +135,8 @@ class Decisions:
                 {"entered_by": entered_by},
             )
         self.outbox.poke()
+        if doc.status == "approved":
+            self.stages.approval_committed()
         return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
 
     async def renew(self, token: str) -> str | None:

@@ -131,6 +131,7 @@ class Stage:
     remind_every: timedelta | None = None
     escalate_to: tuple[Assignee, ...] = ()
     require_code: bool = False  # a one-time code, mailed separately, before a decision counts
+    sign: bool = False  # whoever completes it signs the issued PDF (Decree 30)
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_vi
@@ -145,6 +146,7 @@ class Stage:
             "remind_every": format_duration(self.remind_every) if self.remind_every else None,
             "escalate_to": [str(a) for a in self.escalate_to],
             "require_code": self.require_code,
+            "sign": self.sign,
         }
 
 
@@ -164,6 +166,13 @@ class Workflow:
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_vi
+
+    @property
+    def signing_stage(self) -> int | None:
+        """The index of the stage whose approver signs (the last with `sign`), None if none:
+        a workflow without one issues unsigned, at once, in the decision's transaction."""
+        signing = [i for i, s in enumerate(self.stages) if s.sign]
+        return signing[-1] if signing else None
 
     def stage(self, key: str) -> Stage:
         """The stage named `key` (KeyError when there is none)."""

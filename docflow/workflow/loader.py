@@ -39,6 +39,7 @@ STAGE_FIELDS = (
     "remind_every",
     "escalate_to",
     "require_code",
+    "sign",
 )
 
 
@@ -244,7 +245,11 @@ def _stage(f: _File, i: int, st: object) -> Stage:
     remind = st.get("remind_every")
     remind_every = None if remind is None else f.duration(remind, where + "remind_every")
     escalate_to = f.assignees(st.get("escalate_to", []), where + "escalate_to")
-    require_code = st.get("require_code", False)
+    sign = st.get("sign", False)
+    if not isinstance(sign, bool):
+        raise f.fail(where + "sign", f"expected true or false, got {sign!r}")
+    # a signature is consent to a legal act: the mailed code unless the file says otherwise
+    require_code = st.get("require_code", sign)
     if not isinstance(require_code, bool):
         raise f.fail(where + "require_code", f"expected true or false, got {require_code!r}")
     return Stage(
@@ -257,4 +262,5 @@ def _stage(f: _File, i: int, st: object) -> Stage:
         remind_every=remind_every,
         escalate_to=escalate_to,
         require_code=require_code,
+        sign=sign,
     )

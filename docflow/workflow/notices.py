@@ -99,12 +99,31 @@ class Notices:
         """Tells the author what happened to the document (`event`: notice_event.*.txt)."""
         await self._notice(conn, doc, doc.author, version, event, comments, **facts)
 
-    async def admins(
-        self, conn: BaseDBAsyncClient, doc: Document, version: int, event: str, **facts: object
+    async def to_user(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        user: User,
+        version: int,
+        event: str,
+        **facts: object,
     ) -> None:
-        """The same, to every active admin (what only an admin can fix)."""
+        """The same, to someone else who can act on it (a signer whose key failed)."""
+        await self._notice(conn, doc, user, version, event, None, **facts)
+
+    async def admins(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document,
+        version: int,
+        event: str,
+        skip: str | None = None,
+        **facts: object,
+    ) -> None:
+        """The same, to every active admin (what only an admin can fix); `skip`: an address
+        already told."""
         active = await User.filter(active=True).using_db(conn).order_by("email")
-        for admin in [u for u in active if "admin" in u.roles]:
+        for admin in [u for u in active if "admin" in u.roles and u.email != skip]:
             await self._notice(conn, doc, admin, version, event, None, **facts)
 
     async def _notice(

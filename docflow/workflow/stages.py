@@ -50,6 +50,8 @@ class Stages:
         self.outbox = outbox
         self.delegations = delegations
         self.on_approved: list[ApprovedHook] = []  # issuing plugs in here (archive)
+        # called once a transaction that approved a document has committed (signed issuing)
+        self.after_approval: list[Callable[[], None]] = []
 
     # --- which workflow, which stage -------------------------------------------------------
 
@@ -238,6 +240,11 @@ class Stages:
         return list(found.values())
 
     # --- after a decision ------------------------------------------------------------------
+
+    def approval_committed(self) -> None:
+        """A decision that approved a document has committed: wake what waits for that."""
+        for wake in self.after_approval:
+            wake()
 
     async def after_decision(self, conn: BaseDBAsyncClient, doc: Document, task: Task) -> None:
         """What a decision on `task` does to its stage: ends it, completes it, or waits."""

@@ -62,6 +62,7 @@ async def test_workflows_list_json_shows_stages_with_assignees_quorum_and_due(
         "remind_every": "1d",
         "escalate_to": ["role:pho-truong-ban"],
         "require_code": False,
+        "sign": False,
     }
     assert (signoff["key"], signoff["quorum"], signoff["due"]) == ("signoff", "any", "1d")
     assert (listed["mac-dinh"]["type"], listed["mac-dinh"]["register"]) == ("VB", "VB")

@@ -71,8 +71,19 @@ def text_stamp(
     )
 
 
-def signature_style(image: Path | None) -> BaseStampStyle:
-    """The hand signature image filling the box, or the name when there is no image."""
+def signature_style(image: Path | None, caption: bool = False) -> BaseStampStyle:
+    """The hand signature image filling the box, or the name when there is no image.
+
+    `caption`: the field's text lines (a delegate's capacity, "KT. …") go at its top, over
+    the image, for a signature block the drafter wrote for someone else."""
+    if image is not None and caption:
+        return text_stamp(
+            9,
+            AxisAlignment.ALIGN_MIN,
+            AxisAlignment.ALIGN_MAX,
+            background=_image(image),
+            background_margins=Margins(1, 1, 14, 1),
+        )
     if image is not None:
         background: PdfContent = _image(image)
         return StaticStampStyle(

@@ -38,11 +38,13 @@ COPY_FIELD = "Organisation"
 
 @dataclass(frozen=True)
 class SignerSpec:
-    """Who signs: the loaded key, the appearance image (None: text only), the name shown."""
+    """Who signs: the loaded key, the appearance image (None: text only), the name shown;
+    `caption`: a line over the image (a delegate's capacity: "KT. TRƯỞNG BAN")."""
 
     signer: Signer
     image: Path | None
     name: str
+    caption: str | None = None
 
 
 def vietnam_time(moment: datetime) -> str:
@@ -176,9 +178,9 @@ def sign_issued(
         writer,
         SIGNER_FIELD,
         signer,
-        signature_style(signer.image),
+        signature_style(signer.image, caption=bool(signer.caption)),
         signed_at,
-        nfc(signer.name),
+        nfc(signer.caption or signer.name),
         stamper,
     )
     org_lines = "\n".join([*textwrap.wrap(nfc(org_text), 22), when])

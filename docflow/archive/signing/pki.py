@@ -8,7 +8,6 @@ Each key is a PKCS#12 file whose passphrase sits beside it in a `.pass` file (mo
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from docflow.archive.keyring import slug
 from docflow.archive.signing.images import draw_seal, draw_signature
 
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # RFC 9336
@@ -79,11 +79,6 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-
-
-def _slug(text: str) -> str:
-    """A file name from an e-mail address or a code."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "key"
 
 
 def _name(attrs: Sequence[tuple[ObjectIdentifier, str]]) -> x509.Name:
@@ -194,7 +189,7 @@ def issue_user_certificate(
     )
     users = pki.directory / "users"
     users.mkdir(exist_ok=True)
-    stem = _slug(email)
+    stem = slug(email)
     image = draw_signature(full_name, users / f"{stem}.signature.png")
     return _save(users, stem, full_name, email, key, cert, [ca_cert], image)
 
@@ -243,9 +238,9 @@ def init_test_pki(
     org_key, org_cert = _leaf(
         ca_key, ca_cert, org_subject, None, now - timedelta(days=1), now + timedelta(days=730)
     )
-    seal = draw_seal(org_name, org_code, directory / f"seal-{_slug(org_code)}.png")
+    seal = draw_seal(org_name, org_code, directory / f"seal-{slug(org_code)}.png")
     org = _save(
-        directory, f"org-{_slug(org_code)}", org_name, None, org_key, org_cert, [ca_cert], seal
+        directory, f"org-{slug(org_code)}", org_name, None, org_key, org_cert, [ca_cert], seal
     )
     pki = TestPki(directory, org_name, org_code, directory / CA_FILE, ca, org, ())
     made = tuple(issue_user_certificate(pki, email, name) for email, name in users)

@@ -124,12 +124,14 @@ def _failed(name: str, problem: str) -> SignatureReport:
 def verify_pdf(pdf: bytes, trust_roots: Sequence[Path]) -> list[SignatureReport]:
     """A report per signature, in signing order; an unreadable file gives one failed report."""
     outside_event_loop("verify_pdf")
-    roots = _roots(trust_roots)
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         signatures = list(reader.embedded_regular_signatures)
     except Exception as e:  # a damaged file is a finding, not a crash
         return [_failed("(file)", f"the file cannot be read as a PDF: {e}")]
+    if not signatures:
+        return []  # nothing to trust or not: an unsigned office needs no trust roots
+    roots = _roots(trust_roots)
     signature_fields = {sig.field_name for sig in signatures}
     reports = []
     for sig in signatures:
