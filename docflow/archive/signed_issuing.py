@@ -42,7 +42,9 @@ from docflow.workflow.notices import Notices
 log = logging.getLogger("docflow.archive")
 LEASE = timedelta(minutes=5)  # far longer than rendering and signing a long document
 MAX_DELAY = timedelta(hours=1)
-RENUMBER_ROUNDS = 5
+# each round lost means another document took the number: progress, not a failure; after
+# this many in a row the claim is handed back for a later sweep rather than held
+RENUMBER_ROUNDS = 20
 
 
 class _Renumbered(Exception):
@@ -152,6 +154,9 @@ class SignedIssuing:
         except _Gone:
             await IssueJob.filter(id=job.id).delete()
             return None
+        except _Renumbered:
+            await IssueJob.filter(id=job.id).update(claimed_until=None)
+            return None
         except SigningError as e:
             await self._failed(job, e.reason)
             return None
@@ -197,7 +202,7 @@ class SignedIssuing:
                 continue
             self.outbox.poke()
             return record
-        raise SigningError("the register's next number kept being taken by other documents")
+        raise _Renumbered()  # not a failure: others were issued meanwhile; try again soon
 
     async def _commit(
         self,

@@ -106,7 +106,17 @@ def issued_mail(stack: Stack, to: str) -> EmailMessage | None:
 def colours_of_last_page(pdf: Path) -> tuple[int, int]:
     """Red (seal) and blue (hand signature) pixels on the last page as poppler draws it."""
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "100", "-singlefile", "-f", "2", str(pdf), str(pdf.parent / "p")],
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "100",
+            "-singlefile",
+            "-f",
+            "2",
+            str(pdf),
+            str(pdf.parent / "p"),
+        ],
         check=True,
     )
     with Image.open(pdf.parent / "p.png") as img:
