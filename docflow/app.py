@@ -213,6 +213,20 @@ async def _imap(app: web.Application) -> AsyncIterator[None]:
     await reader.close()
 
 
+def _certificates_check(services: Services) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A warning for each signing certificate expired or expiring within 30 days."""
+
+    async def check() -> None:
+        from docflow.archive.signing.pki import expiry_warnings  # pyHanko: not at import
+
+        for line in await asyncio.to_thread(
+            expiry_warnings, services.settings, services.clock.now()
+        ):
+            log.warning("%s: renew it (docflow pki import) before documents wait on it", line)
+
+    return check
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -262,6 +276,13 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         id="signed-issuing",
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(
+        _certificates_check(services),
+        "interval",
+        hours=24,
+        id="certificates",
+        next_run_time=datetime.now(UTC),  # at start-up, then daily
     )
     if services.renditions is not None:
         scheduler.add_job(

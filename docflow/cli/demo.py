@@ -10,6 +10,7 @@ from email.utils import make_msgid
 import aiosmtplib
 import click
 
+from docflow.archive.models import IssueJob
 from docflow.archive.records import ArchiveRecord
 from docflow.cli.common import run_with_services, settings_or_exit
 from docflow.config import Settings
@@ -22,15 +23,34 @@ from docflow.workflow.models import Task, TaskState
 
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
 ARCHIVIST = ("luutru@bandantoc.gov.vn", "Đỗ Thị Lưu")
+SIGNER = ("truongban@bandantoc.gov.vn", "Trần Đức Minh")
 ARCHIVIST_PASSWORD = "demo-luu-tru-2026"  # a sample account on a development machine
 SAMPLE_USERS = [
     (*AUTHOR, ["staff"]),
     (*ARCHIVIST, ["archivist"]),
     ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong", "chanh-van-phong"]),
-    ("truongban@bandantoc.gov.vn", "Trần Đức Minh", ["truong-ban"]),
+    (*SIGNER, ["truong-ban"]),
 ]
 PLAN_TITLE = "[KH] Kế hoạch cải cách hành chính năm 2027"
 LETTER_TITLE = "Công văn về việc báo cáo công tác dân tộc quý IV"
+DECISION_TITLE = "Quyết định thành lập Tổ công tác chuyển đổi số"
+# a decision as drafters type it: number and date left blank for docflow, a signature block
+DECISION_TEXT = [
+    "BAN DÂN TỘC",
+    "Số:      /QĐ-BDT",
+    "Hà Nội, ngày    tháng    năm 20…",
+    "QUYẾT ĐỊNH",
+    "Về việc thành lập Tổ công tác chuyển đổi số của Ban Dân tộc",
+    "Điều 1. Thành lập Tổ công tác chuyển đổi số gồm đại diện các phòng chuyên môn.",
+    "Điều 2. Tổ công tác có nhiệm vụ số hoá hồ sơ, văn bản đi và đến của Ban.",
+    "Điều 3. Quyết định có hiệu lực kể từ ngày ký.",
+    "TRƯỞNG BAN",
+    "",
+    "",
+    "",
+    "",
+    SIGNER[1],
+]
 PLAN_TEXT = [
     "KẾ HOẠCH Cải cách hành chính năm 2027",
     "Năm 2027, Ban Dân tộc tiếp tục đẩy mạnh công tác cải cách hành chính, "
@@ -85,6 +105,7 @@ def demo(timeout: float) -> None:
                 click.echo(f"user added: {name} <{email}> ({', '.join(roles)})")
                 if email == ARCHIVIST[0]:
                     await s.accounts.set_password(email, ARCHIVIST_PASSWORD)
+        _test_pki(settings)
         docx_ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         plan = _draft(
             settings,
@@ -117,8 +138,14 @@ def demo(timeout: float) -> None:
             ],
             in_reply_to=str(plan["Message-ID"]),
         )
+        decision = _draft(
+            settings,
+            f"[QĐ] {DECISION_TITLE}",
+            "Kính trình Trưởng ban ký ban hành.",
+            [("Quyết định Tổ công tác.docx", _docx(DECISION_TEXT), docx_ct)],
+        )
         before = await InboundMessage.all().count()
-        for msg in (plan, letter, revision):
+        for msg in (plan, letter, revision, decision):
             try:
                 await aiosmtplib.send(  # bytes: aiosmtplib would refold with policy.SMTP
                     msg.as_bytes(),
@@ -137,14 +164,21 @@ def demo(timeout: float) -> None:
             # the revision threads to the plan, so let each one be processed in turn
             await _wait_processed(before, timeout)
         click.echo("")
-        for row in await InboundMessage.filter(id__gt=0).order_by("-id").limit(3):
+        for row in await InboundMessage.filter(id__gt=0).order_by("-id").limit(4):
             click.echo(
                 f"  {row.subject!r}: {row.state} "
                 f"{row.document_code or ''} v{row.version_number or ''}".rstrip(" v")
             )
-        issued = await _sign_off_letter(s)
+        issued = await _sign_off(s, LETTER_TITLE, 0)
         if issued:
             click.echo(f"\nsigned off (as `docflow task decide` does) and issued: Số {issued}")
+        signed = await _sign_off(s, DECISION_TITLE, timeout * 3)
+        if signed:
+            click.echo(
+                f"signed off and issued as a PDF signed by {SIGNER[1]} and the organisation "
+                f"(TEST certificates): Số {signed}\n  check it: docflow archive verify {signed}"
+            )
+
         base, token = settings.http.base_url, settings.http.admin_token or "<DOCFLOW_ADMIN_TOKEN>"
         click.echo("\nWhere to look:")
         click.echo(
@@ -177,9 +211,10 @@ async def _wait_processed(since_id: int, seconds: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _sign_off_letter(s: Services) -> str | None:
-    """Approve the letter's review and sign-off tasks, so the demo shows an issued document."""
-    doc = await Document.filter(title=LETTER_TITLE).order_by("-id").first()
+async def _sign_off(s: Services, title: str, wait: float) -> str | None:
+    """Approve a draft's tasks (as `docflow task decide` does), so the demo shows it issued;
+    a signing workflow is issued by serve's job, waited for up to `wait` seconds."""
+    doc = await Document.filter(title=title).order_by("-id").first()
     if doc is None:
         return None
     for _ in range(len(s.stages.workflow_of(doc).stages)):
@@ -187,5 +222,24 @@ async def _sign_off_letter(s: Services) -> str | None:
         if task is None:
             break
         await s.decisions.by_admin(task.id, "approve", "Đồng ý (demo).", "docflow demo")
-    record = await ArchiveRecord.filter(document=doc).first()
-    return record.number if record else None
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while (record := await ArchiveRecord.filter(document=doc).first()) is None:
+        job = await IssueJob.get_or_none(document_id=doc.id)
+        if loop.time() > end or (job is not None and job.error):
+            if job is not None and job.error:
+                click.echo(f"{doc.code} is approved but not issued: {job.error}")
+            return None
+        await asyncio.sleep(0.5)
+    return record.number
+
+
+def _test_pki(settings: Settings) -> None:
+    """A TEST CA, organisation and signer certificate, unless the keystore has a PKI."""
+    keystore = settings.signing.keystore_dir(settings.data_dir)
+    if (keystore / "ca.pem").exists():
+        return
+    from docflow.archive.signing.pki import init_test_pki  # pyHanko: only when used
+
+    init_test_pki(keystore, settings.org.name, settings.org.code, [SIGNER])
+    click.echo(f"TEST certificates made in {keystore} (docflow pki list)")

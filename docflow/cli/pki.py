@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from docflow.archive.keyring import IMPORTS
 from docflow.cli.common import echo_json, run_with_services, settings_or_exit
-from docflow.config import Settings
 from docflow.services import Services
 from docflow.users.models import User
-
-if TYPE_CHECKING:
-    from docflow.archive.signing.pki import CertInfo
-
-EXPIRY_WARNING = timedelta(days=30)
 
 
 @click.group()
@@ -113,19 +106,6 @@ def pki_import(
     click.echo(f"{email}: imported")
 
 
-def _listing(settings: Settings) -> list[tuple[str, Path, CertInfo | str]]:
-    from docflow.archive.signing.pki import certificate_info
-
-    keystore = settings.signing.keystore_dir(settings.data_dir)
-    rows: list[tuple[str, Path, CertInfo | str]] = []
-    for p12 in sorted(keystore.glob("*.p12")) + sorted(keystore.glob("users/*.p12")):
-        try:
-            rows.append((p12.stem, p12, certificate_info(p12)))
-        except (ValueError, OSError) as e:
-            rows.append((p12.stem, p12, f"unreadable: {type(e).__name__}"))
-    return rows
-
-
 @pki.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 def pki_list(as_json: bool) -> None:
@@ -134,7 +114,9 @@ def pki_list(as_json: bool) -> None:
     settings = settings_or_exit()
     now = datetime.now(UTC)
     items: list[dict[str, object]] = []
-    for name, path, info in _listing(settings):
+    from docflow.archive.signing.pki import EXPIRY_WARNING, keystore_certificates
+
+    for name, path, info in keystore_certificates(settings):
         if isinstance(info, str):
             items.append({"name": name, "file": str(path), "error": info})
             continue

@@ -402,6 +402,30 @@ async def test_pki_init_makes_a_test_ca_organisation_and_a_certificate_per_signe
     assert "Traceback" not in again.stderr
 
 
+async def test_serve_warns_of_a_signing_certificate_that_expires_within_30_days(
+    env: dict[str, str], spawn: Spawn
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from docflow.archive.signing.pki import init_test_pki, issue_user_certificate
+
+    keystore = Path(env["DOCFLOW_DATA_DIR"]) / "keystore"
+    pki = init_test_pki(keystore, "Ban Dân tộc", "BDT", [])
+    soon = datetime.now(UTC) + timedelta(days=12, hours=1)
+    issue_user_certificate(pki, "minh.td@bandantoc.gov.vn", "Trần Đức Minh", not_after=soon)
+    server = await spawn(env)
+
+    async def warned() -> bool:
+        return "minh.td_bandantoc.gov.vn" in server.log_tail(20000)
+
+    await wait_until(warned, what="the expiry warning in serve's log")
+    line = next(x for x in server.log_tail(20000).splitlines() if "minh.td_bandantoc" in x)
+    assert "WARNING" in line.upper() and f"expires on {soon:%Y-%m-%d}, in 12 days" in line, line
+    assert "org-BDT" not in server.log_tail(20000), "only the certificate that expires soon"
+    listed = json.loads((await cli_ok(env, "pki", "list", "--json")).stdout)
+    assert [c["name"] for c in listed if c["expires_soon"]] == ["minh.td_bandantoc.gov.vn"]
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
@@ -412,9 +436,16 @@ async def test_demo_mails_drafts_issues_the_letter_and_the_archivist_finds_it(
 
     from docflow.cli.demo import ARCHIVIST, ARCHIVIST_PASSWORD
 
+    env = {**env, "DOCFLOW_RENDITIONS": "1"}  # the demo's decision is a DOCX, signed
     server = await spawn(env)
     result = await cli_ok(env, "demo")
     assert "issued: Số 01/BDT-VP" in result.stdout, str(result)
+    assert "TEST certificates made in" in result.stdout
+    assert "signed by Trần Đức Minh and the organisation (TEST certificates): Số 01/QĐ-BDT" in (
+        result.stdout
+    ), str(result)
+    verified = await cli_ok(env, "archive", "verify", "01/QĐ-BDT")
+    assert verified.stdout.strip().endswith("ok") and "signature Organisation" in verified.stdout
     assert f"{server.base}/archive" in result.stdout
 
     jar = aiohttp.CookieJar(unsafe=True)  # cookies of an IP-address host

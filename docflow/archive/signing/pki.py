@@ -23,9 +23,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from docflow.archive.keyring import slug
 from docflow.archive.signing.images import draw_seal, draw_signature
+from docflow.config import Settings
 
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # RFC 9336
 CA_FILE = "ca.pem"
+EXPIRY_WARNING = timedelta(days=30)  # `pki list` marks, and serve warns, from this before
 NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress"}  # rfc4514_string prints a dotted OID
 
 
@@ -268,3 +270,40 @@ def certificate_info(p12_or_cert: Path, passphrase_file: Path | None = None) -> 
         not_after=cert.not_valid_after_utc,
         serial=cert.serial_number,
     )
+
+
+def keystore_certificates(settings: Settings) -> list[tuple[str, Path, CertInfo | str]]:
+    """Every key file of the keystore (and the configured organisation's), with what its
+    certificate says, or why it cannot be read: `pki list` and serve's expiry warnings."""
+    keystore = settings.signing.keystore_dir(settings.data_dir)
+    files = sorted(keystore.glob("*.p12")) + sorted(keystore.glob("users/*.p12"))
+    conf = settings.signing
+    passphrases: dict[Path, Path] = {}
+    if conf.org_certificate and not conf.org_certificate.startswith("pkcs11:"):
+        configured = Path(conf.org_certificate)
+        files.insert(0, configured)
+        if conf.org_passphrase_file:
+            passphrases[configured] = Path(conf.org_passphrase_file)
+    rows: list[tuple[str, Path, CertInfo | str]] = []
+    for p12 in dict.fromkeys(files):
+        try:
+            rows.append((p12.stem, p12, certificate_info(p12, passphrases.get(p12))))
+        except (ValueError, OSError) as e:
+            rows.append((p12.stem, p12, f"unreadable: {type(e).__name__}"))
+    return rows
+
+
+def expiry_warnings(settings: Settings, now: datetime) -> list[str]:
+    """One sentence per certificate that has expired or expires within EXPIRY_WARNING."""
+    out = []
+    for name, path, info in keystore_certificates(settings):
+        if isinstance(info, str):
+            continue
+        if info.not_after <= now:
+            out.append(f"certificate {name} ({path}) expired on {info.not_after:%Y-%m-%d}")
+        elif info.not_after <= now + EXPIRY_WARNING:
+            days = (info.not_after - now).days
+            out.append(
+                f"certificate {name} ({path}) expires on {info.not_after:%Y-%m-%d}, in {days} days"
+            )
+    return out
