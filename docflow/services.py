@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docflow import db
+from docflow.archive.copies import Copies
 from docflow.archive.issued_pdf import IssuedPdfMaker
 from docflow.archive.issuing import Issuer
 from docflow.archive.keyring import KeyRing
@@ -77,6 +78,7 @@ class Services:
     issuer: Issuer
     signed_issuing: SignedIssuing
     archive: ArchiveService
+    copies: Copies
     accounts: AccountService
     search: SearchIndex
     renditions: Renditions | None  # None when `renditions.converters` is 0
@@ -157,8 +159,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     issuer = Issuer(settings, clock, stages, journal, composer, mailer, blobs, search)
     stages.on_approved.append(issuer.issue)
     renditions = _renditions(settings, clock, blobs)
+    keyring = KeyRing(settings)
     maker = IssuedPdfMaker(
-        KeyRing(settings), renditions.pool if renditions else None, settings.signing.tsa_url
+        keyring, renditions.pool if renditions else None, settings.signing.tsa_url
     )
     signed_issuing = SignedIssuing(settings, clock, issuer, maker, blobs, journal, notices, outbox)
     stages.after_approval.append(signed_issuing.poke)
@@ -186,6 +189,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     intake = IntakeService(
         settings.intake, clock, spool, analyser, addresses, drafts, bounces, database
     )
+    archive = ArchiveService(settings, clock, journal, workflows)
     return Services(
         settings=settings,
         clock=clock,
@@ -210,7 +214,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),
         issuer=issuer,
         signed_issuing=signed_issuing,
-        archive=ArchiveService(settings, clock, journal, workflows),
+        archive=archive,
+        copies=Copies(settings, clock, archive, blobs, journal, keyring),
         accounts=AccountService(clock),
         search=search,
         renditions=renditions,

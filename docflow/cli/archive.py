@@ -93,6 +93,25 @@ def archive_issue(code: str) -> None:
     click.echo(f"{code.upper()}: issued as Số {record.number} (record {record.id})")
 
 
+@archive.command("copy")
+@click.argument("record")
+@click.option(
+    "--form",
+    "form",
+    required=True,
+    help='"SAO Y", "SAO LỤC" or "TRÍCH SAO" (Decree 30/2020, Art. 25).',
+)
+@click.option("--by", default=None, help="Who asks for it; default: the system user name.")
+def archive_copy(record: str, form: str, by: str | None) -> None:
+    """An electronic copy of RECORD's issued PDF, signed by the organisation, kept with the
+    record (a file of role `copy`) and audited."""
+    who = by or getpass.getuser()
+    made = run_with_services(settings_or_exit(), lambda s: s.copies.make(record, form, who, "cli"))
+    click.echo(
+        f"{made.name}: file {made.position} of record {made.record_id}, sha256 {made.sha256}"
+    )
+
+
 @archive.command("verify")
 @click.argument("record")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")

@@ -20,12 +20,13 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from docflow.archive.copies import FORMS
 from docflow.archive.records import ArchiveRecord
 from docflow.archive.search import MAX_LIMIT, SearchHit
-from docflow.errors import NotFoundError
+from docflow.errors import DocflowError, NotFoundError
 from docflow.storage.filenames import content_disposition
 from docflow.users.accounts import Principal
-from docflow.web.auth import require_searcher
+from docflow.web.auth import check_csrf, require_searcher, see_other
 from docflow.web.keys import SERVICES
 from docflow.web.search_params import query_string, search_query
 from docflow.web.signature_status import signature_status
@@ -64,6 +65,8 @@ TEXT = {
         "main": "dự thảo chính",
         "annex": "phụ lục",
         "annex-pdf": "phụ lục ban hành (PDF, ký số)",
+        "copy": "bản sao điện tử",
+        "make_copy": "Tạo bản sao điện tử",
         "signatures": "Chữ ký số",
         "sig_ok": "hợp lệ",
         "sig_bad": "KHÔNG hợp lệ",
@@ -101,6 +104,8 @@ TEXT = {
         "main": "main draft",
         "annex": "annex",
         "annex-pdf": "issued annex (PDF, signed)",
+        "copy": "electronic copy",
+        "make_copy": "Make an electronic copy",
         "signatures": "Digital signatures",
         "sig_ok": "valid",
         "sig_bad": "NOT valid",
@@ -172,10 +177,26 @@ async def record_page(request: web.Request) -> web.Response:
         "csrf": csrf,
         "r": view,
         "doc": doc,
+        "forms": FORMS,
         "audit": await services.journal.events(record.document_id),
         "local": lambda iso: services.mailer.local_time(datetime.fromisoformat(iso)),
     }
     return aiohttp_jinja2.render_template("archive_record.html", request, context)
+
+
+@routes.post("/archive/records/{record}/copies")
+async def make_copy(request: web.Request) -> web.StreamResponse:
+    """The archive page's button: an electronic copy, signed, kept with the record."""
+    principal, csrf = await require_searcher(request)
+    form = await request.post()
+    check_csrf(csrf, form.get("csrf"))
+    services = request.app[SERVICES]
+    record = await _record(request, principal)
+    try:
+        await services.copies.make(record.id, str(form.get("form", "")), principal.email, "web")
+    except DocflowError as e:  # a form not offered, a key that cannot sign: say so
+        raise web.HTTPUnprocessableEntity(text=str(e)) from None
+    return see_other(f"/archive/records/{record.id}#files")
 
 
 @routes.get("/archive/records/{record}/files/{position}")

@@ -15,6 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -27,6 +28,7 @@ from tests import mails
 from tests.conftest import Relay, Stack, make_settings, wait_for
 from tests.decree30 import make_decree30_docx
 from tests.filebuilders import make_odt, make_pdf
+from tests.integration.test_accounts import ARCHIVIST, CSRF, PASSWORD, archivist, log_in
 from tests.integration.test_decision_code import code_in, code_mails, post
 from tests.integration.test_issuing import HEAD
 from tests.integration.test_renditions import pdftotext
@@ -192,6 +194,31 @@ async def test_a_word_draft_is_issued_as_a_pdf_with_its_number_and_two_valid_sig
     roles = [f["role"] for f in report["files"]]
     assert roles == ["main", "annex", "issued", "annex-pdf"], roles
     assert [len(f["signatures"]) for f in report["files"]] == [0, 0, 2, 1]
+
+    # the archivist's record page shows the signatures valid, and makes a signed copy
+    await archivist(stack)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        assert (await log_in(http, stack.base, ARCHIVIST, PASSWORD)).status == 303
+        async with http.get(f"{stack.base}/archive/records/{record.id}") as r:
+            page = await r.text()
+        assert "Chữ ký số: hợp lệ (3)" in page, page
+        csrf = CSRF.search(page)
+        assert csrf and "SAO Y" in page
+        form = {"csrf": csrf.group(1), "form": "SAO Y"}
+        async with http.post(f"{stack.base}/archive/records/{record.id}/copies", data=form) as r:
+            assert r.status == 200, await r.text()
+            page = await r.text()
+        assert "Quyết định hội nghị (01-QĐ-BDT) - SAO Y.pdf" in page and "bản sao điện tử" in page
+    copy = tmp_path / "copy.pdf"
+    copy.write_bytes(
+        await stack.services.blobs.get((await stack.services.archive.file(record.id, 4)).sha256)
+    )
+    sigs = pdfsig(copy, nss).signatures
+    assert [s["Signature Field Name"] for s in sigs] == ["Signer", "Organisation", "Copy"]
+    assert all(s["Signature Validation"] == "Signature is Valid." for s in sigs)
+    assert "SAO Y" in pdftotext(copy.read_bytes())
+    assert await AuditEvent.filter(action="copy_made").count() == 1
 
 
 async def _async(value: object) -> object:

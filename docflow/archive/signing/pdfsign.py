@@ -33,7 +33,7 @@ from docflow.archive.signing.keys import SigningError, check_validity, outside_e
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 SIGNER_FIELD = "Signer"
 ORG_FIELD = "Organisation"
-COPY_FIELD = "Organisation"
+COPY_FIELD = "Copy"  # an electronic copy's signature, beside the original's two
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,7 @@ def sign_org_only(
     tsa_url: str | None = None,
     *,
     box: Box | None = None,
+    field: str = ORG_FIELD,
     timestamper: TimeStamper | None = None,
 ) -> bytes:
     """The organisation's visible signature, text only, top right of page 1 (annexes, copies)."""
@@ -228,7 +229,7 @@ def sign_org_only(
         width = max(text_width(line, size) for line in lines) + 12
         height = len(lines) * (size + 2) + 8
         box = Box(0, right - 28 - width, top - 24 - height, right - 28, top - 24)
-    _field(writer, COPY_FIELD, box)
+    _field(writer, field, box)
     style = text_stamp(size, AxisAlignment.ALIGN_MIN, AxisAlignment.ALIGN_MID, margin=4, border=1)
     stamper = _timestamper(tsa_url, timestamper)
-    return _sign_field(writer, COPY_FIELD, org, style, signed_at, "\n".join(lines), stamper)
+    return _sign_field(writer, field, org, style, signed_at, "\n".join(lines), stamper)
