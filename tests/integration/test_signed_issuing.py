@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -41,6 +41,8 @@ pytestmark = pytest.mark.skipif(
     reason="poppler-utils, libnss3-tools and LibreOffice are installed by scripts/bootstrap",
 )
 SIGNER_NAME = "Trần Đức Minh"
+DEPUTY = "khoa.pv@bandantoc.gov.vn"
+DEPUTY_NAME = "Phạm Văn Khoa"
 ADMIN = "admin@bandantoc.gov.vn"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ODT = "application/vnd.oasis.opendocument.text"
@@ -74,12 +76,12 @@ async def signing(database_url: str, relay: Relay, tmp_path: Path) -> AsyncItera
     await s.stop()
 
 
-async def approve_through_links(stack: Stack, count: int = 1) -> None:
+async def approve_through_links(stack: Stack, count: int = 1, signer: str = SIGNER) -> None:
     """The reviewer's link, then the signer's link with the mailed code."""
     review = (await task_mails(stack, HEAD, count))[-1]
     assert (await submit(stack, links_of(review)["approve"], "approve"))[0] == 200
-    signoff = (await task_mails(stack, SIGNER, count))[-1]
-    code = code_in((await code_mails(stack, SIGNER, count))[-1])
+    signoff = (await task_mails(stack, signer, count))[-1]
+    code = code_in((await code_mails(stack, signer, count))[-1])
     status, page = await post(stack, links_of(signoff)["approve"], "approve", code)
     assert status == 200, page
 
@@ -293,3 +295,41 @@ async def test_a_key_that_cannot_sign_leaves_it_approved_tells_why_and_takes_no_
     await approve_through_links(stack, 2)
     second = next(d["code"] for d in await stack.documents() if d["code"] != code)
     assert (await status_becomes(stack, second, "issued"))["number"] == "02/QĐ-BDT"
+
+
+async def test_a_delegate_signs_with_their_own_key_and_the_capacity_line(
+    signing: SigningStack, tmp_path: Path
+) -> None:
+    """KT.: the deputy signs for the head; the signature is the deputy's own certificate,
+    its appearance says for whom, and the record says so too."""
+    stack = signing
+    await stack.add_user(DEPUTY, DEPUTY_NAME, ["pho-truong-ban"])
+    issue_user_certificate(stack.pki, DEPUTY, DEPUTY_NAME)
+    now = stack.services.clock.now()
+    await stack.services.delegations.add(
+        SIGNER, DEPUTY, now - timedelta(hours=1), now + timedelta(days=3), "KT"
+    )
+    draft = make_decree30_docx(
+        number_line="Số:    /QĐ-BDT",
+        titles=("KT. TRƯỞNG BAN", "PHÓ TRƯỞNG BAN"),
+        signer=DEPUTY_NAME,
+    )
+    await stack.send(
+        mails.draft("[QĐ] Quyết định cử cán bộ đi công tác", "Cử cán bộ.docx", draft, DOCX)
+    )
+    await approve_through_links(stack, signer=DEPUTY)
+    code = (await stack.documents())[0]["code"]
+    assert (await status_becomes(stack, code, "issued"))["number"] == "01/QĐ-BDT"
+    mail = await wait_for(lambda: _async(issued_mail(stack, AUTHOR)), what="the issued mail")
+    issued = tmp_path / "issued.pdf"
+    issued.write_bytes(attachments(mail)["Cử cán bộ (01-QĐ-BDT).pdf"])
+    nss = nss_database(tmp_path / "nss", stack.pki.ca_certificate)
+    signer_sig, org_sig = pdfsig(issued, nss).signatures
+    assert signer_sig["Signer Certificate Common Name"] == DEPUTY_NAME
+    assert signer_sig["Signature Validation"] == "Signature is Valid."
+    assert org_sig["Signature Validation"] == "Signature is Valid."
+    text = pdftotext(issued.read_bytes())
+    assert f"KT. {SIGNER_NAME}" in text, "the capacity line over the deputy's signature"
+    view = await stack.services.archive.view(code)
+    assert view["signer"]["email"] == DEPUTY and view["signer"]["capacity"] == "KT"
+    assert view["signer"]["for"] == SIGNER
