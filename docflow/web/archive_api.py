@@ -53,6 +53,27 @@ async def download_issued(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.post("/api/v1/archive/{record}/copies")
+async def post_copy(request: web.Request) -> web.Response:
+    """{"form": "SAO Y"|"SAO LỤC"|"TRÍCH SAO", "by": "…"}: a signed electronic copy."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidRequestError("expected a JSON object") from None
+    if not isinstance(body, dict) or not isinstance(body.get("form"), str):
+        raise InvalidRequestError('expected {"form": "SAO Y"}')
+    services = request.app[SERVICES]
+    key = request.match_info["record"]
+    view = await services.archive.view(key)
+    _hide_confidential(request, view["confidential"], f"archive record {key}")
+    by = str(body.get("by") or request[PRINCIPAL].email)
+    made = await services.copies.make(key, body["form"], by, "api")
+    return web.json_response(
+        {"position": made.position, "name": made.name, "role": made.role, "sha256": made.sha256},
+        status=201,
+    )
+
+
 @routes.put("/api/v1/archive/{record}/legal-hold")
 async def put_legal_hold(request: web.Request) -> web.Response:
     """{"held": true|false, "reason": "…", "by": "…"}: admins only (the admin token)."""

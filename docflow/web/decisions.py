@@ -49,6 +49,8 @@ TEXT = {
         "renewed": "Đã gửi đường dẫn mới",
         "renewed_msg": "Một thư với đường dẫn mới đã được gửi tới hộp thư của anh/chị.",
         "code": "Mã xác nhận (trong thư riêng gửi kèm thư giao việc)",
+        "signs": "Đồng ý ở bước này là ký số: văn bản được ban hành dưới dạng PDF mang chữ ký số "
+        "của anh/chị (bằng chứng thư số của anh/chị) và của cơ quan.",
         "back": "Quay lại trang quyết định",
     },
     "en": {
@@ -75,6 +77,8 @@ TEXT = {
         "renewed": "A fresh link is on its way",
         "renewed_msg": "A message with a fresh link has been sent to your mailbox.",
         "code": "Confirmation code (in the separate mail that came with the task mail)",
+        "signs": "Approving at this stage signs: the document is issued as a PDF carrying your "
+        "digital signature (with your certificate) and the organisation's.",
         "back": "Back to the decision page",
     },
 }
@@ -184,6 +188,7 @@ async def show(request: web.Request) -> web.Response:
             "history": await _history(doc.id, lang, services.mailer.local_time),
             "actions": link.actions.split(","),
             "needs_code": stage.require_code and task.code_hash is not None,
+            "signs": stage.sign and "approve" in link.actions.split(","),
             "csrf": services.links.csrf(token),
             "base": f"/t/{token}",
         },

@@ -165,9 +165,49 @@ SPEC: dict[str, Any] = {
         "/api/v1/archive/{record}": {
             "get": {
                 "summary": "An issued document's archive record: number, date, signer, files "
-                "with SHA-256, retention, legal hold",
+                "with SHA-256, retention, legal hold, and its digital signatures validated now",
                 "parameters": [RECORD],
-                "responses": {"200": _resp({"type": "object"}), **_errors(401, 404)},
+                "responses": {
+                    "200": _resp(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "signatures": {
+                                    "type": "object",
+                                    "description": "ok (null: nothing signed), files_ok (every "
+                                    "file's hash too), items: one per signature (file, field, "
+                                    "signer, signing_time, ok, problems)",
+                                }
+                            },
+                        }
+                    ),
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/v1/archive/{record}/copies": {
+            "post": {
+                "summary": "An electronic copy (SAO Y, SAO LỤC, TRÍCH SAO) of the issued PDF, "
+                "signed by the organisation, kept with the record; audited",
+                "parameters": [RECORD],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["form"],
+                                "properties": {
+                                    "form": {"enum": ["SAO Y", "SAO LỤC", "TRÍCH SAO"]},
+                                    "by": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "201": _resp({"type": "object"}, "The copy: position, name, sha256"),
+                    **_errors(400, 401, 404, 422),
+                },
             }
         },
         "/api/v1/archive/{record}/files/{position}": {

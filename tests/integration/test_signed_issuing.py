@@ -33,7 +33,13 @@ from tests.integration.test_decision_code import code_in, code_mails, post
 from tests.integration.test_issuing import HEAD
 from tests.integration.test_renditions import pdftotext
 from tests.integration.test_spine_mail import AUTHOR
-from tests.integration.test_workflow_links import SIGNER, links_of, submit, task_mails
+from tests.integration.test_workflow_links import (
+    SIGNER,
+    click,
+    links_of,
+    submit,
+    task_mails,
+)
 from tests.pki import nss_database, pdfsig
 
 pytestmark = pytest.mark.skipif(
@@ -81,6 +87,8 @@ async def approve_through_links(stack: Stack, count: int = 1, signer: str = SIGN
     review = (await task_mails(stack, HEAD, count))[-1]
     assert (await submit(stack, links_of(review)["approve"], "approve"))[0] == 200
     signoff = (await task_mails(stack, signer, count))[-1]
+    _, page = await click(stack, links_of(signoff)["open"])
+    assert "Đồng ý ở bước này là ký số" in page, "the signer is told that approving signs"
     code = code_in((await code_mails(stack, signer, count))[-1])
     status, page = await post(stack, links_of(signoff)["approve"], "approve", code)
     assert status == 200, page
@@ -221,6 +229,20 @@ async def test_a_word_draft_is_issued_as_a_pdf_with_its_number_and_two_valid_sig
     assert all(s["Signature Validation"] == "Signature is Valid." for s in sigs)
     assert "SAO Y" in pdftotext(copy.read_bytes())
     assert await AuditEvent.filter(action="copy_made").count() == 1
+
+    # the same through the API (admins), and a form of copy the decree does not know
+    assert stack.http is not None
+    auth = {"Authorization": f"Bearer {stack.settings.http.admin_token}"}
+    url = f"{stack.base}/api/v1/archive/{code}/copies"
+    async with stack.http.post(url, json={"form": "trích sao"}, headers=auth) as r:
+        assert r.status == 201 and (await r.json())["name"].endswith(" - TRÍCH SAO.pdf")
+    async with stack.http.post(url, json={"form": "BẢN CHỤP"}, headers=auth) as r:
+        assert (
+            r.status == 422 and "SAO Y, SAO LỤC, TRÍCH SAO" in (await r.json())["error"]["message"]
+        )
+    _, view = await stack.api(f"/api/v1/archive/{code}")
+    # issued 2, annex 1, each copy 3 (the original two and its own)
+    assert view["signatures"]["ok"] and len(view["signatures"]["items"]) == 9
 
 
 async def _async(value: object) -> object:
