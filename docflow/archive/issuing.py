@@ -187,7 +187,8 @@ class Issuer:
             },
         )
         register = self.settings.registers[record.register]
-        await self._distribute(conn, doc, record, register, send, signer)
+        signed = detail.get("signed") is True
+        await self._distribute(conn, doc, record, register, send, signer, signed)
         if not register.confidential:  # kept out of archivists' search
             await self.search.add(conn, await index_entry(conn, record))
         log.info("issued", extra={"code": doc.code, "number": record.number})
@@ -263,6 +264,7 @@ class Issuer:
         register: Register,
         send: list[IssuedFile],
         signer: Signer,
+        signed: bool,
     ) -> None:
         """The issued files, to the workflow's recipients and the author. Confidential
         registers go to the author only."""
@@ -288,6 +290,7 @@ class Issuer:
                 issue_date=f"{local:%d/%m/%Y}",
                 signer=signer.line(),
                 files=attachments,
+                signed=signed,
             )
             await self.mailer.send(conn, doc, msg, "issued")
 

@@ -34,22 +34,20 @@ SAMPLE_USERS = [
 PLAN_TITLE = "[KH] Kế hoạch cải cách hành chính năm 2027"
 LETTER_TITLE = "Công văn về việc báo cáo công tác dân tộc quý IV"
 DECISION_TITLE = "Quyết định thành lập Tổ công tác chuyển đổi số"
-# a decision as drafters type it: number and date left blank for docflow, a signature block
+# a decision as drafters type it: number and date left blank for docflow, a signature
+# block on the right (capacity, blank lines, name); (text, layout) per paragraph
 DECISION_TEXT = [
-    "BAN DÂN TỘC",
-    "Số:      /QĐ-BDT",
-    "Hà Nội, ngày    tháng    năm 20…",
-    "QUYẾT ĐỊNH",
-    "Về việc thành lập Tổ công tác chuyển đổi số của Ban Dân tộc",
-    "Điều 1. Thành lập Tổ công tác chuyển đổi số gồm đại diện các phòng chuyên môn.",
-    "Điều 2. Tổ công tác có nhiệm vụ số hoá hồ sơ, văn bản đi và đến của Ban.",
-    "Điều 3. Quyết định có hiệu lực kể từ ngày ký.",
-    "TRƯỞNG BAN",
-    "",
-    "",
-    "",
-    "",
-    SIGNER[1],
+    ("BAN DÂN TỘC", "centre"),
+    ("Số:      /QĐ-BDT", "centre"),
+    ("Hà Nội, ngày    tháng    năm 20…", "right"),
+    ("QUYẾT ĐỊNH", "title"),
+    ("Về việc thành lập Tổ công tác chuyển đổi số của Ban Dân tộc", "title"),
+    ("Điều 1. Thành lập Tổ công tác chuyển đổi số gồm đại diện các phòng chuyên môn.", ""),
+    ("Điều 2. Tổ công tác có nhiệm vụ số hoá hồ sơ, văn bản đi và đến của Ban.", ""),
+    ("Điều 3. Quyết định có hiệu lực kể từ ngày ký.", ""),
+    ("TRƯỞNG BAN", "block"),
+    *[("", "block")] * 4,
+    (SIGNER[1], "block"),
 ]
 PLAN_TEXT = [
     "KẾ HOẠCH Cải cách hành chính năm 2027",
@@ -65,6 +63,31 @@ def _docx(paragraphs: list[str]) -> bytes:
     document = docx.Document()
     for p in paragraphs:
         document.add_paragraph(p)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _decision_docx() -> bytes:
+    """DECISION_TEXT laid out as the clerical office does: header centred, signature block
+    in the right half."""
+    import docx  # python-docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm
+
+    document = docx.Document()
+    for text, layout in DECISION_TEXT:
+        p = document.add_paragraph()
+        run = p.add_run(text)
+        if layout in ("centre", "title", "block"):
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        if layout == "right":
+            p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            run.italic = True
+        if layout == "title" or (layout == "block" and text):
+            run.bold = True
+        if layout == "block":
+            p.paragraph_format.left_indent = Cm(8)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -142,7 +165,7 @@ def demo(timeout: float) -> None:
             settings,
             f"[QĐ] {DECISION_TITLE}",
             "Kính trình Trưởng ban ký ban hành.",
-            [("Quyết định Tổ công tác.docx", _docx(DECISION_TEXT), docx_ct)],
+            [("Quyết định Tổ công tác.docx", _decision_docx(), docx_ct)],
         )
         before = await InboundMessage.all().count()
         for msg in (plan, letter, revision, decision):

@@ -346,8 +346,10 @@ class MailComposer:
         issue_date: str,
         signer: str,
         files: list[Attachment],
+        signed: bool = False,
     ) -> Message:
-        """The issued document, as distributed (nơi nhận) and sent back to its author."""
+        """The issued document, as distributed (nơi nhận) and sent back to its author;
+        `signed`: its PDF carries the signer's and the organisation's signatures."""
         return self._about(
             "issued",
             to,
@@ -359,6 +361,7 @@ class MailComposer:
             issue_date=issue_date,
             signer=signer,
             files=[f.name for f in files],
+            signed=signed,
         )
 
 

@@ -167,6 +167,7 @@ async def test_a_word_draft_is_issued_as_a_pdf_with_its_number_and_two_valid_sig
     # the author's issued mail carries the signed PDF and the signed annex, not the DOCX
     mail = await wait_for(lambda: _async(issued_mail(stack, AUTHOR)), what="the issued mail")
     files = attachments(mail)
+    assert "mang chữ ký số của người ký và của cơ quan" in mail.get_body(("plain",)).get_content()
     assert set(files) == {"Quyết định hội nghị (01-QĐ-BDT).pdf", "Phụ lục đại biểu.pdf"}, files
     issued = tmp_path / "issued.pdf"
     issued.write_bytes(files["Quyết định hội nghị (01-QĐ-BDT).pdf"])

@@ -170,8 +170,8 @@ def sign_issued(
         assert cert is not None
         check_validity(cert, signed_at)
     stamper = _timestamper(tsa_url, timestamper)
-    seal_box = organisation_box(signer_box)
     writer = _writer(pdf)
+    seal_box = _on_page(organisation_box(signer_box), _page_size(writer, signer_box.page))
     _field(writer, SIGNER_FIELD, signer_box)
     _field(writer, ORG_FIELD, seal_box)
     once = _sign_field(
@@ -186,6 +186,15 @@ def sign_issued(
     org_lines = "\n".join([*textwrap.wrap(nfc(org_text), 22), when])
     seal = seal_style(org.image, seal_box.y2 - seal_box.y1)
     return _sign_field(_writer(once), ORG_FIELD, org, seal, signed_at, org_lines, stamper)
+
+
+def _on_page(box: Box, page: tuple[float, float, float, float], margin: float = 8) -> Box:
+    """`box` moved (not resized) to lie on the page: a signature block near the left
+    margin would push the seal, which sticks out left of it, off the paper."""
+    left, bottom, right, top = page
+    dx = max(0.0, left + margin - box.x1) - max(0.0, box.x2 - (right - margin))
+    dy = max(0.0, bottom + margin - box.y1) - max(0.0, box.y2 - (top - margin))
+    return Box(box.page, box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
 
 
 def _page_size(writer: IncrementalPdfFileWriter, page: int) -> tuple[float, float, float, float]:
