@@ -83,6 +83,21 @@ async def _reap(process: Process, grace: float) -> None:
     await process.wait()
 
 
+def _kill_orphans(profile_uri: str) -> None:
+    """Kill any soffice.bin still running on this profile (its serve was killed: SIGKILL,
+    OOM). A new office on the same profile would hand its work to that one and exit 0."""
+    needle = f"-env:UserInstallation={profile_uri}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if needle in args and int(proc.name) != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                log.warning("orphaned converter killed", extra={"pid": int(proc.name)})
+
+
 class _Converter:
     """One warm soffice.bin with its own profile and temp dir, and the worker driving it."""
 
@@ -146,9 +161,11 @@ class _Converter:
             raise
 
     def _prepare(self) -> None:
-        """Profile and temp directories, without the lock file a killed office leaves behind."""
+        """Profile and temp directories, without the lock file or the office a killed serve
+        leaves behind."""
         self.profile.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        _kill_orphans(self.profile.as_uri())
         (self.profile / ".lock").unlink(missing_ok=True)
 
     async def _spawn_office(self) -> Process:

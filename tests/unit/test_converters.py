@@ -180,3 +180,23 @@ async def test_recycling_after_max_jobs_is_quiet_and_close_leaves_nothing(
     assert small.pids() == [] and not any(alive(pid) for pid in seen)
     with pytest.raises(ConversionError, match="closed"):
         await small.convert(make_docx_python_docx([TITLE]), ".docx")
+
+
+async def test_an_office_left_running_on_the_profile_is_killed_not_joined(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A serve killed with SIGKILL leaves its soffice.bin running on the profile; the next
+    serve's converter must not hand its work to it (LibreOffice would, and exit 0)."""
+    old = ConverterPool(tmp_path, size=1)
+    new = ConverterPool(tmp_path, size=1)
+    try:
+        await old.convert(make_odt([TITLE]), ".odt")
+        [left] = old.pids()
+        rendition = await new.convert(make_docx_python_docx([TITLE]), ".docx")
+        assert page_texts(rendition) == [TITLE]
+        assert left not in new.pids()
+        assert "orphaned converter killed" in caplog.messages
+    finally:
+        await new.close()
+        await old.close()
+    assert not alive(left)
