@@ -227,8 +227,15 @@ def _certificates_check(services: Services) -> Callable[[], Coroutine[Any, Any, 
     return check
 
 
+def _still_running(record: logging.LogRecord) -> bool:
+    """apscheduler warns when a tick finds its job still running (a long conversion, a
+    slow sweep); each job runs once at a time by design, the next tick runs it."""
+    return "maximum number of running instances reached" not in str(record.msg)
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     services: Services = app[SERVICES]
+    logging.getLogger("apscheduler.scheduler").addFilter(_still_running)
     scheduler = AsyncIOScheduler(timezone="UTC")
     if IMAP_INTAKE in app:
         reader = app[IMAP_INTAKE]
