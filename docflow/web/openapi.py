@@ -6,41 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
+from docflow.web.openapi_archive import ARCHIVE_PATHS
+from docflow.web.openapi_parts import CODE, NUMBER, POSITION, errors, resp
+
 routes = web.RouteTableDef()
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _resp(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _resp(_ERROR, "Error") for c in codes}
-
-
-RECORD = {
-    "name": "record",
-    "in": "path",
-    "required": True,
-    "description": "The record's id, or the document's tracking code",
-    "schema": {"type": "string"},
-}
-LIST = {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
-        "next": {"type": ["string", "null"]},
-    },
-}
-CODE = {
-    "name": "code",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^DF-[0-9]{4}-[0-9]{6}$"},
-}
-NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
-POSITION = {"name": "position", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -57,7 +27,7 @@ SPEC: dict[str, Any] = {
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {
-                    "200": _resp(
+                    "200": resp(
                         {
                             "type": "object",
                             "properties": {
@@ -69,7 +39,7 @@ SPEC: dict[str, Any] = {
                             },
                         }
                     ),
-                    **_errors(400, 401),
+                    **errors(400, 401),
                 },
             }
         },
@@ -78,8 +48,8 @@ SPEC: dict[str, Any] = {
                 "summary": "A document with its versions and files",
                 "parameters": [CODE],
                 "responses": {
-                    "200": _resp({"$ref": "#/components/schemas/Document"}),
-                    **_errors(401, 404),
+                    "200": resp({"$ref": "#/components/schemas/Document"}),
+                    **errors(401, 404),
                 },
             }
         },
@@ -88,8 +58,8 @@ SPEC: dict[str, Any] = {
                 "summary": "One version, with each file's extracted text",
                 "parameters": [CODE, NUMBER],
                 "responses": {
-                    "200": _resp({"$ref": "#/components/schemas/Version"}),
-                    **_errors(400, 401, 404),
+                    "200": resp({"$ref": "#/components/schemas/Version"}),
+                    **errors(400, 401, 404),
                 },
             }
         },
@@ -101,7 +71,7 @@ SPEC: dict[str, Any] = {
                     NUMBER,
                     POSITION,
                 ],
-                "responses": {"200": {"description": "The file's bytes"}, **_errors(400, 401, 404)},
+                "responses": {"200": {"description": "The file's bytes"}, **errors(400, 401, 404)},
             }
         },
         "/api/v1/documents/{code}/versions/{number}/files/{position}/rendition": {
@@ -117,7 +87,7 @@ SPEC: dict[str, Any] = {
                         "description": "The PDF",
                         "content": {"application/pdf": {}},
                     },
-                    **_errors(400, 401, 404),
+                    **errors(400, 401, 404),
                 },
             }
         },
@@ -126,7 +96,7 @@ SPEC: dict[str, Any] = {
                 "summary": "The audit trail: who did what, when, from where",
                 "parameters": [CODE],
                 "responses": {
-                    "200": _resp(
+                    "200": resp(
                         {
                             "type": "object",
                             "properties": {
@@ -135,7 +105,7 @@ SPEC: dict[str, Any] = {
                             },
                         }
                     ),
-                    **_errors(401, 404),
+                    **errors(401, 404),
                 },
             }
         },
@@ -149,7 +119,7 @@ SPEC: dict[str, Any] = {
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
                 ],
                 "responses": {
-                    "200": _resp(
+                    "200": resp(
                         {
                             "type": "object",
                             "properties": {
@@ -158,136 +128,11 @@ SPEC: dict[str, Any] = {
                             },
                         }
                     ),
-                    **_errors(400, 401),
+                    **errors(400, 401),
                 },
             }
         },
-        "/api/v1/archive/{record}": {
-            "get": {
-                "summary": "An issued document's archive record: number, date, signer, files "
-                "with SHA-256, retention, legal hold, and its digital signatures validated now",
-                "parameters": [RECORD],
-                "responses": {
-                    "200": _resp(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "signatures": {
-                                    "type": "object",
-                                    "description": "ok (null: nothing signed), files_ok (every "
-                                    "file's hash too), items: one per signature (file, field, "
-                                    "signer, signing_time, ok, problems)",
-                                }
-                            },
-                        }
-                    ),
-                    **_errors(401, 404),
-                },
-            }
-        },
-        "/api/v1/archive/{record}/copies": {
-            "post": {
-                "summary": "An electronic copy (SAO Y, SAO LỤC, TRÍCH SAO) of the issued PDF, "
-                "signed by the organisation, kept with the record; audited",
-                "parameters": [RECORD],
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["form"],
-                                "properties": {
-                                    "form": {"enum": ["SAO Y", "SAO LỤC", "TRÍCH SAO"]},
-                                    "by": {"type": "string"},
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "201": _resp({"type": "object"}, "The copy: position, name, sha256"),
-                    **_errors(400, 401, 404, 422),
-                },
-            }
-        },
-        "/api/v1/archive/{record}/files/{position}": {
-            "get": {
-                "summary": "Download an issued file (the stamped copy, or an original)",
-                "parameters": [
-                    RECORD,
-                    POSITION,
-                ],
-                "responses": {
-                    "200": {"description": "The file's bytes"},
-                    **_errors(400, 401, 404),
-                },
-            }
-        },
-        "/api/v1/archive/{record}/legal-hold": {
-            "put": {
-                "summary": "Put a record on legal hold or lift it (admins), audited",
-                "parameters": [RECORD],
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["held"],
-                                "properties": {
-                                    "held": {"type": "boolean"},
-                                    "reason": {"type": "string"},
-                                    "by": {"type": "string"},
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {"200": _resp({"type": "object"}), **_errors(400, 401, 404)},
-            }
-        },
-        "/api/v1/search": {
-            "get": {
-                "summary": "Search issued documents: words (diacritics optional, exact ones "
-                'first), "phrases", -excluded words, and filters; ranked, with snippets',
-                "parameters": [
-                    {"name": name, "in": "query", "schema": schema}
-                    for name, schema in (
-                        ("q", {"type": "string"}),
-                        ("number", {"type": "string"}),
-                        ("type", {"type": "string"}),
-                        ("register", {"type": "string"}),
-                        ("signer", {"type": "string"}),
-                        ("from", {"type": "string", "format": "date"}),
-                        ("until", {"type": "string", "format": "date"}),
-                        ("year", {"type": "integer"}),
-                        ("limit", {"type": "integer", "maximum": 100}),
-                        ("cursor", {"type": "string"}),
-                    )
-                ],
-                "responses": {"200": _resp(LIST), **_errors(400, 401, 403)},
-            }
-        },
-        "/api/v1/registers": {
-            "get": {
-                "summary": "Numbering registers and the last number given per year",
-                "responses": {"200": _resp(LIST), **_errors(401)},
-            }
-        },
-        "/api/v1/registers/{register}": {
-            "get": {
-                "summary": "A register book: every number given, in order",
-                "parameters": [
-                    {
-                        "name": "register",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {"name": "year", "in": "query", "schema": {"type": "integer"}},
-                ],
-                "responses": {"200": _resp(LIST), **_errors(400, 401, 404)},
-            }
-        },
+        **ARCHIVE_PATHS,
         "/healthz": {
             "get": {
                 "summary": "Liveness",
