@@ -95,7 +95,7 @@ class Issuer:
             )
             return None
         version = await self.final_version(conn, doc)
-        signer = await self.signer(conn, doc, version.number, len(workflow.stages) - 1)
+        signer = await self.signer(conn, doc, version.number)
         now = self.clock.now()
         local = now.astimezone(self.settings.org.timezone)
         register = self.settings.registers[workflow.register]
@@ -193,10 +193,9 @@ class Issuer:
             await self.search.add(conn, await index_entry(conn, record))
         log.info("issued", extra={"code": doc.code, "number": record.number})
 
-    async def signer(
-        self, conn: BaseDBAsyncClient, doc: Document, version: int, stage: int
-    ) -> Signer:
-        """Who completed `stage` (sign-off, or the signing stage): its last approval."""
+    async def signer(self, conn: BaseDBAsyncClient, doc: Document, version: int) -> Signer:
+        """Who signs: the last approval of the signing stage (else of sign-off)."""
+        stage = self.stages.workflow_of(doc).signer_stage
         task = (
             await Task.filter(
                 document=doc,

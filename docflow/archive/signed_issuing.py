@@ -127,8 +127,7 @@ class SignedIssuing:
         job = await IssueJob.get_or_none(document_id=doc.id)
         if job is None:  # approved before its workflow signed: queue it now
             job = await IssueJob.create(document_id=doc.id, created_at=now, next_attempt_at=now)
-        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        if not await IssueJob.filter(free, id=job.id).update(claimed_until=now + LEASE):
+        if not await IssueJob.filter(_free(now), id=job.id).update(claimed_until=now + LEASE):
             raise DocflowError(f"{doc.code} is being issued by another process right now")
         await job.refresh_from_db()
         issued = await self._attempt(job)
@@ -139,9 +138,9 @@ class SignedIssuing:
 
     async def _claim(self) -> IssueJob | None:
         now = self.clock.now()
-        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        for job in await IssueJob.filter(free, next_attempt_at__lte=now).order_by("id").limit(5):
-            if await IssueJob.filter(free, id=job.id).update(claimed_until=now + LEASE):
+        due = IssueJob.filter(_free(now), next_attempt_at__lte=now)
+        for job in await due.order_by("id").limit(5):
+            if await IssueJob.filter(_free(now), id=job.id).update(claimed_until=now + LEASE):
                 return job
         return None
 
@@ -167,14 +166,10 @@ class SignedIssuing:
         doc = await Document.get_or_none(id=job.document_id).select_related("author")
         if doc is None or doc.status != "approved":
             raise _Gone()
-        workflow = self.issuer.stages.workflow_of(doc)
-        stage = workflow.signing_stage
-        register = self.settings.registers[workflow.register]
+        register = self.issuer.stages.workflow_of(doc).register
         async with in_transaction() as conn:
             version = await self.issuer.final_version(conn, doc)
-            if stage is None:  # the workflow stopped signing since: issue as others are
-                stage = len(workflow.stages) - 1
-            signer = await self.issuer.signer(conn, doc, version.number, stage)
+            signer = await self.issuer.signer(conn, doc, version.number)
             originals = (
                 await VersionFile.filter(version=version).using_db(conn).order_by("position")
             )
@@ -184,7 +179,7 @@ class SignedIssuing:
         for _ in range(RENUMBER_ROUNDS):
             now = self.clock.now()
             local = now.astimezone(self.settings.org.timezone)
-            predicted = await numbering.peek(register.key, local.year)
+            predicted = await numbering.peek(register, local.year)
             made = await self.maker.make(
                 sources[0],
                 sources[1:],
@@ -196,7 +191,7 @@ class SignedIssuing:
             )
             try:
                 record = await self._commit(
-                    job, doc, version, originals, signer, predicted, now, made
+                    job, doc, version, originals, signer, register, predicted, now, made
                 )
             except _Renumbered:
                 continue
@@ -211,6 +206,7 @@ class SignedIssuing:
         version: Version,
         originals: list[VersionFile],
         signer: Signer,
+        register: str,
         predicted: int,
         now: datetime,
         made: IssuedPdfs,
@@ -224,7 +220,6 @@ class SignedIssuing:
             locked = await Document.filter(id=doc.id).select_for_update().using_db(conn).get()
             if locked.status != "approved":
                 raise _Gone()
-            register = self.issuer.stages.workflow_of(doc).register
             seq = await numbering.allocate(conn, register, local.year)
             if seq != predicted:
                 raise _Renumbered()  # rolls the allocation back with everything else
@@ -302,11 +297,7 @@ class SignedIssuing:
         self, conn: BaseDBAsyncClient, doc: Document, version: int, reason: str
     ) -> None:
         """The signer (who can fix a key or a passphrase) and the admins (who can fix the rest)."""
-        workflow = self.issuer.stages.workflow_of(doc)
-        stage = workflow.signing_stage
-        signer = await self.issuer.signer(
-            conn, doc, version, len(workflow.stages) - 1 if stage is None else stage
-        )
+        signer = await self.issuer.signer(conn, doc, version)
         await self.notices.to_user(
             conn, doc, signer.user, version, "issue_failed", reason=reason, code=doc.code
         )
@@ -319,6 +310,11 @@ class SignedIssuing:
             code=doc.code,
             skip=signer.user.email,
         )
+
+
+def _free(now: datetime) -> Q:
+    """Jobs no process holds: never claimed, or their lease ran out (its holder died)."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
 def _signatory(signer: Signer) -> Signatory:

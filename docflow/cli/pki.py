@@ -26,8 +26,7 @@ async def _signers(services: Services) -> list[tuple[str, str]]:
     emails: set[str] = set()
     roles: set[str] = set()
     for workflow in services.workflows.by_key.values():
-        signing = workflow.signing_stage
-        stage = workflow.stages[-1 if signing is None else signing]
+        stage = workflow.stages[workflow.signer_stage]
         for a in stage.assignees + stage.escalate_to:
             (emails if a.kind == "user" else roles).add(a.value)
     return [

@@ -174,6 +174,13 @@ class Workflow:
         signing = [i for i, s in enumerate(self.stages) if s.sign]
         return signing[-1] if signing else None
 
+    @property
+    def signer_stage(self) -> int:
+        """The stage whose last approver is the issued document's signer: the signing stage,
+        else sign-off (the last)."""
+        signing = self.signing_stage
+        return len(self.stages) - 1 if signing is None else signing
+
     def stage(self, key: str) -> Stage:
         """The stage named `key` (KeyError when there is none)."""
         for s in self.stages:
