@@ -35,12 +35,14 @@ from docflow.web import (
     auth,
     decisions,
     health,
+    home,
     openapi,
     status,
 )
 from docflow.web.health import METRICS, REGISTRY, DatabaseCollector, Metrics
-from docflow.web.keys import SERVICES
+from docflow.web.keys import LIMITS, SERVICES
 from docflow.web.middleware import bearer_auth, json_errors
+from docflow.web.throttle import SignInLimits
 
 log = logging.getLogger("docflow.app")
 SMTP_SERVER = web.AppKey("smtp_server", asyncio.Server)
@@ -74,6 +76,7 @@ def create_app(
     services = build_services(settings, clock)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=1024**2)
     app[SERVICES] = services
+    app[LIMITS] = SignInLimits()
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
@@ -81,7 +84,17 @@ def create_app(
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("docflow.web", "templates"), autoescape=True
     )
-    for module in (api, archive_api, archive_pages, auth, decisions, health, openapi, status):
+    for module in (
+        api,
+        archive_api,
+        archive_pages,
+        auth,
+        decisions,
+        health,
+        home,
+        openapi,
+        status,
+    ):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_database)
     if dev_relay:

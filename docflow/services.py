@@ -35,10 +35,13 @@ from docflow.intake.spool import Spool
 from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
+from docflow.notify.signin import SignInMail
 from docflow.notify.threaded import ThreadedMailer
 from docflow.storage.blobs import BlobStore
+from docflow.users.access_log import AccessLog
 from docflow.users.accounts import AccountService
 from docflow.users.service import UserService
+from docflow.users.signin_links import SignInLinks
 from docflow.workflow.decisions import Decisions
 from docflow.workflow.definitions import WorkflowCatalog
 from docflow.workflow.delegation import DelegationService
@@ -80,6 +83,9 @@ class Services:
     archive: ArchiveService
     copies: Copies
     accounts: AccountService
+    signin_mail: SignInMail
+    access_log: AccessLog
+    composer: MailComposer
     search: SearchIndex
     renditions: Renditions | None  # None when `renditions.converters` is 0
 
@@ -190,6 +196,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.intake, clock, spool, analyser, addresses, drafts, bounces, database
     )
     archive = ArchiveService(settings, clock, journal, workflows)
+    accounts = AccountService(clock)
+    signin_mail = SignInMail(
+        SignInLinks(clock, accounts), composer, outbox, settings.http.base_url
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -216,7 +226,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         signed_issuing=signed_issuing,
         archive=archive,
         copies=Copies(settings, clock, archive, blobs, journal, keyring),
-        accounts=AccountService(clock),
+        accounts=accounts,
+        signin_mail=signin_mail,
+        access_log=AccessLog(clock),
+        composer=composer,
         search=search,
         renditions=renditions,
     )

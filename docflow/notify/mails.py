@@ -364,6 +364,18 @@ class MailComposer:
             signed=signed,
         )
 
+    def signin_link(self, to: Recipient, *, url: str, minutes: int) -> Message:
+        """A one-time link that signs the recipient in to the web app (asked for on the
+        sign-in page); it opens a page with a button, so a scanner cannot use it."""
+        return self._compose(
+            to=to,
+            subject=f"docflow: {_word(to, 'Đường dẫn đăng nhập', 'Your sign-in link')}",
+            body=self._render("signin_link", to.language, name=to.name, url=url, minutes=minutes),
+            in_reply_to="",
+            references=[],
+            auto="auto-generated",
+        )
+
 
 def _word(to: Recipient, vi: str, en: str) -> str:
     return en if to.en else vi

@@ -1,6 +1,8 @@
-"""Accounts for the people who log in (archivists, admins): passwords, sessions, API tokens.
+"""Accounts for the people who sign in to the web app: passwords, sessions, API tokens.
 
-Approvers never log in: their decision links act on one task and grant nothing else.
+Everyone with an account may sign in (by password where one is set, or by a mailed
+link: users/signin_links.py); what a page shows depends on the roles. Approvers still
+need no account to decide: their decision links act on one task and grant nothing else.
 Passwords are kept as argon2id hashes (argon2-cffi's defaults), hashed and checked
 in a thread since each costs tens of milliseconds of CPU. After MAX_FAILURES wrong
 passwords in a row an account is locked for LOCK_TIME, whatever the password.
@@ -28,6 +30,8 @@ LOCK_TIME = timedelta(minutes=15)
 SESSION_TIME = timedelta(hours=12)
 MIN_PASSWORD = 10
 SEARCH_ROLES = frozenset({"archivist", "admin"})  # who may search and read the archive
+CLERK_ROLES = frozenset({"van-thu", "admin"})  # who keeps the register books
+LEADER_ROLES = frozenset({"lanh-dao", "admin"})  # who reads the office's reports
 _HASHER = PasswordHasher()
 
 
@@ -37,12 +41,13 @@ def _dummy() -> str:
     return _HASHER.hash("docflow: no such user")
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 class LoginRefused(DocflowError):
-    """Why a login failed: `locked` (too many failures) or `invalid` (anything else)."""
+    """Why a sign-in failed: `locked` (too many failures), `invalid` (anything else about a
+    password), or `link_unknown` / `link_used` / `link_expired` (a sign-in link)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -65,6 +70,16 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    @property
+    def is_clerk(self) -> bool:
+        """Keeps the register books (văn thư)."""
+        return bool(self.roles & CLERK_ROLES)
+
+    @property
+    def is_leader(self) -> bool:
+        """Reads the office's reports (paper saved, timeliness)."""
+        return bool(self.roles & LEADER_ROLES)
 
 
 def principal_of(user: User) -> Principal:
@@ -93,7 +108,7 @@ class AccountService:
         await user.save(update_fields=["password_hash", "failed_logins", "locked_until"])
 
     async def log_in(self, email: str, password: str) -> NewSession:
-        """A new session, or LoginRefused. Only users who may search can log in."""
+        """A new session, or LoginRefused."""
         now = self.clock.now()
         user = await User.get_or_none(email=email.strip().lower(), active=True)
         if user is None or not user.password_hash:
@@ -108,26 +123,28 @@ class AccountService:
                 failed_logins=0 if locked else failures, locked_until=locked
             )
             raise LoginRefused("locked" if locked else "invalid")
-        principal = principal_of(user)
-        if not principal.may_search:
-            raise LoginRefused("invalid")
         await User.filter(id=user.id).update(failed_logins=0, locked_until=None)
+        return await self.open_session(user)
+
+    async def open_session(self, user: User) -> NewSession:
+        """A new browser session for a user whose password or sign-in link was checked."""
+        now = self.clock.now()
         token, csrf = secrets.token_urlsafe(32), secrets.token_hex(16)
         await WebSession.create(
-            token_hash=_digest(token),
+            token_hash=digest(token),
             user=user,
             csrf=csrf,
             created_at=now,
             expires_at=now + SESSION_TIME,
         )
-        return NewSession(token, csrf, principal)
+        return NewSession(token, csrf, principal_of(user))
 
     async def session(self, token: str) -> tuple[Principal, str] | None:
         """The principal and CSRF value of a live session, or None."""
         if not token:
             return None
         found = (
-            await WebSession.filter(token_hash=_digest(token), expires_at__gt=self.clock.now())
+            await WebSession.filter(token_hash=digest(token), expires_at__gt=self.clock.now())
             .select_related("user")
             .first()
         )
@@ -135,15 +152,21 @@ class AccountService:
             return None
         return principal_of(found.user), found.csrf
 
+    async def set_language(self, email: str, language: str) -> None:
+        """The language a user's pages and mails are written in (vi or en)."""
+        if language not in ("vi", "en"):
+            raise DocflowError(f"not a language docflow writes: {language!r} (vi or en)")
+        await User.filter(email=email.strip().lower()).update(language=language)
+
     async def log_out(self, token: str) -> None:
-        await WebSession.filter(token_hash=_digest(token)).delete()
+        await WebSession.filter(token_hash=digest(token)).delete()
 
     async def add_token(self, name: str, email: str) -> str:
         """A new API token acting as `email`; the token is returned once and kept hashed."""
         user = await self._user(email)
         token = "dft_" + secrets.token_urlsafe(32)
         await ApiToken.create(
-            token_hash=_digest(token), name=name, user=user, created_at=self.clock.now()
+            token_hash=digest(token), name=name, user=user, created_at=self.clock.now()
         )
         return token
 
@@ -167,7 +190,7 @@ class AccountService:
 
     async def token_principal(self, token: str) -> Principal | None:
         found = (
-            await ApiToken.filter(token_hash=_digest(token), revoked_at__isnull=True)
+            await ApiToken.filter(token_hash=digest(token), revoked_at__isnull=True)
             .select_related("user")
             .first()
         )

@@ -58,3 +58,37 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_tokens"
+
+
+class SignInLink(Model):
+    """A one-time sign-in link mailed to a user: the table keeps the token's SHA-256 only."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="signin_links", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "signin_links"
+
+
+class AccessEvent(Model):
+    """Who did what outside any one document (sign-ins, users, tokens, quarantine), when,
+    from where: the audit of the web app and of admin actions."""
+
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    actor = fields.CharField(max_length=320)
+    action = fields.CharField(max_length=40)
+    source = fields.CharField(max_length=10)  # web | api | cli
+    client = fields.CharField(max_length=100, default="")  # the client's address
+    subject = fields.CharField(max_length=320, default="")  # the user, token or entry acted on
+    detail: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "access_events"

@@ -28,6 +28,7 @@ from docflow.storage.filenames import content_disposition
 from docflow.users.accounts import Principal
 from docflow.web.auth import check_csrf, require_searcher, see_other
 from docflow.web.keys import SERVICES
+from docflow.web.pages import Session, page_context
 from docflow.web.search_params import query_string, search_query
 from docflow.web.signature_status import signature_status
 
@@ -116,15 +117,10 @@ TEXT = {
 }
 
 
-def _lang(principal: Principal) -> str:
-    return "en" if principal.language == "en" else "vi"
-
-
 @routes.get("/archive")
 async def search_page(request: web.Request) -> web.Response:
     principal, csrf = await require_searcher(request)
     services = request.app[SERVICES]
-    lang = _lang(principal)
     query = search_query(request.query)
     searched = any(
         request.query.get(k)
@@ -133,10 +129,8 @@ async def search_page(request: web.Request) -> web.Response:
     page = await services.search.search(query) if searched else None
     workflows = list(services.workflows.by_key.values())
     context: dict[str, Any] = {
-        "lang": lang,
-        "t": TEXT[lang],
+        **page_context(request, Session(principal, csrf), TEXT, "archive"),
         "principal": principal,
-        "csrf": csrf,
         "params": request.query,
         "types": sorted({w.type_code for w in workflows}),
         "registers": sorted(
@@ -166,15 +160,12 @@ async def record_page(request: web.Request) -> web.Response:
     principal, csrf = await require_searcher(request)
     services = request.app[SERVICES]
     record = await _record(request, principal)
-    lang = _lang(principal)
     view = await services.archive.view(record.id)
     view["signatures"] = await signature_status(services, record.id)
     doc = await services.documents.view(view["code"])
     context: dict[str, Any] = {
-        "lang": lang,
-        "t": TEXT[lang],
+        **page_context(request, Session(principal, csrf), TEXT, "archive"),
         "principal": principal,
-        "csrf": csrf,
         "r": view,
         "doc": doc,
         "forms": FORMS,

@@ -7,6 +7,8 @@ from docflow.documents.models import Document
 from docflow.workflow.models import Task, TaskState
 from docflow.workflow.stages import Stages
 
+UNDER_WAY = ("received", "in_review", "changes_requested", "approved")
+
 
 class WorkflowViews:
     """The workflow as the API and the CLI show it (plain values)."""
@@ -52,6 +54,20 @@ class WorkflowViews:
         if overdue:
             query = query.filter(state=TaskState.OPEN, due_at__lt=self.clock.now())
         return [{**task_view(t), "code": t.document.code} for t in await query.limit(limit)]
+
+
+    async def home_counts(self, email: str) -> dict[str, int]:
+        """What a person's home page counts: their documents still under way, their open
+        tasks and how many of those are overdue."""
+        email = email.strip().lower()
+        open_tasks = Task.filter(assignee__email=email, state=TaskState.OPEN)
+        return {
+            "documents_open": await Document.filter(
+                author__email=email, status__in=UNDER_WAY
+            ).count(),
+            "tasks_open": await open_tasks.count(),
+            "tasks_overdue": await open_tasks.filter(due_at__lt=self.clock.now()).count(),
+        }
 
 
 def task_view(t: Task) -> dict[str, object]:

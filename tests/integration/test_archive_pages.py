@@ -38,7 +38,7 @@ async def test_archivist_logs_in_finds_without_diacritics_and_opens_the_record(
         await page.fill("input[name=email]", ARCHIVIST)
         await page.fill("input[name=password]", PASSWORD)
         async with page.expect_navigation():
-            await page.get_by_role("button", name="Đăng nhập").click()
+            await page.get_by_role("button", name="Đăng nhập", exact=True).click()
         assert page.url.endswith("/archive")
 
         await page.fill("input[name=q]", "doi moi dan toc")
