@@ -45,6 +45,7 @@ from docflow.users.signin_links import SignInLinks
 from docflow.workflow.decisions import Decisions
 from docflow.workflow.definitions import WorkflowCatalog
 from docflow.workflow.delegation import DelegationService
+from docflow.workflow.inbox import TaskInbox
 from docflow.workflow.links import Links
 from docflow.workflow.loader import load_workflows
 from docflow.workflow.notices import Notices
@@ -77,6 +78,7 @@ class Services:
     stages: Stages
     decisions: Decisions
     views: WorkflowViews
+    inbox: TaskInbox  # an approver's tasks, for their pages
     reminders: Reminders
     issuer: Issuer
     signed_issuing: SignedIssuing
@@ -221,6 +223,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         stages=stages,
         decisions=Decisions(clock, stages, notices, decision_links, journal, outbox),
         views=WorkflowViews(clock, stages),
+        inbox=TaskInbox(clock, stages),
         reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),
         issuer=issuer,
         signed_issuing=signed_issuing,

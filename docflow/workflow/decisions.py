@@ -1,6 +1,6 @@
 """Deciding a task: by a personal link (with the stage's one-time code when it asks for
-one), by an administrator for the assignee (`docflow task decide`), and renewing an
-expired link.
+one), by its assignee signed in or with an API token (the same rules, no link), by an
+administrator for the assignee (`docflow task decide`), and renewing an expired link.
 
 Concurrent decisions on one document serialise on the document's row
 (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one write transaction at a time);
@@ -43,6 +43,19 @@ DECISION_STATE = {
     CHANGES: TaskState.CHANGES_REQUESTED,
     REJECT: TaskState.REJECTED,
 }
+
+
+class TaskProblem(LinkProblem, DocflowError):
+    """Why a decision on a task named by its id cannot count: a LinkProblem reason
+    (`superseded`, `used`, `wrong_action`, `code_missing`, `bad_code`, `code_locked`),
+    `unknown` (no such task) or `not_assignee` (the task is someone else's)."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(reason)
+        self.message = message or reason
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -100,30 +113,49 @@ class Decisions:
                 )
         if problem is not None:
             raise LinkProblem(problem, link)
-        if self.outbox.queued != queued:  # mail from this decision (or another meanwhile)
-            self.outbox.poke()
-        if doc.status == "approved":
-            self.stages.approval_committed()
+        self._committed(doc, queued)
         return DecisionResult(doc.code, task.state, doc.status, link.recipient.language)
 
-    async def by_admin(
-        self, task_id: int, action: str, comment: str, entered_by: str
+    async def by_user(
+        self,
+        task_id: int,
+        email: str,
+        action: str,
+        comment: str,
+        code: str | None = None,
+        source: str = "web",
     ) -> DecisionResult:
-        """A decision entered by an administrator (`docflow task decide`), e.g. one given
-        on paper or by telephone: recorded as the assignee's, with who entered it."""
+        """The assignee's decision, signed in (`web`) or with their API token (`api`): the
+        rules of a link without one. Tasks routed by a delegation are the delegate's.
+
+        TaskProblem says why it cannot count; a wrong code is counted (and committed)
+        before TaskProblem("bad_code") is raised, as with a link.
+        """
+        queued = self.outbox.queued
+        async with in_transaction() as conn:
+            doc, task = await self._open_task(conn, task_id, email)
+            if action not in DECISION_STATE:
+                raise TaskProblem(
+                    "wrong_action", f"action must be one of {', '.join(DECISION_STATE)}"
+                )
+            problem = await self._code_problem(conn, doc, task, code)
+            if problem is None:
+                await self._decide(conn, doc, task, task.assignee.email, action, comment, source)
+        if problem is not None:
+            raise TaskProblem(problem, f"task {task_id}: {problem.replace('_', ' ')}")
+        self._committed(doc, queued)
+        return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
+
+    async def by_admin(
+        self, task_id: int, action: str, comment: str, entered_by: str, source: str = "cli"
+    ) -> DecisionResult:
+        """A decision entered by an administrator (`docflow task decide`, or an admin's API
+        token), e.g. one given on paper or by telephone: recorded as the assignee's, with
+        who entered it. No code is asked: the administrator answers for it."""
         if action not in DECISION_STATE:
             raise DocflowError(f"action must be one of {', '.join(DECISION_STATE)}")
         async with in_transaction() as conn:
-            found = await Task.filter(id=task_id).using_db(conn).first()
-            if found is None:
-                raise DocflowError(f"no task {task_id}")
-            doc = (
-                await Document.filter(id=found.document_id).select_for_update().using_db(conn).get()
-            )
-            await doc.fetch_related("author", using_db=conn)
-            task = await Task.filter(id=task_id).using_db(conn).select_related("assignee").get()
-            if task.state != TaskState.OPEN:
-                raise DocflowError(f"task {task_id} is {task.state}, not open")
+            doc, task = await self._open_task(conn, task_id)
             await self._decide(
                 conn,
                 doc,
@@ -131,13 +163,39 @@ class Decisions:
                 task.assignee.email,
                 action,
                 comment,
-                "cli",
+                source,
                 {"entered_by": entered_by},
             )
-        self.outbox.poke()
+        self._committed(doc)
+        return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
+
+    async def _open_task(
+        self, conn: BaseDBAsyncClient, task_id: int, email: str | None = None
+    ) -> tuple[Document, Task]:
+        """The open task `task_id` with its assignee, and its document locked (which orders
+        decisions on it) with the author; TaskProblem when there is none, when it is not
+        `email`'s (when given), or when it is no longer open."""
+        found = await Task.filter(id=task_id).using_db(conn).first()
+        if found is None:
+            raise TaskProblem("unknown", f"no task {task_id}")
+        doc = await Document.filter(id=found.document_id).select_for_update().using_db(conn).get()
+        await doc.fetch_related("author", using_db=conn)
+        task = await Task.filter(id=task_id).using_db(conn).select_related("assignee").get()
+        if email is not None and task.assignee.email != email.strip().lower():
+            raise TaskProblem("not_assignee", f"task {task_id} is not assigned to {email}")
+        if task.state != TaskState.OPEN:
+            ended = task.state in (TaskState.SUPERSEDED, TaskState.CANCELLED)
+            reason = "superseded" if ended else "used"
+            raise TaskProblem(reason, f"task {task_id} is {task.state}, not open")
+        return doc, task
+
+    def _committed(self, doc: Document, queued: int | None = None) -> None:
+        """After a decision has committed: send its mail (when some was queued since
+        `queued`; always without it), and wake what waits for an approval."""
+        if queued is None or self.outbox.queued != queued:
+            self.outbox.poke()
         if doc.status == "approved":
             self.stages.approval_committed()
-        return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
 
     async def renew(self, token: str) -> str | None:
         """Mail fresh links for the open task an expired link belonged to; its language."""

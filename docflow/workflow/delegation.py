@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from docflow.clock import Clock
-from docflow.errors import DocflowError
+from docflow.errors import DocflowError, NotFoundError
 from docflow.users.models import User
 from docflow.workflow.models import Delegation
 
@@ -33,6 +33,8 @@ class DelegationService:
         delegate = await User.get_or_none(email=delegate_email.strip().lower())
         if user is None or delegate is None:
             raise DocflowError(f"no user {email if user is None else delegate_email}")
+        if not delegate.active:
+            raise DocflowError(f"{delegate.email} is not an active user")
         if user.id == delegate.id:
             raise DocflowError("a user cannot delegate to themselves")
         return await Delegation.create(
@@ -56,6 +58,29 @@ class DelegationService:
             }
             for d in rows
         ]
+
+    async def of(self, email: str) -> list[Delegation]:
+        """`email`'s delegations running now or to come, soonest first, with the delegate
+        (not those ended early, before they began)."""
+        rows = (
+            await Delegation.filter(user__email=email.strip().lower(), ends_at__gt=self.clock.now())
+            .order_by("starts_at", "id")
+            .prefetch_related("delegate")
+        )
+        return [d for d in rows if d.ends_at > d.starts_at]
+
+    async def end(self, delegation_id: int, email: str) -> Delegation:
+        """End `email`'s delegation now: a running one stops here, one to come never runs.
+        Tasks it already routed stay with the delegate."""
+        now = self.clock.now()
+        found = await Delegation.get_or_none(
+            id=delegation_id, user__email=email.strip().lower(), ends_at__gt=now
+        ).prefetch_related("delegate")
+        if found is None or found.ends_at <= found.starts_at:
+            raise NotFoundError(f"no delegation {delegation_id} of {email} in force or to come")
+        found.ends_at = max(now, found.starts_at)
+        await found.save(update_fields=["ends_at"])
+        return found
 
     async def in_force(self, conn: BaseDBAsyncClient, users: list[User]) -> dict[int, Delegation]:
         """The delegation running now for each of `users` that has one (the latest made)."""
