@@ -1,0 +1,68 @@
+"""What changed between two versions of a document: the word diff of their main files' text.
+
+Interface:
+
+- `await version_diff(code, from_number=None, to_number=None) -> dict` (JSON-able): the
+  defaults are the version before the latest and the latest (a document of one version
+  compares it with itself). `NotFoundError` for an unknown document or version number.
+  The result is `diff_texts(...).as_dict()` (documents/diff.py) plus::
+
+      {"code": str, "from": int, "to": int, "latest": int,
+       "from_file": str | None, "to_file": str | None,   # the main files' names
+       "text_missing": [int, ...]}                        # versions with no text to compare
+
+  Only the main file (position 0) is compared, by its extracted text (`VersionFile.text`);
+  a version whose text could not be extracted (a scan, a failed extraction) counts as
+  empty and is named in `text_missing`, so a page can say why everything looks added.
+- `await version_numbers(document_id) -> list[int]`: the numbers, ascending (for pickers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docflow.documents.diff import diff_texts
+from docflow.documents.models import Document, Version, VersionFile
+from docflow.documents.service import normal_code
+from docflow.errors import NotFoundError
+
+
+async def version_numbers(document_id: int) -> list[int]:
+    numbers = await Version.filter(document_id=document_id).values_list("number", flat=True)
+    return sorted(int(n) for n in numbers)  # type: ignore[call-overload]
+
+
+async def version_diff(
+    code: str, from_number: int | None = None, to_number: int | None = None
+) -> dict[str, Any]:
+    """The differences from version `from_number` to `to_number` of document `code`."""
+    code = normal_code(code)
+    doc = await Document.get_or_none(code=code).only("id")
+    if doc is None:
+        raise NotFoundError(f"no document {code}")
+    numbers = await version_numbers(doc.id)
+    if not numbers:
+        raise NotFoundError(f"document {code} has no version")
+    latest = numbers[-1]
+    to_n = latest if to_number is None else to_number
+    from_n = (max(1, to_n - 1) if to_n in numbers else 1) if from_number is None else from_number
+    for n in (from_n, to_n):
+        if n not in numbers:
+            raise NotFoundError(f"no version {n} of {code}")
+    rows = await VersionFile.filter(
+        version__document_id=doc.id, version__number__in=[from_n, to_n], position=0
+    ).values("version__number", "name", "text")
+    main = {int(r["version__number"]): r for r in rows}
+    old, new = main.get(from_n), main.get(to_n)
+    result = diff_texts((old or {}).get("text") or "", (new or {}).get("text") or "").as_dict()
+    missing = sorted({n for n, r in ((from_n, old), (to_n, new)) if not (r and r["text"])})
+    result.update(
+        code=code,
+        latest=latest,
+        from_file=old["name"] if old else None,
+        to_file=new["name"] if new else None,
+        text_missing=missing,
+    )
+    result["from"] = from_n
+    result["to"] = to_n
+    return result
