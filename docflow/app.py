@@ -34,10 +34,13 @@ from docflow.web import (
     archive_pages,
     auth,
     decisions,
+    delegation_pages,
     health,
     home,
     openapi,
     status,
+    task_api,
+    task_pages,
 )
 from docflow.web.health import METRICS, REGISTRY, DatabaseCollector, Metrics
 from docflow.web.keys import LIMITS, SERVICES
@@ -90,10 +93,13 @@ def create_app(
         archive_pages,
         auth,
         decisions,
+        delegation_pages,
         health,
         home,
         openapi,
         status,
+        task_api,
+        task_pages,
     ):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_database)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import html
 import logging
+import re
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -80,12 +81,15 @@ def unavailable_response(request: web.Request) -> web.Response:
 ADMIN = Principal("admin-token", "admin token", frozenset({"admin"}), "vi")
 # what a token of an archivist (not an admin) may read
 SEARCHER_PATHS = ("/api/v1/search", "/api/v1/archive/", "/api/v1/registers")
+# what any user's token may do: decide their own tasks (web/task_api.py checks whose)
+DECISION_PATH = re.compile(r"/api/v1/tasks/[0-9]+/decision")
 
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The API wants a bearer token: the admin token, or an API token (`docflow token
-    add`) acting with its user's roles: admins everything, archivists read the archive."""
+    add`) acting with its user's roles: admins everything, archivists read the archive,
+    anyone decides their own tasks."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_API:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -101,11 +105,13 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
             resp = error_response(401, "a valid bearer token is required")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="docflow"'
             return resp
-        if not principal.is_admin and not (
+        reads_archive = (
             principal.may_search
             and request.method in ("GET", "HEAD")
             and request.path.startswith(SEARCHER_PATHS)
-        ):
+        )
+        decides = request.method == "POST" and DECISION_PATH.fullmatch(request.path) is not None
+        if not (principal.is_admin or reads_archive or decides):
             return error_response(403, "this token may not do that")
         request[PRINCIPAL] = principal
     return await handler(request)

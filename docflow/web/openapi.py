@@ -8,6 +8,7 @@ from aiohttp import web
 
 from docflow.web.openapi_archive import ARCHIVE_PATHS
 from docflow.web.openapi_parts import CODE, NUMBER, POSITION, errors, resp
+from docflow.web.openapi_tasks import TASK_PATHS
 
 routes = web.RouteTableDef()
 
@@ -133,6 +134,7 @@ SPEC: dict[str, Any] = {
             }
         },
         **ARCHIVE_PATHS,
+        **TASK_PATHS,
         "/healthz": {
             "get": {
                 "summary": "Liveness",

@@ -210,21 +210,28 @@ class Decisions:
             await task.fetch_related("document", using_db=conn)
             doc = task.document
             await doc.fetch_related("author", using_db=conn)
-            stage = self.stages.workflow_of(doc).stages[task.stage_index]
-            files = await self.journal.files(conn, doc, task.version_number)
-            due = task.due_at or self.clock.now()
-            await self.notices.task(conn, doc, task, link.recipient, stage, due, files)
-            await self.journal.record(
-                conn,
-                doc,
-                link.recipient.email,
-                "link_renewed",
-                "link",
-                task.version_number,
-                task.stage_key,
-            )
+            await self._mail_again(conn, doc, task, link.recipient, "link")
         self.outbox.poke()
         return str(link.recipient.language)
+
+    async def renew_for_user(self, task_id: int, email: str) -> None:
+        """Mail the signed-in assignee fresh links, and a new code where the stage asks for
+        one (the old code locked after too many wrong guesses); TaskProblem as `by_user`."""
+        async with in_transaction() as conn:
+            doc, task = await self._open_task(conn, task_id, email)
+            await self._mail_again(conn, doc, task, task.assignee, "web")
+        self.outbox.poke()
+
+    async def _mail_again(
+        self, conn: BaseDBAsyncClient, doc: Document, task: Task, recipient: User, source: str
+    ) -> None:
+        stage = self.stages.workflow_of(doc).stages[task.stage_index]
+        files = await self.journal.files(conn, doc, task.version_number)
+        due = task.due_at or self.clock.now()
+        await self.notices.task(conn, doc, task, recipient, stage, due, files)
+        await self.journal.record(
+            conn, doc, recipient.email, "link_renewed", source, task.version_number, task.stage_key
+        )
 
     async def _code_problem(
         self, conn: BaseDBAsyncClient, doc: Document, task: Task, code: str | None

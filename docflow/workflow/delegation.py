@@ -69,6 +69,17 @@ class DelegationService:
         )
         return [d for d in rows if d.ends_at > d.starts_at]
 
+    async def to(self, email: str) -> list[Delegation]:
+        """The delegations made to `email`, running now or to come, with whose they are."""
+        rows = (
+            await Delegation.filter(
+                delegate__email=email.strip().lower(), ends_at__gt=self.clock.now()
+            )
+            .order_by("starts_at", "id")
+            .prefetch_related("user")
+        )
+        return [d for d in rows if d.ends_at > d.starts_at]
+
     async def end(self, delegation_id: int, email: str) -> Delegation:
         """End `email`'s delegation now: a running one stops here, one to come never runs.
         Tasks it already routed stay with the delegate."""
