@@ -38,6 +38,7 @@ T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("DOCFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TABLES = [
+    "seen_versions",
     "signin_links",
     "access_events",
     "issue_jobs",

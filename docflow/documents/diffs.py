@@ -15,14 +15,20 @@ Interface:
   a version whose text could not be extracted (a scan, a failed extraction) counts as
   empty and is named in `text_missing`, so a page can say why everything looks added.
 - `await version_numbers(document_id) -> list[int]`: the numbers, ascending (for pickers).
+- `await record_seen(user_id, document_id, version, at)`: a signed-in person opened this
+  version on a document page (only the highest number is kept); `await last_seen(user_id,
+  document_id) -> int | None`. Never written on a decision link's GET (mail scanners).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from docflow.documents.diff import diff_texts
-from docflow.documents.models import Document, Version, VersionFile
+from docflow.documents.models import Document, SeenVersion, Version, VersionFile
 from docflow.documents.service import normal_code
 from docflow.errors import NotFoundError
 
@@ -66,3 +72,22 @@ async def version_diff(
     result["from"] = from_n
     result["to"] = to_n
     return result
+
+
+async def record_seen(user_id: int, document_id: int, version: int, at: datetime) -> None:
+    bumped = await SeenVersion.filter(
+        user_id=user_id, document_id=document_id, version_number__lt=version
+    ).update(version_number=version, seen_at=at)
+    if bumped or await SeenVersion.exists(user_id=user_id, document_id=document_id):
+        return
+    try:
+        await SeenVersion.create(
+            user_id=user_id, document_id=document_id, version_number=version, seen_at=at
+        )
+    except IntegrityError:  # the same person's other tab wrote it first
+        await record_seen(user_id, document_id, version, at)
+
+
+async def last_seen(user_id: int, document_id: int) -> int | None:
+    found = await SeenVersion.get_or_none(user_id=user_id, document_id=document_id)
+    return found.version_number if found else None

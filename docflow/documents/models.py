@@ -139,3 +139,25 @@ class FileRendition(Model):
 
     class Meta:
         table = "file_renditions"
+
+
+class SeenVersion(Model):
+    """The latest version of a document a person opened on its page while signed in (a
+    decision link's page shows what changed since). Link GETs never write it: mail
+    scanners fetch links."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="seen_versions", on_delete=fields.CASCADE
+    )
+    user_id: int
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "docflow.Document", related_name="seen_by", on_delete=fields.RESTRICT
+    )
+    document_id: int
+    version_number = fields.IntField()
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "seen_versions"
+        unique_together = (("user", "document"),)

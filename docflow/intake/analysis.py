@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from docflow.documents.service import NewFile
 from docflow.errors import Refused
 from docflow.intake.files import prepare_files
-from docflow.intake.parse import ParsedMail, parse_message
+from docflow.intake.parse import Attachment, ParsedMail, parse_message
 from docflow.storage.blobs import BlobStore
 
 T = TypeVar("T")
@@ -49,6 +49,16 @@ def analyse(raw_path: str, allowed_types: tuple[str, ...], blob_root: str) -> An
         mail, attachments=tuple(dataclasses.replace(a, data=b"") for a in mail.attachments)
     )
     return Analysis(light, tuple(files), refusal)
+
+
+def analyse_files(
+    attachments: tuple[Attachment, ...], allowed_types: tuple[str, ...], blob_root: str
+) -> tuple[tuple[NewFile, ...], tuple[str, str] | None]:
+    """Files uploaded from a browser, checked and stored as a mail's attachments are."""
+    try:
+        return tuple(prepare_files(attachments, allowed_types, BlobStore(Path(blob_root)))), None
+    except Refused as r:
+        return (), (r.reason, r.detail)
 
 
 def read_headers(raw_path: str, limit: int = 256 * 1024) -> ParsedMail:
@@ -80,6 +90,12 @@ class Analyser:
 
     async def run(self, raw_path: Path) -> Analysis:
         return await self._call(analyse, str(raw_path), self.allowed_types, self.blob_root)
+
+    async def files(
+        self, attachments: tuple[Attachment, ...]
+    ) -> tuple[tuple[NewFile, ...], tuple[str, str] | None]:
+        """`analyse_files` in the same workers: the type by content, text, blobs."""
+        return await self._call(analyse_files, attachments, self.allowed_types, self.blob_root)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self.processes == 0:

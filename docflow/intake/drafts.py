@@ -19,8 +19,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from docflow.clock import Clock
-from docflow.documents.models import Document
-from docflow.documents.service import OPEN_STATUSES, DocumentService, NewFile, NewVersion
+from docflow.documents.models import Document, Version
+from docflow.documents.service import OPEN_STATUSES, DocumentService, NewVersion
 from docflow.errors import Refused
 from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
@@ -149,20 +149,14 @@ class Drafts:
         workflow, subject = self.flow.pick(self.addresses.plus_tag_of(row.rcpt_tos), mail.subject)
         try:
             async with in_transaction() as conn:
-                if doc is None:
-                    title = clean_title(subject) or files[0].name or "(không có tiêu đề)"
-                    doc, version = await self.documents.create(
-                        conn, author, title[:1000], workflow, new
-                    )
-                else:
-                    version = await self.documents.add_version(conn, doc, new)
+                doc, version = await self.store(
+                    conn, doc, author, workflow, subject, new, list(mail.references)
+                )
                 row.state = InboundState.ACCEPTED
                 row.document_code = doc.code
                 row.version_number = version.number
                 row.processed_at = self.clock.now()
                 await row.save(using_db=conn)
-                await self.flow.on_new_version(conn, doc, version.number)
-                await self._receipt(conn, doc, version.number, author, mail, files)
         except IntegrityError:
             # a concurrent worker stored the same message first
             again = await self.documents.version_exists(source_key)
@@ -182,6 +176,29 @@ class Drafts:
         )
         return Outcome(InboundState.ACCEPTED, doc.code, version.number)
 
+    async def store(
+        self,
+        conn: BaseDBAsyncClient,
+        doc: Document | None,
+        author: User,
+        workflow: str,
+        subject: str,
+        new: NewVersion,
+        references: list[str],
+        source: str = "mail",
+    ) -> tuple[Document, Version]:
+        """A new document, or a new version of `doc` (checked already: its author's, still
+        open): stored, its stage entered or restarted, its receipt queued. A mailed draft
+        and a browser upload (intake/uploads.py) both come through here."""
+        if doc is None:
+            title = clean_title(subject) or new.files[0].name or "(không có tiêu đề)"
+            doc, version = await self.documents.create(conn, author, title[:1000], workflow, new)
+        else:
+            version = await self.documents.add_version(conn, doc, new)
+        await self.flow.on_new_version(conn, doc, version.number, source)
+        await self._receipt(conn, doc, version.number, author, new, references)
+        return doc, version
+
     async def _withdraw(self, row: InboundMessage, doc: Document, author: User) -> Outcome:
         async with in_transaction() as conn:
             await self.flow.withdraw(conn, doc, author.email)
@@ -199,8 +216,8 @@ class Drafts:
         doc: Document,
         version: int,
         author: User,
-        mail: ParsedMail,
-        files: list[NewFile],
+        new: NewVersion,
+        references: list[str],
     ) -> None:
         """The answer to the draft: which document and version it became, where it stands."""
         msg = self.composer.receipt(
@@ -209,10 +226,12 @@ class Drafts:
             workflow=self.flow.workflow_name(doc, author.language),
             status=doc.status,
             stage=self.flow.stage_name(doc, author.language),
-            files=[(f.name, "main" if i == 0 else "annex", f.size) for i, f in enumerate(files)],
+            files=[
+                (f.name, "main" if i == 0 else "annex", f.size) for i, f in enumerate(new.files)
+            ],
             status_url=self.status_url(doc.code),
-            in_reply_to=mail.message_id,
-            references=list(mail.references),
+            in_reply_to=new.message_id,
+            references=references,
         )
         await self.mailer.send(conn, doc, msg, "receipt")
 

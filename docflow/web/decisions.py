@@ -12,11 +12,14 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from docflow.documents.diffs import version_diff
 from docflow.documents.renditions import rendition_name
 from docflow.notify.labels import DECISION_WORDS, size_label
 from docflow.storage.filenames import content_disposition
+from docflow.web.diff_view import diff_context
 from docflow.web.files import pdf_inline
 from docflow.web.keys import SERVICES
+from docflow.workflow.authored import Authored
 from docflow.workflow.links import LinkProblem
 from docflow.workflow.models import LinkToken, TaskState
 from docflow.workflow.queries import decided_tasks
@@ -172,10 +175,18 @@ async def show(request: web.Request) -> web.Response:
         {**f, "role_label": t[f["role"]], "size_label": size_label(f["size"])}
         for f in version_files
     ]
+    # what changed since the version this approver last decided, or last opened signed in
+    since = await Authored(services.stages, services.outbox).since(
+        doc.id, task.assignee_id, task.version_number
+    )
+    changes: dict[str, Any] = {}
+    if since is not None:
+        changes = diff_context(await version_diff(doc.code, since, task.version_number), lang)
     return aiohttp_jinja2.render_template(
         "decision.html",
         request,
         {
+            **changes,
             "lang": lang,
             "t": t,
             "doc": doc,

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from docflow.web.openapi_archive import ARCHIVE_PATHS
+from docflow.web.openapi_documents import DOCUMENT_PATHS
 from docflow.web.openapi_parts import CODE, NUMBER, POSITION, errors, resp
 from docflow.web.openapi_tasks import TASK_PATHS
 
@@ -134,6 +135,7 @@ SPEC: dict[str, Any] = {
             }
         },
         **ARCHIVE_PATHS,
+        **DOCUMENT_PATHS,
         **TASK_PATHS,
         "/healthz": {
             "get": {
