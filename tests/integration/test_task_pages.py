@@ -11,6 +11,7 @@ import aiohttp
 from playwright.async_api import Browser
 
 from docflow.documents.models import AuditEvent
+from docflow.web import delegation_texts, task_texts
 from docflow.workflow.models import Task
 from tests.conftest import ADMIN_TOKEN, Stack
 from tests.integration.conftest import DAY, ClockedStack
@@ -228,3 +229,8 @@ async def test_a_delegation_made_on_the_page_routes_the_next_task_to_the_delegat
     await stack.send(draft("Văn bản sau khi kết thúc ủy quyền"))
     await task_mails(stack, REVIEWER, 1)
     assert await Task.filter(assignee__email=REVIEWER, state="open").count() == 1
+
+
+def test_the_pages_have_every_word_in_both_languages() -> None:
+    for table in (task_texts.TEXT, delegation_texts.TEXT):
+        assert set(table["vi"]) == set(table["en"])
