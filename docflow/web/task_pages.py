@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from docflow.documents.diffs import version_diff
+from docflow.documents.diffs import record_seen, version_diff
 from docflow.documents.renditions import rendition_name
 from docflow.notify.labels import DECISION_WORDS, size_label
 from docflow.storage.filenames import content_disposition
@@ -23,6 +23,7 @@ from docflow.web.files import pdf_inline
 from docflow.web.keys import SERVICES
 from docflow.web.pages import Session, render, require
 from docflow.web.task_texts import PROBLEM_STATUS, TEXT
+from docflow.workflow.authored import Authored
 from docflow.workflow.decisions import TaskProblem
 from docflow.workflow.inbox import PAGE
 from docflow.workflow.models import Task, TaskState
@@ -108,7 +109,12 @@ async def _task_page(
     ]
     is_open = task.state == TaskState.OPEN
     overdue = is_open and task.due_at is not None and task.due_at < services.clock.now()
-    since = await services.inbox.compare_with(task)
+    # what changed since the version they last decided, or last opened signed in (as the
+    # decision link's page shows it); opening this page is opening this version
+    since = await Authored(services.stages, services.outbox).since(
+        doc.id, task.assignee_id, task.version_number
+    )
+    await record_seen(task.assignee_id, doc.id, task.version_number, services.clock.now())
     return render(
         request,
         "task.html",

@@ -38,7 +38,8 @@ TEXT = {
         "annex": "phụ lục",
         "text": "Nội dung dự thảo chính",
         "history": "Ý kiến trước đây",
-        "changes_since_why": "Phiên bản {since} là phiên bản gần nhất anh/chị đã xem xét.",
+        "changes_since_why": "Phiên bản {since} là phiên bản gần nhất anh/chị đã quyết định "
+        "hoặc đã mở.",
         "full_diff": "Mở trang so sánh đầy đủ",
         "decide": "Quyết định",
         "comment": "Ý kiến (không bắt buộc khi đồng ý)",
@@ -93,7 +94,7 @@ TEXT = {
         "annex": "annex",
         "text": "Text of the main draft",
         "history": "Earlier comments",
-        "changes_since_why": "Version {since} is the latest you reviewed.",
+        "changes_since_why": "Version {since} is the latest you decided on or opened.",
         "full_diff": "Open the full comparison",
         "decide": "Decision",
         "comment": "Comment (optional when approving)",

@@ -1,5 +1,5 @@
 """An approver's tasks as their pages show them: what waits (due first), what they decided
-lately, one task with its document, and the version to compare a new one with.
+lately, and one task with its document.
 
 The lists are hand-written SQL (`db.fetch`): an approver may have a thousand open tasks,
 and making a model of each task and its document would cost more than the page.
@@ -95,19 +95,6 @@ class TaskInbox:
 
     def stage_of(self, task: Task) -> Stage:
         return self.stages.workflow_of(task.document).stages[task.stage_index]
-
-    async def compare_with(self, task: Task) -> int | None:
-        """The version to show `task`'s version against: the latest earlier one its
-        assignee decided, else the latest earlier one they were sent; None for neither."""
-        rows = await Task.filter(
-            document_id=task.document_id,
-            assignee_id=task.assignee_id,
-            version_number__lt=task.version_number,
-        ).values("version_number", "state")
-        decided = [r["version_number"] for r in rows if r["state"] in TaskState.DECISIONS]
-        sent = [r["version_number"] for r in rows]
-        found = max(decided or sent, default=None)
-        return int(found) if found is not None else None
 
     def _row(self, r: dict[str, Any], language: str) -> TaskRow:
         workflows = self.stages.workflows

@@ -132,6 +132,22 @@ async def test_a_decision_without_the_sessions_csrf_value_is_refused(stack: Stac
     assert (await Task.get(id=task_id)).state == "open"
 
 
+async def test_a_version_opened_signed_in_is_the_one_the_next_is_compared_with(
+    stack: Stack,
+) -> None:
+    code, first = await waiting_for_review(stack)
+    async with http_as(stack, REVIEWER) as http:
+        async with http.get(f"{stack.base}/tasks/{first}") as r:
+            assert 'section class="diff"' not in await r.text(), "nothing before v1"
+        await stack.send(draft(f"[{code}] {TITLE}", text=V2))
+        second = await open_task(stack, REVIEWER, 2)
+        async with http.get(f"{stack.base}/tasks/{first}") as r:
+            assert "Việc này đã kết thúc" in await r.text(), "v1's task, superseded"
+        async with http.get(f"{stack.base}/tasks/{second}") as r:
+            page = await r.text()
+        assert "Từ phiên bản 1 đến phiên bản 2" in page and "<ins>" in page
+
+
 async def test_a_stage_asking_for_a_code_decides_only_with_the_mailed_code(stack: Stack) -> None:
     _, task_id = await waiting_for_review(stack, "[BC] Báo cáo tình hình vùng đồng bào")
     mailed = code_in((await code_mails(stack, REVIEWER))[0])
