@@ -76,7 +76,7 @@ async def test_author_uploads_version_2_and_reads_the_diff_in_a_browser(
         await expect(page.locator("del").filter(has_text="đã")).to_have_count(1)
         await expect(page.locator("ins").filter(has_text="da")).to_have_count(1)
         await expect(page.locator("ins").filter(has_text="lộ trình số hoá")).to_have_count(1)
-        await expect(page.locator(".diff-counts")).to_contain_text("+7 từ được thêm")
+        await expect(page.locator(".diff-counts")).to_contain_text("Từ được thêm: +7")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await page.screenshot(path=tmp_path / "diff.png", full_page=True)
     doc = await stack.document(code)
@@ -152,7 +152,7 @@ async def test_the_decision_link_shows_what_changed_since_the_approvers_decision
     assert status == 200
     assert "Từ phiên bản 1 đến phiên bản 2" in page
     assert re.search(r"<del><span class=\"diff-m\">\[−</span>đã<span", page)
-    assert "+7</strong> từ được thêm" in page
+    assert "Từ được thêm: <strong>+7</strong>" in page
 
 
 async def test_the_documents_list_filters_by_title_words_status_and_pages(stack: Stack) -> None:
