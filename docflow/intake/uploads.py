@@ -51,6 +51,8 @@ async def upload_version(
     if existing is not None:
         return Outcome(InboundState.DUPLICATE, doc.code, existing.number)
     stored, refusal = await drafts.analyser.files(tuple(files))
+    if refusal is not None and refusal[0] == "no_attachment":  # only images: mail's rule
+        raise Refused("type_not_allowed", ", ".join(f.filename for f in files))
     if refusal is not None:
         raise Refused(*refusal)
     new = NewVersion(

@@ -4,7 +4,7 @@ its two forms: a new version by upload and withdrawal.
 
 A document's page is for its author and admins; approvers who have a task on it may read
 it too (and opening it is remembered: a decision link's page then shows what changed
-since). The upload goes the mail's way (`intake.uploads.upload_version`: type by content,
+since). The upload (web/document_upload.py) goes the mail's way (`intake.uploads`: type by content,
 author only, the stage restarts, a receipt); withdrawal the mailed WITHDRAW's way
 (`Stages.withdraw`), both audited with the source `web`.
 """
@@ -17,15 +17,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from docflow.documents.diffs import record_seen
 from docflow.documents.models import Document
 from docflow.documents.renditions import CONVERTIBLE
 from docflow.errors import NotFoundError, Refused
-from docflow.intake.parse import Attachment
-from docflow.intake.uploads import upload_version
-from docflow.notify.labels import REASONS, STATUS_NAMES, size_label
+from docflow.notify.labels import STATUS_NAMES, size_label
 from docflow.users.models import User
 from docflow.web.auth import check_csrf, see_other
 from docflow.web.document_texts import TEXT, sentence
@@ -260,73 +258,3 @@ async def withdraw(request: web.Request) -> web.Response:
         await doc.refresh_from_db()
         return await document_page(request, session, doc, error=t["not_open"], status=409)
     return see_other(f"/documents/{doc.code}?withdrawn=1")
-
-
-class TooBig(Exception):
-    pass
-
-
-async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str], list[Attachment]]:
-    """The form's fields and files, streamed; more than `limit` bytes in all: TooBig."""
-    fields: dict[str, str] = {}
-    files: list[Attachment] = []
-    total = 0
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        chunks: list[bytes] = []
-        while chunk := await part.read_chunk(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise TooBig()
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if part.filename is not None:
-            if data:
-                ctype = part.headers.get("Content-Type", "application/octet-stream")
-                files.append(Attachment(part.filename, ctype, data))
-        elif part.name:
-            fields[part.name] = data.decode("utf-8", "replace")
-    return fields, files
-
-
-@routes.post("/documents/{code}/versions")
-async def upload(request: web.Request) -> web.Response:
-    session = await require(request)
-    doc = await readable(request, session)
-    services = request.app[SERVICES]
-    lang = _lang(session)
-    t = TEXT[lang]
-    limit = services.settings.smtp.max_message_size
-    if not request.content_type.startswith("multipart/"):
-        raise web.HTTPBadRequest(text="multipart/form-data expected")
-    try:
-        fields, files = await _read_upload(request, limit)
-    except TooBig:
-        error = t["too_big"].format(size=size_label(limit))
-        return await document_page(request, session, doc, error=error, status=413)
-    check_csrf(session.csrf, fields.get("csrf"))
-    if doc.author.email != session.principal.email:
-        raise web.HTTPForbidden(text="Chỉ người soạn mới gửi được phiên bản mới / Author only")
-    if not files:
-        return await document_page(request, session, doc, error=t["no_file"], status=400)
-    try:
-        outcome = await upload_version(
-            services.intake.drafts,
-            session.principal.email,
-            doc.code,
-            files,
-            fields.get("key") or secrets.token_hex(16),
-            fields.get("note", ""),
-        )
-    except Refused as r:
-        if r.reason == "not_author":
-            raise web.HTTPForbidden(text="Không có quyền / Not allowed") from None
-        (problem_vi, advice_vi), (problem_en, advice_en) = REASONS.get(
-            r.reason, (("{detail}", ""), ("{detail}", ""))
-        )
-        problem, advice = (problem_en, advice_en) if lang == "en" else (problem_vi, advice_vi)
-        message = t["refused"].format(problem=problem.format(detail=r.detail), advice=advice)
-        return await document_page(request, session, doc, error=message, status=422)
-    return see_other(f"/documents/{doc.code}?uploaded={outcome.version}")
