@@ -175,3 +175,27 @@ async def test_the_documents_list_filters_by_title_words_status_and_pages(stack:
     assert (await stack.document(code))["status"] == "withdrawn"
     _, audit = await stack.api(f"/api/v1/documents/{code}/audit")
     assert ("withdrawn", "web") == (audit["items"][-1]["action"], audit["items"][-1]["source"])
+
+
+async def test_the_decision_link_compares_with_the_version_opened_signed_in(
+    stack: Stack,
+) -> None:
+    code = await first_document(stack)
+    first = links_of((await mails_with_links(stack, REVIEWER))[0])
+    assert (await click(stack, first["open"]))[0] == 200  # a link GET remembers nothing
+    await stack.send(draft(f"[{code}] {TITLE}", text=V2))
+    second = links_of((await mails_with_links(stack, REVIEWER, 2))[-1])
+    _, page = await click(stack, second["open"])
+    assert "Thay đổi giữa các phiên bản" not in page  # neither decided nor opened signed in
+
+    async with http_as(stack, REVIEWER) as http:
+        async with http.get(f"{stack.base}/documents/{code}/diff?from=2&to=2") as r:
+            assert r.status == 200  # the diff page remembers nothing either
+        await stack.send(draft(f"[{code}] {TITLE} (3)", text=V2 + "\nThêm một đoạn."))
+        await versions(stack, code, 3)
+        async with http.get(f"{stack.base}/documents/{code}") as r:
+            assert r.status == 200  # the reviewer opens version 3 signed in
+    await stack.send(draft(f"[{code}] {TITLE} (4)", text=V2 + "\nThêm hai đoạn."))
+    fourth = links_of((await mails_with_links(stack, REVIEWER, 4))[-1])
+    _, page = await click(stack, fourth["open"])
+    assert "Từ phiên bản 3 đến phiên bản 4" in page
