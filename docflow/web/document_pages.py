@@ -164,6 +164,10 @@ async def document_page(
             if f["role"] in ("issued", "annex-pdf")
         ]
         issue["when"] = local(_parse(issue["issued_at"]))
+        for f in issued_files:
+            if f["role"] == "issued" and f["mime"] == "application/pdf":
+                preview = {**f, "pdf": f["url"], "size_label": size_label(f["size"])}
+                break  # once issued, the page shows the issued copy
     events = await services.journal.events(doc.id)
     names = await _names(doc, events)
     workflow = services.stages.workflow_of(doc)

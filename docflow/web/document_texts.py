@@ -45,8 +45,8 @@ TEXT = {
         "issued": "Đã ban hành",
         "number": "Số",
         "issued_at": "Ngày ban hành",
-        "signed_pdf": "Bản ban hành có chữ ký số (PDF)",
-        "issued_file": "Tệp ban hành",
+        "signed_pdf": "bản ban hành, PDF",
+        "issued_file": "phụ lục ban hành, PDF",
         "new_version": "Gửi phiên bản mới",
         "new_version_help": "Tệp đầu tiên là dự thảo chính; có thể thêm phụ lục. Nhận DOCX, "
         "DOC, ODT, PDF, RTF hoặc TXT (kiểm tra theo nội dung tệp). Bước duyệt hiện tại sẽ "
@@ -111,8 +111,8 @@ TEXT = {
         "issued": "Issued",
         "number": "Number",
         "issued_at": "Issued on",
-        "signed_pdf": "Issued copy with digital signatures (PDF)",
-        "issued_file": "Issued file",
+        "signed_pdf": "issued copy, PDF",
+        "issued_file": "issued annex, PDF",
         "new_version": "Send a new version",
         "new_version_help": "The first file is the main draft; annexes may follow. DOCX, DOC, "
         "ODT, PDF, RTF or TXT (checked by the file's content). The current review stage "
