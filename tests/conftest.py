@@ -32,6 +32,7 @@ from docflow.clock import Clock
 from docflow.config import PACKAGE_ROOT, Settings, load_settings
 from docflow.services import Services
 from docflow.web.keys import SERVICES
+from tests.mails import SentMail
 from tests.ports import free_port
 
 T = TypeVar("T")
@@ -162,8 +163,9 @@ class Relay:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        msg = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-        assert isinstance(msg, EmailMessage)
+        raw = envelope.original_content or b""
+        msg = message_from_bytes(raw, SentMail, policy=policy.default)
+        assert isinstance(msg, SentMail)
         self.messages.append((list(envelope.rcpt_tos), msg))
         self.envelope_from[str(msg["Message-ID"])] = envelope.mail_from or ""
         return "250 OK"
@@ -183,10 +185,18 @@ class Relay:
         return [m for rcpts, m in self.messages if address.lower() in [r.lower() for r in rcpts]]
 
     def texts_to(self, address: str) -> list[str]:
-        """The text of each mail to `address` (the body part of those with attachments)."""
+        """The text of each mail to `address` (its text/plain part, beside the HTML)."""
         out = []
         for m in self.to(address):
             body = m.get_body(("plain",))
+            out.append(body.get_content() if body is not None else "")
+        return out
+
+    def htmls_to(self, address: str) -> list[str]:
+        """The HTML part of each mail to `address` ("" for a mail without one)."""
+        out = []
+        for m in self.to(address):
+            body = m.get_body(("html",))
             out.append(body.get_content() if body is not None else "")
         return out
 

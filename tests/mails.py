@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 AUTHOR = "thu.lt@bandantoc.gov.vn"
 AUTHOR_NAME = "Lê Thị Thu"
@@ -60,6 +61,20 @@ def draft(
         maintype, _, subtype = type_.partition("/")
         m.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     return m
+
+
+class SentMail(EmailMessage):
+    """A mail as docflow sends it, read back: text/plain beside text/html in a
+    multipart/alternative (inside a multipart/mixed with files). `get_content()` of the
+    whole mail is its plain text, the part tests read, as when docflow sent text only;
+    `get_body(("html",))` is the HTML."""
+
+    def get_content(self, *args: Any, **kw: Any) -> Any:
+        if self.is_multipart() and not args and not kw:
+            body = self.get_body(("plain",))
+            if body is not None:
+                return body.get_content()
+        return super().get_content(*args, **kw)
 
 
 def numbered_draft(i: int, idstring: str, subject: str) -> tuple[str, bytes]:

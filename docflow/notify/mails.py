@@ -3,16 +3,14 @@ received) and the mails about a document (tasks, notices, reminders, issued copi
 
 Every mail is built from a `Recipient` and, when it is about a document, a
 `DocumentRef`; the words are in `notify/templates` (one file per mail and
-language) and `notify/labels`.
+language) and `notify/labels`. Each mail is that text with an HTML alternative made
+from it (`notify.body`, `notify.htmlmail`, which says why).
 """
 
 from __future__ import annotations
 
 from email.header import Header
 from email.message import Message
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Literal
@@ -20,6 +18,7 @@ from typing import Literal
 import jinja2
 
 from docflow.clock import Clock
+from docflow.notify.body import Body, mime_body
 from docflow.notify.labels import REASONS, size_label, status_name
 from docflow.notify.message import Attachment, DocumentRef, Recipient
 
@@ -28,7 +27,10 @@ _TEMPLATES = jinja2.Environment(
     autoescape=False,  # plain-text mail
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
+    auto_reload=False,  # shipped with the package: no stat per mail
 )
+# the tone of a decision link's button, by the template variable that carries it
+_TONES = {"approve_url": "approve", "changes_url": "changes", "reject_url": "reject"}
 # RFC 3834: a reply to a message (receipt, refusal) or mail a program sends by itself
 AutoSubmitted = Literal["auto-replied", "auto-generated"]
 FileRole = Literal["main", "annex"]
@@ -48,33 +50,20 @@ class MailComposer:
         *,
         to: Recipient,
         subject: str,
-        body: str,
+        body: Body,
         in_reply_to: str,
         references: list[str],
         auto: AutoSubmitted,
         attachments: list[Attachment] | None = None,
     ) -> Message:
-        """A text/plain UTF-8 message (multipart/mixed with attachments), threaded to the
-        mail it answers.
+        """A UTF-8 multipart/alternative message, the text and its HTML (inside a
+        multipart/mixed with attachments: `notify.body`), threaded to the mail it answers.
 
         Built with the stdlib's compat32 API: it encodes long non-ASCII subjects
         correctly (see `docflow.mime.MailPolicy`) and costs a fraction of `policy.default`'s
         header machinery, which matters at one receipt per draft.
         """
-        msg: Message = MIMEText(body, "plain", "utf-8")
-        if attachments:
-            mixed = MIMEMultipart("mixed")
-            mixed.attach(msg)
-            for a in attachments:
-                maintype, _, subtype = a.mime.partition("/")
-                part = MIMEApplication(
-                    a.data, subtype if maintype == "application" else "octet-stream"
-                )
-                if maintype != "application":
-                    part.replace_header("Content-Type", a.mime)
-                part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", a.name))
-                mixed.attach(part)
-            msg = mixed
+        msg = mime_body(body, subject, attachments or ())
         msg["From"] = formataddr(("docflow", self.from_address))
         msg["To"] = formataddr((to.name, to.address), charset="utf-8") if to.name else to.address
         msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", 998)  # type: ignore[assignment]
@@ -94,9 +83,18 @@ class MailComposer:
         msg["Content-Language"] = to.language
         return msg
 
-    def _render(self, template: str, language: str, **context: object) -> str:
+    def _render(self, template: str, language: str, **context: object) -> Body:
+        """The text of `template` in `language`, with the URLs it carries: the context's
+        `…url` values and its files' `url`s (the only ones its HTML links)."""
         name = f"{template}.{'en' if language == 'en' else 'vi'}.txt"
-        return _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
+        text = _TEMPLATES.get_template(name).render(org_name=self.org_name, **context)
+        links: dict[str, str] = {}
+        for key, value in context.items():
+            if key.endswith("url") and isinstance(value, str):
+                links[value] = _TONES.get(key, "")
+            elif key == "files" and isinstance(value, list):
+                links.update((f["url"], "") for f in value if isinstance(f, dict) and "url" in f)
+        return Body(text, language, links)
 
     # --- replies to a mail received ------------------------------------------------------
 
@@ -251,7 +249,7 @@ class MailComposer:
     ) -> Message:
         """A mail at a step of the document's way; `event` picks the sentence that says
         what happened (notify/templates/notice_event.*.txt), `facts` fill it."""
-        text = self._render("notice_event", to.language, event=event, **facts).strip()
+        text = self._render("notice_event", to.language, event=event, **facts).text.strip()
         return self._about(
             "notice",
             to,

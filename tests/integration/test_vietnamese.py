@@ -128,7 +128,8 @@ async def test_receipt_is_utf8_and_names_code_title_and_files(stack: Stack) -> N
     receipt = await receipt_for(stack)
     code = (await stack.documents())[0]["code"]
     assert str(receipt["Subject"]).startswith(f"[{code}] Đã tiếp nhận: Báo cáo")
-    assert receipt.get_content_charset() == "utf-8"
+    texts = [p for p in receipt.walk() if p.get_content_maintype() == "text"]
+    assert [p.get_content_charset() for p in texts] == ["utf-8", "utf-8"]  # plain, HTML
     body = receipt.get_content()
     assert unicodedata.is_normalized("NFC", body)
     for expected in ("Kính gửi Lê Thị Thu", "Mã theo dõi", code, TITLE, DOCX_NAME, TXT_NAME):
