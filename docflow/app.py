@@ -42,9 +42,13 @@ from docflow.web import (
     health,
     home,
     openapi,
+    register_pages,
+    report_api,
+    report_pages,
     status,
     task_api,
     task_pages,
+    timeliness_pages,
 )
 from docflow.web.health import METRICS, REGISTRY, DatabaseCollector, Metrics
 from docflow.web.keys import LIMITS, SERVICES
@@ -105,9 +109,13 @@ def create_app(
         health,
         home,
         openapi,
+        register_pages,
+        report_api,
+        report_pages,
         status,
         task_api,
         task_pages,
+        timeliness_pages,
     ):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_database)

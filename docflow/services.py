@@ -16,6 +16,8 @@ from docflow.archive.copies import Copies
 from docflow.archive.issued_pdf import IssuedPdfMaker
 from docflow.archive.issuing import Issuer
 from docflow.archive.keyring import KeyRing
+from docflow.archive.paper import PaperReports
+from docflow.archive.register_book import RegisterBooks
 from docflow.archive.search import SearchIndex
 from docflow.archive.service import ArchiveService
 from docflow.archive.signed_issuing import SignedIssuing
@@ -51,6 +53,7 @@ from docflow.workflow.loader import load_workflows
 from docflow.workflow.notices import Notices
 from docflow.workflow.reminders import Reminders
 from docflow.workflow.stages import Stages
+from docflow.workflow.timeliness import Timeliness
 from docflow.workflow.views import WorkflowViews
 
 
@@ -90,6 +93,9 @@ class Services:
     composer: MailComposer
     search: SearchIndex
     renditions: Renditions | None  # None when `renditions.converters` is 0
+    register_books: RegisterBooks
+    paper: PaperReports
+    timeliness: Timeliness
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         composer=composer,
         search=search,
         renditions=renditions,
+        register_books=RegisterBooks(archive),
+        paper=PaperReports(settings, blobs),
+        timeliness=Timeliness(clock, workflows, settings.org.timezone),
     )
 
 

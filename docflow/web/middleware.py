@@ -81,6 +81,8 @@ def unavailable_response(request: web.Request) -> web.Response:
 ADMIN = Principal("admin-token", "admin token", frozenset({"admin"}), "vi")
 # what a token of an archivist (not an admin) may read
 SEARCHER_PATHS = ("/api/v1/search", "/api/v1/archive/", "/api/v1/registers")
+# what a token of a leader (lanh-dao, not an admin) may read: the reports
+LEADER_PATHS = ("/api/v1/reports/",)
 # what any user's token may do: decide their own tasks (web/task_api.py checks whose)
 DECISION_PATH = re.compile(r"/api/v1/tasks/[0-9]+/decision")
 
@@ -110,8 +112,13 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
             and request.method in ("GET", "HEAD")
             and request.path.startswith(SEARCHER_PATHS)
         )
+        reads_reports = (
+            principal.is_leader
+            and request.method in ("GET", "HEAD")
+            and request.path.startswith(LEADER_PATHS)
+        )
         decides = request.method == "POST" and DECISION_PATH.fullmatch(request.path) is not None
-        if not (principal.is_admin or reads_archive or decides):
+        if not (principal.is_admin or reads_archive or reads_reports or decides):
             return error_response(403, "this token may not do that")
         request[PRINCIPAL] = principal
     return await handler(request)

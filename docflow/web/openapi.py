@@ -9,6 +9,7 @@ from aiohttp import web
 from docflow.web.openapi_archive import ARCHIVE_PATHS
 from docflow.web.openapi_documents import DOCUMENT_PATHS
 from docflow.web.openapi_parts import CODE, NUMBER, POSITION, errors, resp
+from docflow.web.openapi_reports import REPORT_PATHS
 from docflow.web.openapi_tasks import TASK_PATHS
 
 routes = web.RouteTableDef()
@@ -137,6 +138,7 @@ SPEC: dict[str, Any] = {
         **ARCHIVE_PATHS,
         **DOCUMENT_PATHS,
         **TASK_PATHS,
+        **REPORT_PATHS,
         "/healthz": {
             "get": {
                 "summary": "Liveness",
