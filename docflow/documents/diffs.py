@@ -14,6 +14,8 @@ Interface:
   Only the main file (position 0) is compared, by its extracted text (`VersionFile.text`);
   a version whose text could not be extracted (a scan, a failed extraction) counts as
   empty and is named in `text_missing`, so a page can say why everything looks added.
+  The result's nested lists are shared with an in-memory cache (keyed by the texts'
+  hashes; versions never change): read them, do not change them.
 - `await version_numbers(document_id) -> list[int]`: the numbers, ascending (for pickers).
 - `await record_seen(user_id, document_id, version, at)`: a signed-in person opened this
   version on a document page (only the highest number is kept); `await last_seen(user_id,
@@ -22,6 +24,8 @@ Interface:
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +35,9 @@ from docflow.documents.diff import diff_texts
 from docflow.documents.models import Document, SeenVersion, Version, VersionFile
 from docflow.documents.service import normal_code
 from docflow.errors import NotFoundError
+
+CACHE_SIZE = 32  # diffs kept in memory (the largest, of 50 pages, take about 1 MB)
+_CACHE: OrderedDict[tuple[bytes, bytes], dict[str, Any]] = OrderedDict()
 
 
 async def version_numbers(document_id: int) -> list[int]:
@@ -60,7 +67,7 @@ async def version_diff(
     ).values("version__number", "name", "text")
     main = {int(r["version__number"]): r for r in rows}
     old, new = main.get(from_n), main.get(to_n)
-    result = diff_texts((old or {}).get("text") or "", (new or {}).get("text") or "").as_dict()
+    result = dict(_diff((old or {}).get("text") or "", (new or {}).get("text") or ""))
     missing = sorted({n for n, r in ((from_n, old), (to_n, new)) if not (r and r["text"])})
     result.update(
         code=code,
@@ -72,6 +79,24 @@ async def version_diff(
     result["from"] = from_n
     result["to"] = to_n
     return result
+
+
+def _diff(old: str, new: str) -> dict[str, Any]:
+    """`diff_texts` of two texts, remembered by their hashes: versions never change, and a
+    page of two 50-page versions is read again and again (the author, each approver)."""
+    key = (_digest(old), _digest(new))
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = diff_texts(old, new).as_dict()
+        if len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return found
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 async def record_seen(user_id: int, document_id: int, version: int, at: datetime) -> None:

@@ -178,6 +178,8 @@ class Authored:
     async def since(self, document_id: int, user_id: int, version: int) -> int | None:
         """The version a reader of `version` compares it with: the latest earlier one they
         decided, else the latest earlier one they opened signed in; None for neither."""
+        if version <= 1:
+            return None  # nothing earlier (and a link's page of a first version asks nothing)
         decided = (
             await Task.filter(
                 document_id=document_id,
