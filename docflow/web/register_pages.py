@@ -31,6 +31,7 @@ TEXT = {
         "(Phụ lục IV, Nghị định 30/2020/NĐ-CP).",
         "register": "Sổ",
         "format": "Dạng số",
+        "kinds": "Loại văn bản",
         "confidential": "Mật",
         "years": "Các năm",
         "last": "số cuối",
@@ -68,6 +69,7 @@ TEXT = {
         "register (Appendix IV, Decree 30/2020/NĐ-CP).",
         "register": "Register",
         "format": "Number format",
+        "kinds": "Document types",
         "confidential": "Confidential",
         "years": "Years",
         "last": "last number",
@@ -140,12 +142,17 @@ async def registers_page(request: web.Request) -> web.Response:
         for r in await services.archive.registers()
         if session.principal.is_admin or not r["confidential"]
     ]
+    lang = language_of(request, session)
+    kinds: dict[str, list[str]] = {}
+    for w in services.workflows:
+        kinds.setdefault(w.register, []).append(w.name(lang))
     return render(
         request,
         "registers.html",
         session,
         TEXT,
         items=items,
+        kinds=kinds,
         this_year=_year(request, services),
     )
 

@@ -117,7 +117,9 @@ def decimal(x: float | None, lang: str, t: Texts, digits: int = 1) -> str:
 
 
 def share(x: float | None, lang: str, t: Texts) -> str:
-    return t.dash if x is None else f"{decimal(x * 100, lang, t)} %"
+    if x is None:
+        return t.dash
+    return f"{decimal(x * 100, lang, t)}{' %' if lang == 'vi' else '%'}"
 
 
 def cells(line: TimelinessLine, lang: str, t: Texts) -> list[str]:
