@@ -29,7 +29,7 @@ from docflow.web.auth import check_csrf, see_other
 from docflow.web.document_texts import TEXT, sentence
 from docflow.web.keys import SERVICES
 from docflow.web.pages import Session, render, require
-from docflow.workflow.authored import Authored, Filters
+from docflow.workflow.authored import PER_PAGE, Authored, Filters
 
 routes = web.RouteTableDef()
 
@@ -58,7 +58,7 @@ async def documents(request: web.Request) -> web.Response:
         page = 1
     filters = Filters(None if everyone else session.principal.email, status, workflow, words)
     rows, total = await authored(request).page(filters, lang, page)
-    pages = max(1, math.ceil(total / 25))
+    pages = max(1, math.ceil(total / PER_PAGE))
     keep = {
         k: v
         for k, v in (
