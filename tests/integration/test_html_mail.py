@@ -12,6 +12,7 @@ from playwright.async_api import Browser
 
 from tests.conftest import Stack, wait_for
 from tests.integration.test_decision_browser import PHONE, browser  # noqa: F401 (fixture)
+from tests.integration.test_mail_hygiene import outcome
 from tests.integration.test_spine_mail import AUTHOR, draft
 from tests.integration.test_workflow_links import (
     REVIEWER,
@@ -143,6 +144,14 @@ async def test_task_mail_and_receipt_say_the_same_in_html_with_the_decision_link
     for url in links.values():  # a button: a big, coloured block link with the exact URL
         anchor = re.search(f'<a href="{re.escape(url)}" style="([^"]+)"', html)
         assert anchor and "display:block" in anchor.group(1) and "padding" in anchor.group(1)
+
+    # a forwarding rule that mails docflow's own (HTML) mail back to it starts no loop
+    await stack.settled()
+    sent = len(stack.relay.messages)
+    await stack.send(receipt)
+    documents, entries = await outcome(stack)
+    assert len(documents) == 1 and [e["reason"] for e in entries] == ["auto_submitted"]
+    assert len(stack.relay.messages) == sent, "nothing answered"
 
     status, _ = await submit(stack, links["approve"], "approve", "Nhất trí.")
     assert status == 200

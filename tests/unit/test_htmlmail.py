@@ -8,8 +8,9 @@ from email.policy import compat32
 
 import pytest
 
-from docflow.notify.body import text_part
+from docflow.notify.body import Body, mime_body, text_part
 from docflow.notify.htmlmail import to_html
+from docflow.notify.message import Attachment
 
 BASE = "https://docflow.bandantoc.gov.vn"
 APPROVE = f"{BASE}/t/Ab3_-xYz"
@@ -64,3 +65,13 @@ def test_text_parts_are_byte_for_byte_what_mimetext_makes(subtype: str) -> None:
     ours = text_part(text, subtype)
     assert ours.as_bytes(policy=SMTP) == stock.as_bytes(policy=SMTP)
     assert ours.get_payload(decode=True) == text.encode()
+
+
+def test_with_files_the_text_and_its_html_come_first_then_the_files() -> None:
+    msg = mime_body(Body(TEXT, "en"), "Issued", [Attachment("47.pdf", "application/pdf", b"%PDF")])
+    alternative, pdf = msg.get_payload()
+    assert msg.get_content_type() == "multipart/mixed" and "MIME-Version" in msg
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    assert pdf.get_filename() == "47.pdf" and pdf.get_payload(decode=True) == b"%PDF"
+    assert "MIME-Version" not in alternative and "MIME-Version" not in pdf
