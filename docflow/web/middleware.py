@@ -85,13 +85,16 @@ SEARCHER_PATHS = ("/api/v1/search", "/api/v1/archive/", "/api/v1/registers")
 LEADER_PATHS = ("/api/v1/reports/",)
 # what any user's token may do: decide their own tasks (web/task_api.py checks whose)
 DECISION_PATH = re.compile(r"/api/v1/tasks/[0-9]+/decision")
+# what any user's token may read: a document's diff (web/document_diff.py checks who may)
+DIFF_PATH = re.compile(r"/api/v1/documents/[^/]+/diff")
 
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The API wants a bearer token: the admin token, or an API token (`docflow token
     add`) acting with its user's roles: admins everything, archivists read the archive,
-    anyone decides their own tasks."""
+    leaders the reports, anyone decides their own tasks and reads the diffs of documents
+    they may read."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_API:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -118,7 +121,8 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
             and request.path.startswith(LEADER_PATHS)
         )
         decides = request.method == "POST" and DECISION_PATH.fullmatch(request.path) is not None
-        if not (principal.is_admin or reads_archive or reads_reports or decides):
+        diffs = request.method == "GET" and DIFF_PATH.fullmatch(request.path) is not None
+        if not (principal.is_admin or reads_archive or reads_reports or decides or diffs):
             return error_response(403, "this token may not do that")
         request[PRINCIPAL] = principal
     return await handler(request)

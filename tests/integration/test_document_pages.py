@@ -136,6 +136,11 @@ async def test_the_api_gives_the_diff_as_json(stack: Stack) -> None:
     assert status == 400
     status, spec = await stack.api("/api/v1/openapi.json", None)
     assert status == 200 and "/api/v1/documents/{code}/diff" in spec["paths"]
+    mine = await stack.services.accounts.add_token("tích hợp", AUTHOR)
+    theirs = await stack.services.accounts.add_token("khác", OTHER)
+    assert (await stack.api(f"/api/v1/documents/{code}/diff", mine))[0] == 200
+    assert (await stack.api(f"/api/v1/documents/{code}/diff", theirs))[0] == 403
+    assert (await stack.api(f"/api/v1/documents/{code}", mine))[0] == 403, "diffs only"
 
 
 async def test_the_decision_link_shows_what_changed_since_the_approvers_decision(
