@@ -24,10 +24,14 @@ from docflow.workflow.models import Task, TaskState
 AUTHOR = ("thu.lt@bandantoc.gov.vn", "Lê Thị Thu")
 ARCHIVIST = ("luutru@bandantoc.gov.vn", "Đỗ Thị Lưu")
 SIGNER = ("truongban@bandantoc.gov.vn", "Trần Đức Minh")
-ARCHIVIST_PASSWORD = "demo-luu-tru-2026"  # a sample account on a development machine
+ADMIN = ("quantri@bandantoc.gov.vn", "Phạm Quản Trị")
+ARCHIVIST_PASSWORD = "demo-luu-tru-2026"  # sample accounts on a development machine
+ADMIN_PASSWORD = "demo-quan-tri-2026"
+PASSWORDS = {ARCHIVIST[0]: ARCHIVIST_PASSWORD, ADMIN[0]: ADMIN_PASSWORD}
 SAMPLE_USERS = [
     (*AUTHOR, ["staff"]),
     (*ARCHIVIST, ["archivist"]),
+    (*ADMIN, ["admin", "archivist", "van-thu", "lanh-dao"]),
     ("hung.nv@bandantoc.gov.vn", "Nguyễn Văn Hùng", ["truong-phong", "chanh-van-phong"]),
     (*SIGNER, ["truong-ban"]),
 ]
@@ -126,8 +130,8 @@ def demo(timeout: float) -> None:
             if await s.users.get(email) is None:
                 await s.users.add(email, name, roles, "vi")
                 click.echo(f"user added: {name} <{email}> ({', '.join(roles)})")
-                if email == ARCHIVIST[0]:
-                    await s.accounts.set_password(email, ARCHIVIST_PASSWORD)
+                if email in PASSWORDS:
+                    await s.accounts.set_password(email, PASSWORDS[email])
         _test_pki(settings)
         docx_ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         plan = _draft(
@@ -211,6 +215,10 @@ def demo(timeout: float) -> None:
         click.echo(
             f"  mail:       {settings.data_dir / 'mail-out'} (with serve --dev-relay): "
             "receipts, and the approvers' task mails: open their links to decide"
+        )
+        click.echo(
+            f"  web app:    {base}/ (sign in as {ADMIN[0]} / {ADMIN_PASSWORD}: every page; "
+            f"or ask for a sign-in link for {AUTHOR[0]}, mailed to the folder above)"
         )
         click.echo(
             f"  archive:    {base}/archive (log in as {ARCHIVIST[0]} / {ARCHIVIST_PASSWORD}; "
