@@ -29,6 +29,11 @@ from docflow.intake.imap import ImapIntake
 from docflow.intake.smtp import IntakeHandler, start_listener
 from docflow.services import Services, build_services
 from docflow.web import (
+    admin_api,
+    admin_misc,
+    admin_quarantine,
+    admin_tokens,
+    admin_users,
     api,
     archive_api,
     archive_pages,
@@ -96,6 +101,11 @@ def create_app(
         app, loader=jinja2.PackageLoader("docflow.web", "templates"), autoescape=True
     )
     for module in (
+        admin_api,
+        admin_misc,
+        admin_quarantine,
+        admin_tokens,
+        admin_users,
         api,
         archive_api,
         archive_pages,

@@ -13,6 +13,7 @@ class InboundState:
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # same sender and Message-ID as an accepted message
     QUARANTINED = "quarantined"
+    DISCARDED = "discarded"  # a quarantined message an admin set aside (raw bytes kept)
     BOUNCE = "bounce"  # a bounce of docflow's own mail, recorded (notify.bounces), unanswered
 
 

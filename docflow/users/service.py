@@ -14,6 +14,31 @@ from docflow.users.models import User
 from docflow.users.roles import role_name
 
 LANGUAGES = ("vi", "en")
+ADMIN = "admin"
+
+
+class UserProblem(DocflowError):
+    """Why a change to a user was refused: `reason` names it for a page to say in its
+    language (`not_an_address`, `language`, `exists`, `bad_role`, `role_not_held`,
+    `last_admin`, `no_name`), `subject` is what it is about."""
+
+    def __init__(self, reason: str, subject: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.subject = subject
+
+
+def _role(role: str) -> str:
+    try:
+        return role_name(role)
+    except DocflowError as e:
+        raise UserProblem("bad_role", role.strip(), str(e)) from None
+
+
+def _language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise UserProblem("language", language, f"language must be one of {LANGUAGES}")
+    return language
 
 
 @dataclass(frozen=True)
@@ -39,10 +64,9 @@ class UserService:
     async def add(self, email: str, name: str, roles: list[str], language: str = "vi") -> UserView:
         email = email.strip().lower()
         if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise DocflowError(f"not an e-mail address: {email!r}")
-        if language not in LANGUAGES:
-            raise DocflowError(f"language must be one of {LANGUAGES}")
-        roles = [role_name(r) for r in roles]
+            raise UserProblem("not_an_address", email, f"not an e-mail address: {email!r}")
+        _language(language)
+        roles = [_role(r) for r in roles]
         try:
             user = await User.create(
                 email=email,
@@ -52,14 +76,14 @@ class UserService:
                 created_at=self.clock.now(),
             )
         except IntegrityError:
-            raise DocflowError(f"a user {email} exists already") from None
+            raise UserProblem("exists", email, f"a user {email} exists already") from None
         return view(user)
 
     # --- roles: what `role:NAME` in a workflow stage resolves to ------------------------
 
     async def add_role(self, email: str, role: str) -> UserView:
         """Give a user a role (nothing changes when they hold it already)."""
-        role = role_name(role)
+        role = _role(role)
         return await self._change_roles(email, lambda roles: roles | {role})
 
     async def remove_role(self, email: str, role: str) -> UserView:
@@ -68,10 +92,19 @@ class UserService:
 
         def without(roles: set[str]) -> set[str]:
             if role not in roles:
-                raise DocflowError(f"{email.strip().lower()} does not have the role {role!r}")
+                raise UserProblem(
+                    "role_not_held",
+                    role,
+                    f"{email.strip().lower()} does not have the role {role!r}",
+                )
             return roles - {role}
 
         return await self._change_roles(email, without)
+
+    async def set_roles(self, email: str, roles: list[str]) -> UserView:
+        """Replace a user's roles by `roles` (the API's PATCH)."""
+        wanted = {_role(r) for r in roles}
+        return await self._change_roles(email, lambda _: wanted)
 
     async def _change_roles(self, email: str, change: Callable[[set[str]], set[str]]) -> UserView:
         email = email.strip().lower()
@@ -83,9 +116,67 @@ class UserService:
                 raise NotFoundError(f"no user {email}")
             roles = sorted(change(set(user.roles)))
             if roles != sorted(user.roles):
+                if user.active and ADMIN in user.roles and ADMIN not in roles:
+                    await self._another_admin(user)
                 user.roles = roles
                 await user.save(update_fields=["roles"])
         return view(user)
+
+    # --- an account's state: active, language ---------------------------------------------
+
+    async def set_active(self, email: str, active: bool) -> UserView:
+        """Deactivate (no sign-in, no drafts, tokens stop working) or reactivate a user.
+
+        The last active admin stays: docflow would have nobody to manage it on the web.
+        """
+        email = email.strip().lower()
+        async with in_transaction():
+            user = await User.select_for_update().get_or_none(email=email)
+            if user is None:
+                raise NotFoundError(f"no user {email}")
+            if user.active != active:
+                if not active and ADMIN in user.roles:
+                    await self._another_admin(user)
+                user.active = active
+                await user.save(update_fields=["active"])
+        return view(user)
+
+    async def set_language(self, email: str, language: str) -> UserView:
+        """The language of a user's pages and of the mail docflow sends them."""
+        _language(language)
+        user = await self._user(email)
+        if user.language != language:
+            user.language = language
+            await user.save(update_fields=["language"])
+        return view(user)
+
+    async def set_name(self, email: str, name: str) -> UserView:
+        """The full name, as mail and pages show it."""
+        if not name.strip():
+            raise UserProblem("no_name", email, "a user needs a name")
+        user = await self._user(email)
+        user.name = name.strip()
+        await user.save(update_fields=["name"])
+        return view(user)
+
+    async def find(self, email: str) -> UserView:
+        """One user, or NotFoundError."""
+        return view(await self._user(email))
+
+    async def _user(self, email: str) -> User:
+        user = await self.get(email)
+        if user is None:
+            raise NotFoundError(f"no user {email.strip().lower()}")
+        return user
+
+    async def _another_admin(self, user: User) -> None:
+        others = await User.filter(active=True).exclude(id=user.id)
+        if not any(ADMIN in u.roles for u in others):
+            raise UserProblem(
+                "last_admin",
+                user.email,
+                f"{user.email} is the last active admin; make someone else admin first",
+            )
 
     async def roles(self) -> dict[str, list[str]]:
         """Each role held by an active user → those users' e-mail addresses, sorted."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from docflow.web.openapi_admin import ADMIN_PATHS
 from docflow.web.openapi_archive import ARCHIVE_PATHS
 from docflow.web.openapi_documents import DOCUMENT_PATHS
 from docflow.web.openapi_parts import CODE, NUMBER, POSITION, errors, resp
@@ -137,6 +138,7 @@ SPEC: dict[str, Any] = {
         },
         **ARCHIVE_PATHS,
         **DOCUMENT_PATHS,
+        **ADMIN_PATHS,
         **TASK_PATHS,
         **REPORT_PATHS,
         "/healthz": {
