@@ -29,7 +29,9 @@ ENTRY = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "state": {"enum": ["quarantined", "discarded", "pending", "accepted", "duplicate"]},
+        "state": {
+            "enum": ["quarantined", "discarded", "pending", "accepted", "duplicate", "bounce"]
+        },
         "received_at": {"type": "string", "format": "date-time"},
         "from": {"type": "string"},
         "subject": {"type": "string"},

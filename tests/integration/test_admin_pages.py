@@ -84,6 +84,10 @@ async def test_admin_adds_the_sender_releases_their_mail_and_revokes_a_token_on_
         assert await page.locator("h1").inner_text() == TITLE
         doc = await stack.document(code)
         assert (doc["title"], doc["author"], doc["status"]) == (TITLE, STRANGER, "in_review")
+        await page.goto(f"{stack.base}/admin/audit?code={code}")
+        trail = await page.locator("table.trail").inner_text()
+        assert "version_added" in trail and STRANGER in trail
+        await no_side_scroll(page)
 
         await page.goto(f"{stack.base}/admin/tokens")
         await page.fill("#name", "đồng bộ danh bạ")
@@ -161,8 +165,16 @@ async def test_discarded_mail_leaves_the_list_keeps_its_raw_message_and_is_in_th
             assert f"Q-{entry}" in await r.text()
         async with http.get(f"{stack.base}/admin/quarantine/{entry}/raw") as r:
             assert await r.read() == raw
-        async with http.get(f"{stack.base}/admin/audit?action=quarantine_discard") as r:
+        today = stack.services.clock.now().astimezone(stack.settings.org.timezone).date()
+        search = f"{stack.base}/admin/audit?action=quarantine_discard&from={today}&until={today}"
+        async with http.get(search) as r:
             assert f"Q-{entry}" in await r.text()
+        async with http.get(
+            search.replace(f"from={today}", f"from={today.replace(year=2099)}")
+        ) as r:
+            assert f"Q-{entry}" not in await r.text()
+        async with http.get(f"{stack.base}/admin/audit?from=hôm-qua") as r:
+            assert r.status == 400 and "NNNN-TT-NN" in await r.text()
         status, _ = await post(
             http, f"{stack.base}/admin/quarantine/{entry}/release", {"csrf": csrf}
         )
