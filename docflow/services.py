@@ -205,9 +205,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     archive = ArchiveService(settings, clock, journal, workflows)
     accounts = AccountService(clock)
-    signin_mail = SignInMail(
-        SignInLinks(clock, accounts), composer, outbox, settings.http.base_url
-    )
+    signin_mail = SignInMail(SignInLinks(clock, accounts), composer, outbox, settings.http.base_url)
     return Services(
         settings=settings,
         clock=clock,

@@ -26,8 +26,7 @@ TEXT = {
         "KT": "KT. (ký thay): cấp phó ký thay người đứng đầu theo phân công.",
         "TUQ": "TUQ. (thừa ủy quyền): theo văn bản ủy quyền, có thời hạn, không được ủy "
         "quyền lại cho người khác.",
-        "TL": "TL. (thừa lệnh): người đứng đầu giao cho người đứng đầu một đơn vị ký thừa "
-        "lệnh.",
+        "TL": "TL. (thừa lệnh): người đứng đầu giao cho người đứng đầu một đơn vị ký thừa lệnh.",
         "save": "Lưu ủy quyền",
         "errors": "Chưa lưu được ủy quyền:",
         "err_dates": "Hãy nhập ngày bắt đầu và ngày kết thúc.",

@@ -55,7 +55,6 @@ class WorkflowViews:
             query = query.filter(state=TaskState.OPEN, due_at__lt=self.clock.now())
         return [{**task_view(t), "code": t.document.code} for t in await query.limit(limit)]
 
-
     async def home_counts(self, email: str) -> dict[str, int]:
         """What a person's home page counts: their documents still under way, their open
         tasks and how many of those are overdue."""

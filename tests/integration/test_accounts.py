@@ -1,4 +1,5 @@
-"""Everyone with an account signs in; archivists and admins search; approvers' links grant nothing more; tokens for automation."""
+"""Everyone with an account signs in; archivists and admins search; approvers' links grant
+nothing more; tokens for automation."""
 # aiohttp keeps no cookies of an IP-address host unless its jar is "unsafe"; browsers do
 
 from __future__ import annotations
