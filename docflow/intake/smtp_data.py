@@ -12,6 +12,10 @@ commands) stay in the reader for the command loop.  aiosmtpd's reader limit
 Replies, the size limit (552), the line-length limit (500, kept: it costs one
 ``rfind`` per ``line_length_limit`` bytes) and de-transparency are those of
 aiosmtpd's ``SMTP.smtp_DATA``, including which error wins when both apply.
+One departure: a sink that fails while DATA streams into it (a full disk, an I/O
+error) is discarded, the rest of DATA is read and dropped, and the answer is
+``451 4.3.0`` (once per recipient in LMTP), where aiosmtpd would answer "500 Error:
+…" at once and read the rest of the message as commands.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ _CRLF = b"\r\n"
 _TERMINATOR = b"\r\n.\r\n"
 _DOT_LINE = b".\r\n"
 NO_SINK = "451 4.3.0 Temporary failure, please try again later"
+NOT_STORED = "451 4.3.0 Could not store the message, please try again later"
 # Endings of the bytes already consumed that a terminator could continue.
 _TERMINATOR_PREFIXES = (b"\r", b"\r\n", b"\r\n.")
 
@@ -43,6 +48,7 @@ class _State(enum.Enum):
     NOMINAL = enum.auto()
     TOO_LONG = enum.auto()
     TOO_MUCH = enum.auto()
+    NOT_STORED = enum.auto()  # the sink failed (and was discarded): 451
 
 
 class DataSink(Protocol):
@@ -52,7 +58,8 @@ class DataSink(Protocol):
     written to the sink as it arrives (transparency dots already removed),
     ``envelope.data_sink`` set and ``envelope.content`` None in ``handle_DATA``,
     so that a large message never sits in memory whole. A sink whose message
-    is refused (552, 500, connection lost) is discarded.
+    is refused (552, 500, connection lost) is discarded; so is one whose `write`
+    raises (the message is answered 451), and `discard` is not called on it again.
     """
 
     def write(self, data: bytes) -> None: ...
@@ -66,7 +73,7 @@ class _Collector:
     def __init__(
         self, size_limit: int | None, line_limit: int, sink: DataSink | None = None
     ) -> None:
-        self.sink = sink
+        self.sink = sink  # None once a failed sink is discarded
         self.done = False  # the terminating dot line was read
         self._raw_tail = _CRLF  # the stream's last two raw bytes: DATA starts a line
         self.size_limit = size_limit or 0  # aiosmtpd: None or 0 means no limit
@@ -83,7 +90,11 @@ class _Collector:
         if self.state is not _State.NOMINAL:
             return  # drain only: memory stays flat however much is sent
         if self.sink is not None:
-            self._stream(data)
+            try:
+                self._stream(data)
+            except Exception as e:
+                self._sink_failed(e)
+                return
         else:
             self._parts.append(data)
         buf = self._partial + data if self._partial else data
@@ -118,6 +129,21 @@ class _Collector:
         # a "\r\n." never overlaps another; the two bytes put in front come out unchanged
         self.sink.write(joined.replace(b"\r\n.", _CRLF)[2:])
         self._raw_tail = joined[-2:]
+
+    def _sink_failed(self, error: Exception) -> None:
+        """The sink could not take the bytes: drop what it has at once (a full disk gets
+        its space back while the rest of DATA is drained) and answer 451 at the end."""
+        assert self.sink is not None
+        if isinstance(error, OSError):
+            log.warning("cannot store DATA (%s): answering 451", error)
+        else:  # not the disk: a bug in the sink, still not the sender's fault
+            log.error("cannot store DATA: answering 451", exc_info=error)
+        self._fail(_State.NOT_STORED)
+        sink, self.sink = self.sink, None
+        try:
+            sink.discard()
+        except Exception:
+            log.exception("discarding a failed sink failed too")
 
     def _fail(self, state: _State) -> None:
         self.state = state
@@ -184,13 +210,15 @@ class ChunkedDataMixin(_Base):
             self._writer.close()
             raise asyncio.CancelledError from None
         finally:
-            if sink is not None and not collector.done:
-                sink.discard()  # the message never arrived whole
+            if collector.sink is not None and not collector.done:
+                collector.sink.discard()  # the message never arrived whole
 
         if collector.state is not _State.NOMINAL:
-            if sink is not None:
-                sink.discard()
-            if collector.state is _State.TOO_LONG:
+            if collector.sink is not None:  # (a sink that failed is discarded already)
+                collector.sink.discard()
+            if collector.state is _State.NOT_STORED:
+                refusal = NOT_STORED
+            elif collector.state is _State.TOO_LONG:
                 refusal = "500 Line too long (see RFC5321 4.5.3.1.6)"
             else:
                 refusal = "552 Error: Too much mail data"

@@ -63,7 +63,11 @@ class SpoolWriter:
         path = self.spool.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.tmp, path)
-        fsync_dir(path.parent)
+        try:
+            fsync_dir(path.parent)
+        except BaseException:  # not durable, so not received: nothing may stay behind
+            path.unlink(missing_ok=True)
+            raise
         return SpoolEntry(name=name, sha256=self._hash.hexdigest(), size=self.size)
 
 
@@ -86,7 +90,11 @@ class Spool:
 
     def write_sync(self, raw: bytes, when: datetime) -> SpoolEntry:
         name = self.new_name(when)
-        write_durably(self.root / name, raw, self._tmp)
+        try:
+            write_durably(self.root / name, raw, self._tmp)
+        except BaseException:  # e.g. its directory's fsync failed after the rename
+            (self.root / name).unlink(missing_ok=True)
+            raise
         return SpoolEntry(name=name, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
 
     async def write(self, raw: bytes, when: datetime) -> SpoolEntry:

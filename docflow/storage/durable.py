@@ -14,16 +14,16 @@ def write_durably(path: Path, data: bytes, tmp_dir: Path) -> None:
     tmp = tmp_dir / f"{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # a full disk, an I/O error: no partial file left behind
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -567,4 +568,91 @@ async def test_streamed_message_cut_off_by_a_hang_up_is_discarded() -> None:
             if handler.sinks and handler.sinks[0].discarded:
                 break
             await asyncio.sleep(0.01)
+    assert handler.contents == [] and [s.discarded for s in handler.sinks] == [True]
+
+
+class FullDiskRecorder(SinkRecorder):
+    """Sinks that fill up: the first one's `write` raises ENOSPC past `room` bytes, as a
+    spool file on a full disk does; the next ones have room again (the failed file's
+    space came back when it was discarded)."""
+
+    class FullSink(SinkRecorder.Sink):
+        def __init__(self, room: int) -> None:
+            super().__init__()
+            self.room = room
+
+        def write(self, data: bytes) -> None:
+            if len(self.data) + len(data) > self.room:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().write(data)
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def open_data_sink(self, session: Session, envelope: Envelope) -> SinkRecorder.Sink:
+        room = self.room if not self.sinks else 1 << 30
+        self.sinks.append(FullDiskRecorder.FullSink(room))
+        return self.sinks[-1]
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await super().handle_DATA(server, session, envelope)
+        return "\r\n".join("250 OK" for _ in envelope.rcpt_tos)  # LMTP: one per recipient
+
+
+@pytest.mark.parametrize("cls", [ChunkedSMTP, ChunkedLMTP])
+async def test_a_sink_failing_mid_data_answers_451_and_the_next_message_is_stored(
+    cls: type[SMTP],
+) -> None:
+    """Not aiosmtpd's "500 Error: (OSError) …" in the middle of DATA, with the rest of the
+    message read as commands: the rest is drained, the answer is 451 (once per recipient in
+    LMTP), the failed sink is discarded once, and the session goes on."""
+    loop = asyncio.get_running_loop()
+    handler = FullDiskRecorder(room=50_000)
+    server = await loop.create_server(
+        lambda: cls(handler, hostname="test", loop=loop), "127.0.0.1", 0
+    )
+    lmtp = cls is ChunkedLMTP
+    rcpts = ["b@example.org", "c@example.org"] if lmtp else ["b@example.org"]
+    big, small = stuffed(base64_message(300_000)), b"Subject: next\r\n\r\nsmall\r\n.\r\n"
+    try:
+        async with connect(server.sockets[0].getsockname()[1]) as client:
+            assert (await client.reply()).startswith("220")
+            assert (await client.command("LHLO c" if lmtp else "EHLO c")).startswith("250")
+            replies = []
+            for data in (big, small):
+                assert await client.command("MAIL FROM:<a@example.org>") == "250 OK"
+                for rcpt in rcpts:
+                    assert await client.command(f"RCPT TO:<{rcpt}>") == "250 OK"
+                assert (await client.command("DATA")).startswith("354")
+                await client.write(data[:CHUNK], data[CHUNK:])
+                replies.append([await client.reply() for _ in rcpts])
+            assert await client.command("NOOP") == "250 OK"  # nothing left over as commands
+    finally:
+        server.close()
+        await server.wait_closed()
+    failed = "451 4.3.0 Could not store the message, please try again later"
+    assert replies == [[failed] * len(rcpts), ["250 OK"] * len(rcpts)]
+    assert [s.discarded for s in handler.sinks] == [True, False]
+    assert handler.contents == [b"Subject: next\r\n\r\nsmall\r\n"]
+
+
+async def test_a_sink_failing_on_the_last_chunk_still_answers_451() -> None:
+    """The failure in the very write that holds the terminator's line: nothing is lost
+    from the command stream either (a pipelined RSET is answered)."""
+    loop = asyncio.get_running_loop()
+    data = b"Subject: s\r\n\r\n" + b"line\r\n" * 100 + b".\r\n"
+    handler = FullDiskRecorder(room=len(data) - 20)
+    server = await loop.create_server(
+        lambda: ChunkedSMTP(handler, hostname="test", loop=loop), "127.0.0.1", 0
+    )
+    try:
+        async with connect(server.sockets[0].getsockname()[1]) as client:
+            await client.start_data()
+            client.writer.write(data + b"RSET\r\n")
+            assert (await client.reply()).startswith("451 4.3.0")
+            assert await client.reply() == "250 OK"
+    finally:
+        server.close()
+        await server.wait_closed()
     assert handler.contents == [] and [s.discarded for s in handler.sinks] == [True]
