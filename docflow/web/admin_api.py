@@ -15,6 +15,7 @@ from docflow.intake import quarantine as q
 from docflow.web.admin_common import Actor, entry_id
 from docflow.web.admin_quarantine import raw_message
 from docflow.web.keys import PRINCIPAL, SERVICES
+from docflow.web.pages import digits
 
 routes = web.RouteTableDef()
 USER_FIELDS = ("name", "roles", "language", "active")
@@ -124,7 +125,7 @@ async def signin_link(request: web.Request) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not digits(raw) or not 1 <= int(raw) <= 1000:
         raise InvalidRequestError("limit must be a whole number between 1 and 1000")
     return int(raw)
 

@@ -22,7 +22,7 @@ from docflow.services import Services
 from docflow.users.service import UserProblem, UserView
 from docflow.web.auth import check_csrf
 from docflow.web.keys import SERVICES
-from docflow.web.pages import Session, language_of, require
+from docflow.web.pages import Session, digits, language_of, require
 
 SECTIONS = ("users", "quarantine", "workflows", "outbox", "tokens", "audit")
 ADMIN_NAV = {
@@ -218,6 +218,6 @@ class Actor:
 def entry_id(request: web.Request) -> int:
     """The `{id}` of a quarantine URL, `12` or `Q-12`."""
     raw = request.match_info["id"].removeprefix("Q-").removeprefix("q-")
-    if not raw.isdigit():
+    if not digits(raw):
         raise InvalidRequestError("an entry id is a whole number, such as 12 or Q-12")
     return int(raw)

@@ -208,7 +208,12 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
 
 
 def _day(value: str) -> date | None:
-    return date.fromisoformat(value) if value else None
+    """A date of the form (ValueError for anything else, the last day of year 9999 too:
+    the search goes to the day after)."""
+    day = date.fromisoformat(value) if value else None
+    if day is not None and day.year >= 9999:
+        raise ValueError(value)
+    return day
 
 
 def detail_text(detail: Any) -> str:
@@ -245,7 +250,10 @@ async def audit_page(request: web.Request) -> web.Response:
     code = query.get("code", "").strip().upper()
     trail = None
     if code:
-        doc = await services.documents.by_code(code)
+        try:
+            doc = await services.documents.by_code(code)
+        except NotFoundError:  # not even the shape of a code
+            doc = None
         trail = await services.journal.events(doc.id) if doc else []
     return render(
         request,

@@ -27,6 +27,7 @@ from docflow.errors import DocflowError, NotFoundError
 from docflow.storage.filenames import content_disposition
 from docflow.users.accounts import Principal
 from docflow.web.auth import check_csrf, require_searcher, see_other
+from docflow.web.csv_export import csv_response
 from docflow.web.keys import SERVICES
 from docflow.web.pages import Session, page_context
 from docflow.web.search_params import query_string, search_query
@@ -246,21 +247,12 @@ async def _all_hits(request: web.Request) -> list[SearchHit]:
 async def export_csv(request: web.Request) -> web.Response:
     await require_searcher(request)
     hits = await _all_hits(request)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["number", "issue_date", "type", "register", "title", "signer", "record"])
-    for h in hits:
-        writer.writerow(
-            [h.number, h.issued_on.isoformat(), h.type, h.register, h.title, h.signer, h.record_id]
-        )
-    # with a BOM: spreadsheet programs then read the Vietnamese text as UTF-8
-    return web.Response(
-        body=("\ufeff" + out.getvalue()).encode(),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": content_disposition("docflow-tim-kiem.csv"),
-        },
-    )
+    head = ["number", "issue_date", "type", "register", "title", "signer", "record"]
+    rows = [
+        [h.number, h.issued_on.isoformat(), h.type, h.register, h.title, h.signer, h.record_id]
+        for h in hits
+    ]
+    return csv_response([head, *rows], "docflow-tim-kiem.csv")
 
 
 def _folder(number: str, title: str) -> str:

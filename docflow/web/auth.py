@@ -11,6 +11,7 @@ client; every sign-in, refusal and sign-out is in the access log.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 
 from aiohttp import web
@@ -31,6 +32,7 @@ from docflow.web.pages import (
 
 routes = web.RouteTableDef()
 LOGIN_COOKIE = "docflow_login"
+MAX_ADDRESS = 320  # longer is no address docflow holds (and the column's limit)
 
 TEXT = {
     "vi": {
@@ -92,9 +94,13 @@ def client_of(request: web.Request) -> str:
     return request.remote or ""
 
 
+SAFE_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")  # printable ASCII, no "//" or "/\\"
+
+
 def _safe_next(value: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only a path on this site: never an open redirect (browsers drop tabs and newlines,
+    so "/\t/evil.example" would become "//evil.example")."""
+    if value and SAFE_PATH.fullmatch(value):
         return value
     return "/"
 
@@ -175,7 +181,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     form = await request.post()
     check_csrf(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf"))
-    email = str(form.get("email", "")).strip().lower()
+    email = str(form.get("email", "")).strip().lower()[:MAX_ADDRESS]
     client = client_of(request)
     next_path = str(form.get("next", ""))
     if not request.app[LIMITS].password(email, client):
@@ -216,7 +222,7 @@ async def send_link(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     form = await request.post()
     check_csrf(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf"))
-    email = str(form.get("email", "")).strip().lower()
+    email = str(form.get("email", "")).strip().lower()[:MAX_ADDRESS]
     client = client_of(request)
     if not request.app[LIMITS].link_mail(email, client):
         return login_page(request, "throttled", 429)

@@ -152,6 +152,7 @@ async def end(request: web.Request) -> web.Response:
 
 def _day(value: str) -> date | None:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if day.year < 9999 else None  # the day after must exist

@@ -13,7 +13,7 @@ from docflow.web.diff_view import diff_context
 from docflow.web.document_pages import authored, readable
 from docflow.web.document_texts import TEXT
 from docflow.web.keys import PRINCIPAL, SERVICES
-from docflow.web.pages import render, require
+from docflow.web.pages import digits, render, require
 
 routes = web.RouteTableDef()
 
@@ -22,7 +22,7 @@ def _number(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 10**6:
+    if not digits(raw) or not 0 < int(raw) < 10**6:
         raise InvalidRequestError(f"{name} must be a version number")
     return int(raw)
 

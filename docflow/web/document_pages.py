@@ -21,7 +21,6 @@ from aiohttp import web
 
 from docflow.documents.diffs import record_seen
 from docflow.documents.models import Document
-from docflow.documents.renditions import CONVERTIBLE
 from docflow.errors import NotFoundError, Refused
 from docflow.notify.labels import STATUS_NAMES, size_label
 from docflow.users.models import User
@@ -53,7 +52,7 @@ async def documents(request: web.Request) -> web.Response:
     workflow = q.get("workflow", "") if q.get("workflow", "") in services.workflows.by_key else ""
     words = q.get("q", "")[:200]
     try:
-        page = max(1, int(q.get("page", "1")))
+        page = min(max(1, int(q.get("page", "1"))), 10**5)
     except ValueError:
         page = 1
     filters = Filters(None if everyone else session.principal.email, status, workflow, words)
@@ -222,7 +221,7 @@ def _pdf_url(f: dict[str, Any]) -> str | None:
     if f["mime"] == "application/pdf":
         return f"{f['url']}/pdf"
     r = f.get("rendition")
-    if f["mime"] in CONVERTIBLE and r and r.get("status") == "ok":
+    if r and r.get("status") == "ok":  # a word-processing file's, a photo's (OCR)
         return f"{f['url']}/pdf"
     return None
 

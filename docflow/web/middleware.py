@@ -55,7 +55,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return errors_for(request, 422, str(e))
     except Exception as e:
         # a decision link's path is its token: never write it down
-        path = "/t/…" if request.path.startswith("/t/") else request.path
+        path = request.path
+        for secret in ("/t/", "/login/link/"):  # a path that is a token: never written down
+            if path.startswith(secret):
+                path = secret + "…"
         if unavailable(e):  # logged once per outage by the watch
             request.app[SERVICES].database.failed(e, f"http {request.method} {path}")
             return unavailable_response(request)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -56,6 +57,12 @@ NAV = {
         "signed_in_as": "Signed in:",
     },
 }
+
+
+def digits(raw: str, most: int = 9) -> bool:
+    """A plain decimal number of at most `most` digits (`str.isdigit` also takes "²" and
+    numbers too long for `int` or the database)."""
+    return raw.isascii() and raw.isdigit() and 0 < len(raw) <= most
 
 
 class UntranslatedText(Exception):
@@ -122,7 +129,7 @@ async def require(
     403 page for someone whose roles do not reach this page."""
     session = await session_of(request)
     if session is None:
-        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='/')}")
     if allowed is not None and not allowed(session.principal):
         raise web.HTTPForbidden(text="Không có quyền / Not allowed")
     return session

@@ -7,8 +7,6 @@ else they do not exist (404), as in the archive and its API.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from aiohttp import web
@@ -16,13 +14,12 @@ from aiohttp import web
 from docflow.archive.register_book import BookLine
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.services import Services
-from docflow.storage.filenames import content_disposition
 from docflow.users.accounts import Principal
+from docflow.web.csv_export import csv_response
 from docflow.web.keys import SERVICES
-from docflow.web.pages import language_of, render, require, texts
+from docflow.web.pages import digits, language_of, render, require, texts
 
 routes = web.RouteTableDef()
-BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only after one
 
 TEXT = {
     "vi": {
@@ -128,7 +125,7 @@ def _year(request: web.Request, services: Services) -> int:
     raw = request.query.get("year", "").strip()
     if not raw:
         return services.clock.now().astimezone(services.settings.org.timezone).year
-    if not raw.isdigit() or not 1900 <= int(raw) <= 9999:
+    if not digits(raw) or not 1900 <= int(raw) <= 9999:
         raise InvalidRequestError("year must be a year, e.g. 2026")
     return int(raw)
 
@@ -192,12 +189,11 @@ async def book_csv(request: web.Request) -> web.Response:
     lines = await services.register_books.book(key, year)
     lang = language_of(request, session)
     t = texts(TEXT, lang, "register csv")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([t[c] for c in COLUMNS] + [t.code])
+    head: list[object] = [*(t[c] for c in COLUMNS), t.code]
+    rows = [head]
     for line in lines:
         row = _row(line, services, lang)
-        writer.writerow(
+        rows.append(
             [
                 row["number"],
                 row["date"],
@@ -219,13 +215,7 @@ async def book_csv(request: web.Request) -> web.Response:
         year=year,
         rows=len(lines),
     )
-    return web.Response(
-        body=(BOM + out.getvalue()).encode("utf-8"),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": content_disposition(f"so-van-ban-di-{key}-{year}.csv"),
-        },
-    )
+    return csv_response(rows, f"so-van-ban-di-{key}-{year}.csv")
 
 
 def _row(line: BookLine, services: Services, lang: str) -> dict[str, Any]:

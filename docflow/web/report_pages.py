@@ -7,22 +7,18 @@ reader's language.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from aiohttp import web
 
 from docflow.archive.paper import PaperLine, PaperReport
 from docflow.errors import InvalidRequestError
 from docflow.services import Services
-from docflow.storage.filenames import content_disposition
 from docflow.users.accounts import Principal
 from docflow.web.charts import Bar, bar_chart
+from docflow.web.csv_export import csv_response
 from docflow.web.keys import SERVICES
-from docflow.web.pages import Texts, language_of, render, require, texts
+from docflow.web.pages import Texts, digits, language_of, render, require, texts
 
 routes = web.RouteTableDef()
-BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only after one
 MONTHS_EN = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 TEXT = {
@@ -128,7 +124,7 @@ def report_year(request: web.Request, services: Services) -> int:
     raw = request.query.get("year", "").strip()
     if not raw:
         return services.clock.now().astimezone(services.settings.org.timezone).year
-    if not raw.isdigit() or not 1900 <= int(raw) <= 9999:
+    if not digits(raw) or not 1900 <= int(raw) <= 9999:
         raise InvalidRequestError("year must be a year, e.g. 2026")
     return int(raw)
 
@@ -246,15 +242,3 @@ def _numbers(line: PaperLine) -> list[object]:
         line.pages,
         line.sheets,
     ]
-
-
-def csv_response(rows: list[list[object]], name: str) -> web.Response:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return web.Response(
-        body=(BOM + out.getvalue()).encode("utf-8"),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": content_disposition(name),
-        },
-    )

@@ -22,6 +22,7 @@ routes = web.RouteTableDef()
 STATUS = {  # TaskProblem.reason → HTTP status
     "unknown": 404,
     "not_assignee": 403,
+    "personal": 403,
     "superseded": 409,
     "used": 409,
     "wrong_action": 400,
@@ -79,4 +80,6 @@ async def _decide(
     except TaskProblem as problem:
         if problem.reason != "not_assignee" or not principal.is_admin:
             raise
-    return await services.decisions.by_admin(task_id, action, comment, principal.email, "api")
+    return await services.decisions.by_admin(
+        task_id, action, comment, principal.email, "api", personal_stages=False
+    )

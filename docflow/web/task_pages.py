@@ -43,7 +43,7 @@ async def tasks(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     lang = "en" if session.principal.language == "en" else "vi"
     try:
-        offset = max(0, int(request.query.get("from", "0")))
+        offset = min(max(0, int(request.query.get("from", "0"))), 10**6)
     except ValueError:
         offset = 0
     rows, total = await services.inbox.open_tasks(session.principal.email, lang, offset)
@@ -130,6 +130,7 @@ async def _task_page(
         for_name=task.on_behalf_of.name if task.on_behalf_of else None,
         files=files,
         main_text=files[0].get("text") if files else None,
+        main_ocr=bool(files) and files[0].get("text_source") == "ocr",
         history=await _history(request, doc.id, lang),
         since=since,
         **(await _diff(doc.code, since, task.version_number, lang)),

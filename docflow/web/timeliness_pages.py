@@ -7,10 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from docflow.services import Services
+from docflow.web.csv_export import csv_response
 from docflow.web.keys import SERVICES
 from docflow.web.pages import Texts, language_of, render, require, texts
 from docflow.web.report_pages import (
-    csv_response,
     leader,
     month_name,
     report_year,

@@ -48,7 +48,8 @@ DECISION_STATE = {
 class TaskProblem(LinkProblem, DocflowError):
     """Why a decision on a task named by its id cannot count: a LinkProblem reason
     (`superseded`, `used`, `wrong_action`, `code_missing`, `bad_code`, `code_locked`),
-    `unknown` (no such task) or `not_assignee` (the task is someone else's)."""
+    `unknown` (no such task), `not_assignee` (the task is someone else's) or `personal`
+    (a stage that signs or asks for the code, entered by an admin through the API)."""
 
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(reason)
@@ -147,15 +148,33 @@ class Decisions:
         return DecisionResult(doc.code, task.state, doc.status, task.assignee.language)
 
     async def by_admin(
-        self, task_id: int, action: str, comment: str, entered_by: str, source: str = "cli"
+        self,
+        task_id: int,
+        action: str,
+        comment: str,
+        entered_by: str,
+        source: str = "cli",
+        *,
+        personal_stages: bool = True,
     ) -> DecisionResult:
         """A decision entered by an administrator (`docflow task decide`, or an admin's API
         token), e.g. one given on paper or by telephone: recorded as the assignee's, with
-        who entered it. No code is asked: the administrator answers for it."""
+        who entered it. No code is asked: the administrator answers for it.
+
+        `personal_stages=False` (the API) refuses stages that sign or ask for the mailed
+        code (`personal`): there only the assignee decides, since approving signs with
+        their key; the CLI, run on the server by whoever holds it, may still enter them."""
         if action not in DECISION_STATE:
             raise DocflowError(f"action must be one of {', '.join(DECISION_STATE)}")
         async with in_transaction() as conn:
             doc, task = await self._open_task(conn, task_id)
+            stage = self.stages.workflow_of(doc).stages[task.stage_index]
+            if not personal_stages and (stage.sign or stage.require_code):
+                raise TaskProblem(
+                    "personal",
+                    f"task {task_id}: its stage signs or asks for the code; "
+                    "only the assignee decides it",
+                )
             await self._decide(
                 conn,
                 doc,

@@ -151,6 +151,13 @@ async def test_a_version_opened_signed_in_is_the_one_the_next_is_compared_with(
 async def test_a_stage_asking_for_a_code_decides_only_with_the_mailed_code(stack: Stack) -> None:
     _, task_id = await waiting_for_review(stack, "[BC] Báo cáo tình hình vùng đồng bào")
     mailed = code_in((await code_mails(stack, REVIEWER))[0])
+    assert stack.http is not None
+    async with stack.http.post(
+        f"{stack.base}/api/v1/tasks/{task_id}/decision",
+        json={"action": "approve"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as r:
+        assert r.status == 403, "an admin's token does not enter a decision that needs a code"
     async with http_as(stack, REVIEWER) as http:
         page = f"{stack.base}/tasks/{task_id}"
         csrf = await csrf_of(http, page)
