@@ -345,7 +345,18 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             max_instances=1,
             coalesce=True,
         )
+    if services.ocr is not None:
+        scheduler.add_job(
+            _guarded(services, "ocr", services.ocr.sweep),
+            "interval",
+            seconds=services.settings.ocr.sweep_seconds,
+            id="ocr",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)
+    if services.ocr is not None:
+        services.ocr.close()
     await services.signed_issuing.stop()

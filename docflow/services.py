@@ -26,6 +26,7 @@ from docflow.config import Settings
 from docflow.db.outage import DatabaseWatch
 from docflow.documents.converters import ConverterPool
 from docflow.documents.journal import Journal
+from docflow.documents.ocr import Ocr
 from docflow.documents.renditions import Renditions
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
@@ -93,6 +94,7 @@ class Services:
     composer: MailComposer
     search: SearchIndex
     renditions: Renditions | None  # None when `renditions.converters` is 0
+    ocr: Ocr | None  # None when `ocr.enabled` is false
     register_books: RegisterBooks
     paper: PaperReports
     timeliness: Timeliness
@@ -173,6 +175,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     issuer = Issuer(settings, clock, stages, journal, composer, mailer, blobs, search)
     stages.on_approved.append(issuer.issue)
     renditions = _renditions(settings, clock, blobs)
+    ocr = (
+        Ocr(settings.ocr, clock, blobs, settings.data_dir / "ocr") if settings.ocr.enabled else None
+    )
+    if ocr is not None:  # text read after issuing reaches the archive's search
+        ocr.on_text.append(issuer.text_changed)
     keyring = KeyRing(settings)
     maker = IssuedPdfMaker(
         keyring, renditions.pool if renditions else None, settings.signing.tsa_url
@@ -239,6 +246,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         composer=composer,
         search=search,
         renditions=renditions,
+        ocr=ocr,
         register_books=RegisterBooks(archive),
         paper=PaperReports(settings, blobs),
         timeliness=Timeliness(clock, workflows, settings.org.timezone),

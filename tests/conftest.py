@@ -54,6 +54,7 @@ TABLES = [
     "link_tokens",
     "tasks",
     "file_renditions",
+    "file_ocr",
     "version_files",
     "versions",
     "thread_messages",
@@ -232,6 +233,8 @@ def docflow_environ(
         "DOCFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         # no LibreOffice behind every test that mails a DOCX: tests of renditions turn it on
         "DOCFLOW_RENDITIONS": "0",
+        # nor OCR behind every test that mails a PDF: tests of OCR turn it on
+        "DOCFLOW_OCR": "0",
         **extra,
     }
 

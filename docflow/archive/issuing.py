@@ -193,6 +193,16 @@ class Issuer:
             await self.search.add(conn, await index_entry(conn, record))
         log.info("issued", extra={"code": doc.code, "number": record.number})
 
+    async def text_changed(self, conn: BaseDBAsyncClient, f: VersionFile) -> None:
+        """A file's text read after the version was stored (OCR): a record already issued
+        from that version is indexed again with it (`documents.ocr.Ocr.on_text`; the
+        document's row is locked, so a record being issued now is seen or sees the text)."""
+        version = await Version.filter(id=f.version_id).using_db(conn).get()
+        for record in await ArchiveRecord.filter(
+            document_id=version.document_id, version_number=version.number, confidential=False
+        ).using_db(conn):
+            await self.search.add(conn, await index_entry(conn, record))
+
     async def signer(self, conn: BaseDBAsyncClient, doc: Document, version: int) -> Signer:
         """Who signs: the last approval of the signing stage (else of sign-off)."""
         stage = self.stages.workflow_of(doc).signer_stage

@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from docflow.config.keys import flag, integer, items, real, text, text_as
 
-ALL_KINDS = ("docx", "doc", "odt", "pdf", "rtf", "txt", "html", "xlsx", "ods", "pptx", "odp")
+ALL_KINDS = (
+    *("docx", "doc", "odt", "pdf", "rtf", "txt", "html", "xlsx", "ods", "pptx", "odp"),
+    *("jpeg", "png", "tiff"),  # scans and photos: their text is read by OCR
+)
 IMAP_TLS_MODES = ("tls", "starttls", "none")
 
 
@@ -314,3 +317,29 @@ class RenditionsSettings:
     max_jobs: int = integer(200, doc="a converter is restarted after this many conversions")
     max_attempts: int = integer(3, doc="a file that fails this often is left `failed`")
     sweep_seconds: float = real(2, doc="how often stored versions are looked for")
+
+
+def _languages(value: str) -> str:
+    """Tesseract's `vie+eng`: letters, digits and `_`, joined by `+`."""
+    if not all(part.isascii() and part.replace("_", "").isalnum() for part in value.split("+")):
+        raise ValueError(f"expected languages such as 'vie+eng', got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcrSettings:
+    """`[ocr]`: text read from scanned PDFs and photos (ocrmypdf, Tesseract) after intake."""
+
+    enabled: bool = flag(True, env="DOCFLOW_OCR", doc="false: scans and photos keep no text")
+    languages: str = text_as(_languages, "vie+eng", doc="Tesseract's language packs, `+`-joined")
+    max_pages: int = integer(
+        50, env="DOCFLOW_OCR_MAX_PAGES", minimum=1, doc="pages read per file; the rest recorded"
+    )
+    timeout_seconds: float = real(
+        600, minimum=1, doc="a file taking longer is stopped and recorded `failed`"
+    )
+    jobs: int = integer(
+        1, env="DOCFLOW_OCR_JOBS", minimum=1, maximum=64, doc="CPU cores one file's OCR may use"
+    )
+    max_attempts: int = integer(3, minimum=1, doc="tries of a file whose OCR crashed")
+    sweep_seconds: float = real(5, doc="how often stored versions are looked for")

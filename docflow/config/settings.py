@@ -21,6 +21,7 @@ from docflow.config.sections import (
     HttpSettings,
     ImapSettings,
     IntakeSettings,
+    OcrSettings,
     OrgSettings,
     RelaySettings,
     RemindersSettings,
@@ -78,6 +79,7 @@ class Settings:
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     renditions: RenditionsSettings = field(default_factory=RenditionsSettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
     registers: dict[str, Register] = field(default_factory=dict)
 
     @property
@@ -102,6 +104,7 @@ SECTIONS: dict[str, type[Any]] = {
     "reminders": RemindersSettings,
     "signing": SigningSettings,
     "renditions": RenditionsSettings,
+    "ocr": OcrSettings,
 }
 
 
@@ -180,6 +183,7 @@ def _build(raw: dict[str, Any]) -> Settings:
         reminders=sections["reminders"],
         signing=sections["signing"],
         renditions=sections["renditions"],
+        ocr=sections["ocr"],
         registers={key: _register(key, value) for key, value in reg_raw.items()},
     )
 

@@ -75,6 +75,9 @@ class VersionFile(Model):
     sha256 = fields.CharField(max_length=64, db_index=True)
     text = fields.TextField(null=True)
     extract_error = fields.CharField(max_length=500, null=True)
+    # "ocr": `text` was read from the file's images by OCR (a scan, a photo), wholly or for
+    # the pages without a text layer; None: extracted from the file as it is
+    text_source = fields.CharField(max_length=10, null=True)
 
     class Meta:
         table = "version_files"
@@ -139,6 +142,31 @@ class FileRendition(Model):
 
     class Meta:
         table = "file_renditions"
+
+
+class FileOcr(Model):
+    """The OCR of a version's file (a PDF or an image), done after the version is stored:
+    a job while `pending`, then its record. `pages` is the file's page count, `pages_read`
+    how many OCR read (at most `ocr.max_pages`), `cut` whether pages without text were left
+    unread because of that limit."""
+
+    id = fields.IntField(primary_key=True)
+    version_file: fields.OneToOneRelation[VersionFile] = fields.OneToOneField(
+        "docflow.VersionFile", related_name="ocr", on_delete=fields.RESTRICT
+    )
+    version_file_id: int
+    status = fields.CharField(max_length=10)  # pending | ok | failed | not_needed
+    pages = fields.IntField(null=True)
+    pages_read = fields.IntField(default=0)
+    cut = fields.BooleanField(default=False)
+    seconds = fields.FloatField(null=True)
+    error = fields.CharField(max_length=500, null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claimed_until = fields.DatetimeField(null=True)  # an OCR process works on it until then
+
+    class Meta:
+        table = "file_ocr"
 
 
 class SeenVersion(Model):

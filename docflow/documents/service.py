@@ -17,11 +17,13 @@ from docflow.documents.journal import Journal
 from docflow.documents.models import (
     CodeCounter,
     Document,
+    FileOcr,
     FileRendition,
     ThreadMessage,
     Version,
     VersionFile,
 )
+from docflow.documents.ocr import IMAGE_TYPES, ocr_view
 from docflow.documents.renditions import CONVERTIBLE, rendition_view
 from docflow.errors import InvalidRequestError, NotFoundError
 from docflow.users.models import User
@@ -29,7 +31,7 @@ from docflow.users.models import User
 OPEN_STATUSES = ("received", "in_review", "changes_requested")
 CODE_PATTERN = re.compile(r"DF-[0-9]{4}-[0-9]{6}")
 VERSION_FILES = (
-    'SELECT f."position", f."name", f."role", f."size", f."text",'
+    'SELECT f."position", f."name", f."role", f."size", f."text", f."text_source",'
     ' r."status" AS "rendition", r."pages" AS "pages" FROM "version_files" f'
     ' JOIN "versions" v ON v."id" = f."version_id"'
     ' LEFT JOIN "file_renditions" r ON r."version_file_id" = f."id"'
@@ -178,7 +180,10 @@ class DocumentService:
         versions = await Version.filter(document=doc).order_by("number").prefetch_related("files")
         out = _doc_summary(doc)
         made = await _renditions(versions)
-        out["versions"] = [_version_view(v, doc.code, made, with_text=False) for v in versions]
+        read = await _ocr(versions)
+        out["versions"] = [
+            _version_view(v, doc.code, made, with_text=False, read=read) for v in versions
+        ]
         return out
 
     async def version_view(self, code: str, number: int) -> dict[str, Any]:
@@ -187,7 +192,11 @@ class DocumentService:
             raise NotFoundError(f"no version {number} of {code}")
         await version.fetch_related("files")
         out = _version_view(
-            version, normal_code(code), await _renditions([version]), with_text=True
+            version,
+            normal_code(code),
+            await _renditions([version]),
+            with_text=True,
+            read=await _ocr([version]),
         )
         out["code"] = normal_code(code)
         out["subject"] = version.subject
@@ -262,18 +271,34 @@ async def _renditions(versions: list[Version]) -> dict[int, FileRendition]:
     return {r.version_file_id: r for r in rows}
 
 
-def _rendition(f: VersionFile, code: str, number: int, made: dict[int, FileRendition]) -> Any:
-    if f.mime not in CONVERTIBLE:
+async def _ocr(versions: list[Version]) -> dict[int, FileOcr]:
+    """The OCR rows of these versions' files, by file id (one query)."""
+    ids = [f.id for v in versions for f in v.files]  # type: ignore[attr-defined]
+    rows = await FileOcr.filter(version_file_id__in=ids) if ids else []
+    return {r.version_file_id: r for r in rows}
+
+
+def _rendition(
+    f: VersionFile, code: str, number: int, made: dict[int, FileRendition], read: dict[int, FileOcr]
+) -> Any:
+    if f.mime not in CONVERTIBLE and f.mime not in IMAGE_TYPES:
         return None  # a PDF is its own rendition; other types have none
     url = f"/api/v1/documents/{code}/versions/{number}/files/{f.position}/rendition"
     found = made.get(f.id)
+    ocr = read.get(f.id)
+    if found is None and f.mime in IMAGE_TYPES and ocr is not None and ocr.status == "failed":
+        return {"status": "failed", "pages": None, "url": None, "error": ocr.error}  # OCR makes it
     if found is None:
         return {"status": "pending", "pages": None, "url": None, "error": None}
     return rendition_view(found, url)
 
 
 def _version_view(
-    v: Version, code: str, made: dict[int, FileRendition], with_text: bool
+    v: Version,
+    code: str,
+    made: dict[int, FileRendition],
+    with_text: bool,
+    read: dict[int, FileOcr],
 ) -> dict[str, Any]:
     files = []
     files_of: list[VersionFile] = list(v.files)  # type: ignore[attr-defined]  # reverse FK
@@ -285,10 +310,12 @@ def _version_view(
             "mime": f.mime,
             "size": f.size,
             "sha256": f.sha256,
-            "rendition": _rendition(f, code, v.number, made),
+            "rendition": _rendition(f, code, v.number, made, read),
+            "ocr": ocr_view(read.get(f.id)),
         }
         if with_text:
             item["text"] = f.text
+            item["text_source"] = f.text_source or "file"  # "ocr": read from its images
             item["extract_error"] = f.extract_error
         files.append(item)
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from docflow.documents.extract import ExtractionError, extract_text
 from docflow.documents.service import NewFile
 from docflow.errors import Refused
-from docflow.intake.filetypes import detect
+from docflow.intake.filetypes import IMAGE_KINDS, detect, page_like
 from docflow.intake.parse import Attachment
 from docflow.storage.blobs import BlobStore
 
@@ -15,9 +15,11 @@ def prepare_files(
 ) -> list[NewFile]:
     """Check every attachment's type by its bytes, extract its text, store it.
 
-    Images are passed over (mail signatures and logos travel as inline images);
-    any other file whose type is not allowed refuses the whole message, so that
-    no version is ever missing a file its author meant to send.
+    Images are passed over (mail signatures and logos travel as inline images) unless
+    they are of an allowed type and the size of a page (a scan, a photo of a letter: their
+    text is read by OCR later, documents/ocr.py); any other file whose type is not allowed
+    refuses the whole message, so that no version is ever missing a file its author meant
+    to send.
     Blocking: run it in a thread.
     """
     kept: list[tuple[Attachment, str]] = []
@@ -26,7 +28,7 @@ def prepare_files(
         if not att.data:
             continue
         found = detect(att.data)
-        if found.kind in allowed_types:
+        if found.kind in allowed_types and (found.kind not in IMAGE_KINDS or page_like(att.data)):
             kept.append((att, found.mime))
         elif not found.mime.startswith("image/"):
             refused.append(f"{att.filename or '(không tên)'} ({found.mime})")
@@ -39,7 +41,7 @@ def prepare_files(
         text: str | None
         error: str | None = None
         try:
-            text = extract_text(att.data, mime)
+            text = None if mime.startswith("image/") else extract_text(att.data, mime)
         except ExtractionError as e:
             text, error = None, str(e)[:500]
         except Exception as e:  # a library bug must not block the version
@@ -64,6 +66,9 @@ def fallback_name(mime: str, position: int) -> str:
         "text/plain": "txt",
         "text/rtf": "rtf",
         "application/msword": "doc",
+        "image/jpeg": "jpg",
+        "image/png": "png",
+        "image/tiff": "tif",
     }.get(mime, "bin")
     if "wordprocessingml" in mime:
         ext = "docx"

@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import dataclass
 
 import magic
+from PIL import Image
 
 KIND_MIME: dict[str, str] = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -21,7 +22,29 @@ KIND_MIME: dict[str, str] = {
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
     "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     "odp": "application/vnd.oasis.opendocument.presentation",
+    # scans and photos, read by OCR after intake (documents/ocr.py)
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "tiff": "image/tiff",
 }
+
+
+IMAGE_KINDS = frozenset({"jpeg", "png", "tiff"})
+# A page scanned or photographed is at least this many pixels on its short and long sides
+# (an A5 page at 100 dpi is 583 × 827); logos and signature banners are smaller.
+PAGE_SHORT_SIDE, PAGE_LONG_SIDE = 500, 800
+
+
+def page_like(data: bytes) -> bool:
+    """Whether an image looks like a page (a scan, a photo of a letter) rather than a logo
+    or a signature picture. An image whose size cannot be read counts as a page: it is kept,
+    and its OCR records why it could not be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            short, long = sorted(image.size)
+    except Exception:  # Pillow raises many kinds of error on damaged files
+        return True
+    return short >= PAGE_SHORT_SIDE and long >= PAGE_LONG_SIDE
 
 
 @dataclass(frozen=True)

@@ -182,10 +182,29 @@ SPEC: dict[str, Any] = {
                     "size": {"type": "integer"},
                     "sha256": {"type": "string"},
                     "text": {"type": ["string", "null"]},
+                    "text_source": {
+                        "description": "ocr: the text (or the part of it from pages without "
+                        "a text layer) was read by OCR; file: extracted from the file",
+                        "enum": ["file", "ocr"],
+                    },
                     "extract_error": {"type": ["string", "null"]},
+                    "ocr": {
+                        "description": "the OCR of a PDF or an image; null for other types, and "
+                        "until the OCR sweep has seen the file",
+                        "type": ["object", "null"],
+                        "properties": {
+                            "status": {"enum": ["pending", "ok", "failed", "not_needed"]},
+                            "pages": {"type": ["integer", "null"]},
+                            "pages_read": {"type": "integer"},
+                            "cut_at_page_limit": {"type": "boolean"},
+                            "seconds": {"type": ["number", "null"]},
+                            "error": {"type": ["string", "null"]},
+                        },
+                    },
                     "rendition": {
-                        "description": "the PDF rendition made by LibreOffice (SPEC), or null "
-                        "for a file that is already a PDF or not a text document",
+                        "description": "the PDF rendition made by LibreOffice (SPEC), or the "
+                        "searchable PDF OCR makes of an image; null for a file that is already "
+                        "a PDF or not a text document",
                         "type": ["object", "null"],
                         "properties": {
                             "status": {"enum": ["ok", "failed", "pending"]},

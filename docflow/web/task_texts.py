@@ -37,6 +37,7 @@ TEXT = {
         "main": "dự thảo chính",
         "annex": "phụ lục",
         "text": "Nội dung dự thảo chính",
+        "text_ocr": "Văn bản nhận dạng tự động (OCR)",
         "history": "Ý kiến trước đây",
         "changes_since_why": "Phiên bản {since} là phiên bản gần nhất anh/chị đã quyết định "
         "hoặc đã mở.",
@@ -93,6 +94,7 @@ TEXT = {
         "main": "main draft",
         "annex": "annex",
         "text": "Text of the main draft",
+        "text_ocr": "Text read by OCR",
         "history": "Earlier comments",
         "changes_since_why": "Version {since} is the latest you decided on or opened.",
         "full_diff": "Open the full comparison",

@@ -10,7 +10,7 @@ from pathlib import Path
 import magic
 import pytest
 
-from docflow.intake.filetypes import KIND_MIME, Detected, detect
+from docflow.intake.filetypes import KIND_MIME, Detected, detect, page_like
 from tests.filebuilders import (
     DEJAVU,
     encode_cp1258,
@@ -21,6 +21,7 @@ from tests.filebuilders import (
     make_pdf,
     make_rtf,
 )
+from tests.scans import logo_png, page_image, photo_jpeg, sample_lines
 
 SAMPLE = Path(__file__).parent.parent / "data" / "vi-admin-reform-report-2018.txt"
 PARAGRAPHS = ["Kế hoạch đổi mới năm 2027", "Tờ trình số 12/TTr-SNV"]
@@ -48,6 +49,7 @@ def content_types(main: str) -> str:
 def test_kind_mime_covers_the_office_formats() -> None:
     assert set(KIND_MIME) == {
         "docx", "doc", "odt", "pdf", "rtf", "txt", "html", "xlsx", "ods", "pptx", "odp",
+        "jpeg", "png", "tiff",
     }  # fmt: skip
     assert KIND_MIME["docx"] == (
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -189,3 +191,16 @@ def test_empty_file_has_no_kind() -> None:
 
 def test_large_text_is_still_txt() -> None:
     assert detect(SAMPLE.read_bytes() * 200).kind == "txt"
+
+
+def test_a_scan_or_photo_of_a_page_is_a_page_and_a_signature_logo_is_not() -> None:
+    page = page_image(sample_lines(0, 2), dpi=100)  # A4 at 100 dpi: 827 × 1169
+    tiff, png = io.BytesIO(), io.BytesIO()
+    page.save(tiff, "TIFF", compression="tiff_deflate")
+    page.save(png, "PNG")
+    assert detect(photo_jpeg(sample_lines(0, 2))) == Detected("image/jpeg", "jpeg")
+    assert detect(tiff.getvalue()) == Detected("image/tiff", "tiff")
+    assert detect(png.getvalue()) == Detected("image/png", "png")
+    assert page_like(png.getvalue()) and page_like(photo_jpeg(sample_lines(0, 2)))
+    assert not page_like(logo_png())
+    assert page_like(photo_jpeg(sample_lines(0, 2))[:3000]), "damaged: kept, OCR says why"

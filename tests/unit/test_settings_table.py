@@ -21,6 +21,7 @@ IMAP_USER IMAP_PASSWORD IMAP_PASSWORD_FILE IMAP_FOLDER IMAP_PROCESSED_FOLDER IMA
 IMAP_IDLE IMAP_POLL_SECONDS IMAP_LEASE_SECONDS SWEEP_SECONDS TEST_IMAP_PAUSE_BEFORE_MARK"""
 # and the ones added since, each with its issue
 ADDED = """RENDITIONS"""  # issue 13: [renditions] converters
+ADDED += " OCR OCR_MAX_PAGES OCR_JOBS"  # issue 15: [ocr] enabled, max_pages, jobs
 
 
 def _dotted(table: dict[str, Any], prefix: str = "") -> list[str]:
