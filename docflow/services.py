@@ -35,6 +35,7 @@ from docflow.intake.routing import IntakeAddresses
 from docflow.intake.senders import Senders
 from docflow.intake.service import IntakeService
 from docflow.intake.spool import Spool
+from docflow.notify.alerts import AdminAlerts
 from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
@@ -194,12 +195,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.intake.analysis_processes, settings.intake.allowed_types, settings.blob_dir
     )
     addresses = IntakeAddresses(settings.intake.addresses)
+    alerts = AdminAlerts(composer, outbox, f"{settings.http.base_url.rstrip('/')}/admin/quarantine")
     drafts = Drafts(
         clock,
         spool,
         analyser,
         addresses,
-        Senders(settings.intake, clock, spool, users),
+        Senders(settings.intake, clock, spool, users, alerts),
         documents,
         composer,
         mailer,

@@ -160,7 +160,8 @@ class IntakeSettings:
     rate_limit: int = integer(
         30,
         env="DOCFLOW_RATE_LIMIT",
-        doc='messages per sender per window; `0`: no limit (see "Loops")',
+        doc="answers per sender per window (drafts past it are still stored); `0`: no limit "
+        '(see "Loops")',
     )
     rate_window_seconds: int = integer(3600, env="DOCFLOW_RATE_WINDOW_SECONDS", minimum=1)
 

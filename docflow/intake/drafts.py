@@ -26,7 +26,7 @@ from docflow.intake.analysis import Analyser
 from docflow.intake.models import InboundMessage, InboundState
 from docflow.intake.parse import ParsedMail, clean_title, tracking_codes
 from docflow.intake.routing import IntakeAddresses
-from docflow.intake.senders import Senders
+from docflow.intake.senders import RATE_LIMITED, Senders
 from docflow.intake.spool import Spool
 from docflow.notify.mails import MailComposer
 from docflow.notify.message import DocumentRef, Recipient
@@ -112,13 +112,15 @@ class Drafts:
         author: User | None = None
         try:
             author = await self.senders.author(row, mail)
-            if not await self.senders.within_rate_limit(row, author):
-                return Outcome(InboundState.QUARANTINED, reason="rate_limited")
-            return await self._accept(row, mail, author)
+            # past the sender's limit: taken all the same, only never answered (a loop ends)
+            answer = await self.senders.may_answer(row, author)
+            return await self._accept(row, mail, author, answer)
         except Refused as refusal:
             return await self._quarantine(row, mail, refusal, author)
 
-    async def _accept(self, row: InboundMessage, head: ParsedMail, author: User) -> Outcome:
+    async def _accept(
+        self, row: InboundMessage, head: ParsedMail, author: User, answer: bool = True
+    ) -> Outcome:
         # the same sender and Message-ID is the same message (without one: the same bytes)
         key = f"{author.email}\n{head.message_id}" if head.message_id else f"sha256:{row.sha256}"
         source_key = hashlib.sha256(key.encode()).hexdigest()
@@ -150,7 +152,7 @@ class Drafts:
         try:
             async with in_transaction() as conn:
                 doc, version = await self.store(
-                    conn, doc, author, workflow, subject, new, list(mail.references)
+                    conn, doc, author, workflow, subject, new, list(mail.references), answer=answer
                 )
                 row.state = InboundState.ACCEPTED
                 row.document_code = doc.code
@@ -172,9 +174,10 @@ class Drafts:
                 "inbound_id": row.id,
                 "files": len(files),
                 "author": author.email,
+                "answered": answer,
             },
         )
-        return Outcome(InboundState.ACCEPTED, doc.code, version.number)
+        return Outcome(InboundState.ACCEPTED, doc.code, version.number, row.reason)
 
     async def store(
         self,
@@ -186,17 +189,20 @@ class Drafts:
         new: NewVersion,
         references: list[str],
         source: str = "mail",
+        answer: bool = True,
     ) -> tuple[Document, Version]:
         """A new document, or a new version of `doc` (checked already: its author's, still
-        open): stored, its stage entered or restarted, its receipt queued. A mailed draft
-        and a browser upload (intake/uploads.py) both come through here."""
+        open): stored, its stage entered or restarted, its receipt queued (unless `answer`
+        is False: its sender is past the rate limit). A mailed draft and a browser upload
+        (intake/uploads.py) both come through here."""
         if doc is None:
             title = clean_title(subject) or new.files[0].name or "(không có tiêu đề)"
             doc, version = await self.documents.create(conn, author, title[:1000], workflow, new)
         else:
             version = await self.documents.add_version(conn, doc, new)
         await self.flow.on_new_version(conn, doc, version.number, source)
-        await self._receipt(conn, doc, version.number, author, new, references)
+        if answer:
+            await self._receipt(conn, doc, version.number, author, new, references)
         return doc, version
 
     async def _withdraw(self, row: InboundMessage, doc: Document, author: User) -> Outcome:
@@ -269,13 +275,16 @@ class Drafts:
             if refusal.reason in ("not_author", "document_closed", "unknown_document")
             else None
         )
+        silenced = row.reason == RATE_LIMITED  # past the limit (Senders.may_answer)
         async with in_transaction() as conn:
             row.state = InboundState.QUARANTINED
-            row.reason = refusal.reason
-            row.detail = refusal.detail
+            if silenced:  # the reason stays: it is why no one was told what was wrong
+                row.detail = f"{refusal.reason} ({refusal.detail}); {row.detail}"
+            else:
+                row.reason, row.detail = refusal.reason, refusal.detail
             row.processed_at = self.clock.now()
             await row.save(using_db=conn)
-            if author is not None and refusal.reason not in SILENT_REASONS:
+            if author is not None and not silenced and refusal.reason not in SILENT_REASONS:
                 reply = self.composer.refused(
                     Recipient.of(author),
                     subject=mail.subject,
@@ -292,10 +301,10 @@ class Drafts:
             "message quarantined",
             extra={
                 "inbound_id": row.id,
-                "reason": refusal.reason,
-                "detail": refusal.detail,
+                "reason": row.reason,
+                "detail": row.detail,
                 "from": row.from_addr,
                 "code": code,
             },
         )
-        return Outcome(InboundState.QUARANTINED, reason=refusal.reason)
+        return Outcome(InboundState.QUARANTINED, reason=row.reason)

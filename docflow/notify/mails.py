@@ -374,6 +374,13 @@ class MailComposer:
             auto="auto-generated",
         )
 
+    def standalone(self, template: str, to: Recipient, subject: str, **context: object) -> Message:
+        """A mail of its own, about no document and answering none (an alert to an admin)."""
+        body = self._render(template, to.language, name=to.name, **context)
+        return self._compose(
+            to=to, subject=subject, body=body, in_reply_to="", references=[], auto="auto-generated"
+        )
+
 
 def _word(to: Recipient, vi: str, en: str) -> str:
     return en if to.en else vi

@@ -140,7 +140,10 @@ TEXT = with_nav(
 
 
 # kinds of mail no document page names (MAIL_KINDS are those of a document's mail)
-OTHER_KINDS = {"signin": ("Đường dẫn đăng nhập", "Sign-in link")}
+OTHER_KINDS = {
+    "signin": ("Đường dẫn đăng nhập", "Sign-in link"),
+    "alert": ("Cảnh báo cho quản trị viên", "Alert to the admins"),
+}
 
 
 def kind_text(lang: str, kind: str) -> str:
