@@ -192,7 +192,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     outbox.on_refused.append(bounces.record_refusal)
     analyser = Analyser(
-        settings.intake.analysis_processes, settings.intake.allowed_types, settings.blob_dir
+        settings.intake.analysis_processes,
+        settings.intake.allowed_types,
+        settings.blob_dir,
+        settings.intake.body_as_draft,
     )
     addresses = IntakeAddresses(settings.intake.addresses)
     alerts = AdminAlerts(composer, outbox, f"{settings.http.base_url.rstrip('/')}/admin/quarantine")

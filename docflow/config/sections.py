@@ -164,6 +164,12 @@ class IntakeSettings:
         '(see "Loops")',
     )
     rate_window_seconds: int = integer(3600, env="DOCFLOW_RATE_WINDOW_SECONDS", minimum=1)
+    body_as_draft: bool = flag(
+        False,
+        env="DOCFLOW_BODY_AS_DRAFT",
+        doc="a new draft with no usable file: its body becomes the draft, as a PDF "
+        '(see "A draft typed in the mail")',
+    )
 
     @property
     def addresses(self) -> tuple[str, ...]:

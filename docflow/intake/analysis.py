@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from docflow.documents.service import NewFile
 from docflow.errors import Refused
+from docflow.intake.body_draft import body_file, body_text
 from docflow.intake.files import prepare_files
 from docflow.intake.parse import Attachment, ParsedMail, parse_message
 from docflow.storage.blobs import BlobStore
@@ -36,15 +37,24 @@ class Analysis:
     refusal: tuple[str, str] | None  # (reason, detail) when its files cannot be accepted
 
 
-def analyse(raw_path: str, allowed_types: tuple[str, ...], blob_root: str) -> Analysis:
-    """Parse the spooled message at `raw_path`; store its accepted files as blobs."""
+def analyse(
+    raw_path: str, allowed_types: tuple[str, ...], blob_root: str, body_draft: bool = False
+) -> Analysis:
+    """Parse the spooled message at `raw_path`; store its accepted files as blobs.
+
+    `body_draft`: a message with no usable file but a body has the body as its file, a
+    PDF (`intake.body_as_draft`, for a new document only: see `Drafts`).
+    """
     mail = parse_message(Path(raw_path).read_bytes())
     files: list[NewFile] = []
     refusal = None
     try:
         files = prepare_files(mail.attachments, allowed_types, BlobStore(Path(blob_root)))
     except Refused as r:
-        refusal = (r.reason, r.detail)
+        if body_draft and r.reason == "no_attachment" and body_text(mail):
+            files = [body_file(mail, BlobStore(Path(blob_root)))]
+        else:
+            refusal = (r.reason, r.detail)
     light = dataclasses.replace(
         mail, attachments=tuple(dataclasses.replace(a, data=b"") for a in mail.attachments)
     )
@@ -79,17 +89,28 @@ def read_header_bytes(data: bytes, limit: int = 256 * 1024) -> ParsedMail:
 class Analyser:
     """Runs `analyse` in a pool of `processes` worker processes (0: in a thread)."""
 
-    def __init__(self, processes: int, allowed_types: tuple[str, ...], blob_root: Path) -> None:
+    def __init__(
+        self,
+        processes: int,
+        allowed_types: tuple[str, ...],
+        blob_root: Path,
+        body_as_draft: bool = False,
+    ) -> None:
         self.processes = processes
         self.allowed_types = allowed_types
         self.blob_root = str(blob_root)
+        self.body_as_draft = body_as_draft  # intake.body_as_draft
         self._pool: ProcessPoolExecutor | None = None
 
     async def headers(self, raw_path: Path) -> ParsedMail:
         return await self._call(read_headers, str(raw_path))
 
-    async def run(self, raw_path: Path) -> Analysis:
-        return await self._call(analyse, str(raw_path), self.allowed_types, self.blob_root)
+    async def run(self, raw_path: Path, new_document: bool = False) -> Analysis:
+        """The message read whole; for a `new_document`, its body may be the draft."""
+        body_draft = self.body_as_draft and new_document
+        return await self._call(
+            analyse, str(raw_path), self.allowed_types, self.blob_root, body_draft
+        )
 
     async def files(
         self, attachments: tuple[Attachment, ...]

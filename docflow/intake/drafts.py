@@ -136,7 +136,9 @@ class Drafts:
                 raise Refused("document_closed", doc.code)
             if is_withdraw_command(head.subject):
                 return await self._withdraw(row, doc, author)
-        analysis = await self.analyser.run(self.spool.path_of(row.spool_name))
+        # a mail without a file may be a draft typed in its body: only as a new document
+        # (a reply in a document's thread without a file is not a new version)
+        analysis = await self.analyser.run(self.spool.path_of(row.spool_name), doc is None)
         if analysis.refusal:
             raise Refused(*analysis.refusal)
         mail, files = analysis.mail, list(analysis.files)

@@ -22,6 +22,7 @@ IMAP_IDLE IMAP_POLL_SECONDS IMAP_LEASE_SECONDS SWEEP_SECONDS TEST_IMAP_PAUSE_BEF
 # and the ones added since, each with its issue
 ADDED = """RENDITIONS"""  # issue 13: [renditions] converters
 ADDED += " OCR OCR_MAX_PAGES OCR_JOBS"  # issue 15: [ocr] enabled, max_pages, jobs
+ADDED += " BODY_AS_DRAFT"  # issue 15: intake.body_as_draft
 
 
 def _dotted(table: dict[str, Any], prefix: str = "") -> list[str]:
