@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ def main() -> None:
         os.nice(NICENESS)
     except OSError:  # not allowed here: run at the priority given
         pass
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     started = time.monotonic()
     try:
         out = run(job)
@@ -54,6 +57,16 @@ def main() -> None:
         out = {"error": f"stopped after {job['timeout']:g} s (ocr.timeout_seconds)", "final": True}
     out["seconds"] = round(time.monotonic() - started, 3)
     sys.stdout.write(json.dumps(out))
+
+
+def _orphaned(parent: int) -> None:
+    """`serve` gone without stopping this (killed): stop this process group, ocrmypdf and
+    Tesseract included, rather than read on for nobody."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    if os.getpgrp() == os.getpid():  # started as the leader of its group (documents/ocr.py)
+        os.killpg(0, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +125,8 @@ def _image(job: dict[str, Any], source: Path, work: Path) -> dict[str, Any]:
     except Exception as e:  # Pillow: damaged, truncated, a decompression bomb
         raise Unreadable(f"unreadable image: {e}") from e
     limit = job["max_pages"]
-    extra = ["--image-dpi", str(dpi), "--rotate-pages", "--deskew"]
+    # a photo may be sideways: Tesseract's orientation detection turns it (~1 s a page)
+    extra = ["--image-dpi", str(dpi), "--rotate-pages"]
     if frames > limit:
         extra += ["--pages", f"1-{limit}"]
     pdf = work / "searchable.pdf"
