@@ -44,3 +44,7 @@ class SigningError(DocflowError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ExtractionError(DocflowError):
+    """Why a file's text could not be extracted (message is shown to admins)."""

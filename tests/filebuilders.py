@@ -18,6 +18,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from docflow.documents.legacy_tables import TCVN3, VNI_PAIRS, VNI_SINGLE
+
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -278,10 +280,70 @@ def make_rtf(text: str) -> bytes:
     return (header + "".join(body) + "\\par\n}\n").encode("ascii")
 
 
+# --- the old Vietnamese font encodings (docflow/documents/legacy_tables.py) --------------
+
+
+def _font_char(byte: int) -> str:
+    """A font byte as an office file keeps it (Windows-1252)."""
+    return bytes([byte]).decode("cp1252")
+
+
+_TCVN3_OF = {letter: _font_char(b) for b, letter in TCVN3.items()}
+_VNI_OF = {letter: _font_char(b) for b, letter in VNI_SINGLE.items()}
+_VNI_OF.update(
+    {
+        letter: _font_char(base) + _font_char(mark)
+        for base, marks in VNI_PAIRS.items()
+        for mark, letter in marks.items()
+    }
+)
+
+
+def encode_tcvn3(text: str, capitals: bool = False) -> str:
+    """`text` as a TCVN3 (.VnTime) user types it, in the characters an office file keeps:
+    `Ban Dân tộc` → `Ban D©n téc`. A capital with a tone has no byte of its own: in a
+    capital font (`capitals`, .VnTimeH) the small letter's byte draws it; elsewhere it
+    is an error."""
+    out = []
+    for char in unicodedata.normalize("NFC", text):
+        if char in _TCVN3_OF:
+            out.append(_TCVN3_OF[char])
+        elif capitals and char.lower() in _TCVN3_OF:
+            out.append(_TCVN3_OF[char.lower()])
+        elif char.isascii() or not char.isalpha():  # the same byte in any font
+            out.append(char)
+        else:
+            raise ValueError(f"TCVN3 has no {char!r} outside its capital fonts")
+    return "".join(out)
+
+
+def encode_vni(text: str) -> str:
+    """`text` as a VNI (VNI-Times) user types it: `Việt Nam` → `Vieät Nam`."""
+    return "".join(_VNI_OF.get(c, c) for c in unicodedata.normalize("NFC", text))
+
+
+def make_docx_in_fonts(paragraphs: list[list[tuple[str, str | None]]]) -> bytes:
+    """A DOCX as python-docx writes it, each paragraph a list of (text, font name) runs
+    (None: the document's default font); give legacy-font text as typed (encode_tcvn3)."""
+    document = docx.Document()
+    for runs in paragraphs:
+        paragraph = document.add_paragraph()
+        for text, font in runs:
+            run = paragraph.add_run(text)
+            if font is not None:
+                run.font.name = font
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
 __all__ = [
     "DEJAVU",
     "encode_cp1258",
+    "encode_tcvn3",
+    "encode_vni",
     "make_docx_foreign",
+    "make_docx_in_fonts",
     "make_docx_python_docx",
     "make_odt",
     "make_ole",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -57,6 +58,13 @@ class SearchQuery:
     year: int | None = None
     limit: int = 20
     cursor: str | None = None  # `next` of the previous page
+
+    def __post_init__(self) -> None:
+        # every query is composed (NFC), as every stored text is: the edge of all searches
+        for name in ("text", "number", "type", "register", "signer"):
+            value = getattr(self, name)
+            if value and not unicodedata.is_normalized("NFC", value):
+                object.__setattr__(self, name, unicodedata.normalize("NFC", value))
 
 
 @dataclass(frozen=True)

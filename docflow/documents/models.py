@@ -75,6 +75,9 @@ class VersionFile(Model):
     sha256 = fields.CharField(max_length=64, db_index=True)
     text = fields.TextField(null=True)
     extract_error = fields.CharField(max_length=500, null=True)
+    # "tcvn3", "vni" (or both, "tcvn3,vni"): `text` was typed in an old Vietnamese font and
+    # converted to Unicode (documents/legacy.py); None: no text in such a font
+    legacy_encoding = fields.CharField(max_length=20, null=True)
     # "ocr": `text` was read from the file's images by OCR (a scan, a photo), wholly or for
     # the pages without a text layer; None: extracted from the file as it is
     text_source = fields.CharField(max_length=10, null=True)

@@ -57,6 +57,7 @@ class NewFile:
     sha256: str
     text: str | None
     extract_error: str | None
+    legacy_encoding: str | None = None  # the old font encoding `text` was converted from
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class DocumentService:
                     sha256=f.sha256,
                     text=f.text,
                     extract_error=f.extract_error,
+                    legacy_encoding=f.legacy_encoding,
                 )
                 for pos, f in enumerate(new.files)
             ],
@@ -310,6 +312,7 @@ def _version_view(
             "mime": f.mime,
             "size": f.size,
             "sha256": f.sha256,
+            "legacy_encoding": f.legacy_encoding,  # "tcvn3", "vni": text converted from it
             "rendition": _rendition(f, code, v.number, made, read),
             "ocr": ocr_view(read.get(f.id)),
         }

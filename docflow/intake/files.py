@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docflow.documents.extract import ExtractionError, extract_text
+from docflow.documents.extract import Extraction, ExtractionError, extract
 from docflow.documents.service import NewFile
 from docflow.errors import Refused
 from docflow.intake.filetypes import IMAGE_KINDS, detect, page_like
@@ -38,14 +38,14 @@ def prepare_files(
         raise Refused("no_attachment", "no file of an allowed type")
     files: list[NewFile] = []
     for att, mime in kept:
-        text: str | None
+        read: Extraction | None = None
         error: str | None = None
         try:
-            text = None if mime.startswith("image/") else extract_text(att.data, mime)
+            read = None if mime.startswith("image/") else extract(att.data, mime)
         except ExtractionError as e:
-            text, error = None, str(e)[:500]
+            error = str(e)[:500]
         except Exception as e:  # a library bug must not block the version
-            text, error = None, f"{type(e).__name__}: {e}"[:500]
+            error = f"{type(e).__name__}: {e}"[:500]
         sha = blobs.put_sync(att.data)
         files.append(
             NewFile(
@@ -53,8 +53,9 @@ def prepare_files(
                 mime=mime,
                 size=len(att.data),
                 sha256=sha,
-                text=text,
+                text=read.text if read else None,
                 extract_error=error,
+                legacy_encoding=read.legacy_encoding if read else None,
             )
         )
     return files

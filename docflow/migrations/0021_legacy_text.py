@@ -1,7 +1,9 @@
 from tortoise import migrations
-from tortoise.migrations import operations as ops  # noqa: F401
+from tortoise.migrations import operations as ops
+from tortoise import fields
 
-# Legacy Vietnamese encodings converted on extraction (issue 15).
+# Legacy Vietnamese encodings converted on extraction (issue 15): which old font encoding
+# a file's text was typed in ("tcvn3", "vni", "tcvn3,vni"), None when none.
 
 
 class Migration(migrations.Migration):
@@ -9,4 +11,10 @@ class Migration(migrations.Migration):
 
     initial = False
 
-    operations: list = []
+    operations = [
+        ops.AddField(
+            model_name='VersionFile',
+            name='legacy_encoding',
+            field=fields.CharField(null=True, max_length=20),
+        ),
+    ]

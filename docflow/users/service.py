@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,6 +55,11 @@ def view(user: User) -> UserView:
     return UserView(user.email, user.name, list(user.roles), user.language, user.active)
 
 
+def _nfc(text: str) -> str:
+    """Names are stored composed (NFC): a name typed decomposed is the same name."""
+    return unicodedata.normalize("NFC", text)
+
+
 class UserService:
     """Users are keyed by lowercased e-mail address."""
 
@@ -62,7 +68,7 @@ class UserService:
         self.allowed_domains = allowed_domains
 
     async def add(self, email: str, name: str, roles: list[str], language: str = "vi") -> UserView:
-        email = email.strip().lower()
+        email = _nfc(email).strip().lower()
         if "@" not in email or email.startswith("@") or email.endswith("@"):
             raise UserProblem("not_an_address", email, f"not an e-mail address: {email!r}")
         _language(language)
@@ -70,7 +76,7 @@ class UserService:
         try:
             user = await User.create(
                 email=email,
-                name=name.strip(),
+                name=_nfc(name).strip(),
                 roles=sorted(set(roles)),
                 language=language,
                 created_at=self.clock.now(),
@@ -155,7 +161,7 @@ class UserService:
         if not name.strip():
             raise UserProblem("no_name", email, "a user needs a name")
         user = await self._user(email)
-        user.name = name.strip()
+        user.name = _nfc(name).strip()
         await user.save(update_fields=["name"])
         return view(user)
 
@@ -216,7 +222,7 @@ class UserService:
             user, _ = await User.get_or_create(
                 email=email,
                 defaults={
-                    "name": display_name or email,
+                    "name": _nfc(display_name) or email,
                     "roles": ["staff"],
                     "created_at": self.clock.now(),
                 },

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import unicodedata
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -50,7 +51,7 @@ async def documents(request: web.Request) -> web.Response:
     everyone = session.principal.is_admin and q.get("all") == "1"
     status = q.get("status", "") if q.get("status", "") in STATUS_NAMES else ""
     workflow = q.get("workflow", "") if q.get("workflow", "") in services.workflows.by_key else ""
-    words = q.get("q", "")[:200]
+    words = unicodedata.normalize("NFC", q.get("q", ""))[:200]  # titles are NFC too
     try:
         page = min(max(1, int(q.get("page", "1"))), 10**5)
     except ValueError:

@@ -6,6 +6,7 @@ page in the words a refused mail gets (`notify.labels.REASONS`)."""
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 from aiohttp import BodyPartReader, web
 
@@ -45,10 +46,15 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str]
         if part.filename is not None:
             if data:
                 ctype = part.headers.get("Content-Type", "application/octet-stream")
-                files.append(Attachment(part.filename, ctype, data))
+                files.append(Attachment(_nfc(part.filename), ctype, data))
         elif part.name:
-            fields[part.name] = data.decode("utf-8", "replace")
+            fields[part.name] = _nfc(data.decode("utf-8", "replace"))
     return fields, files
+
+
+def _nfc(text: str) -> str:
+    """A browser's text as stored: composed (a Mac sends file names decomposed)."""
+    return unicodedata.normalize("NFC", text)
 
 
 @routes.post("/documents/{code}/versions")

@@ -188,6 +188,13 @@ SPEC: dict[str, Any] = {
                         "enum": ["file", "ocr"],
                     },
                     "extract_error": {"type": ["string", "null"]},
+                    "legacy_encoding": {
+                        "description": "the old Vietnamese font encoding the text was typed in "
+                        "and converted from (TCVN3 `.VnTime`, VNI `VNI-Times`; both: "
+                        "`tcvn3,vni`); null when the file has no text in such a font",
+                        "type": ["string", "null"],
+                        "examples": ["tcvn3", "vni", "tcvn3,vni"],
+                    },
                     "ocr": {
                         "description": "the OCR of a PDF or an image; null for other types, and "
                         "until the OCR sweep has seen the file",
