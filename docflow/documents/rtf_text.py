@@ -43,12 +43,15 @@ def rtf_text(data: bytes) -> tuple[str, frozenset[str]]:
     """The text, and the legacy encodings converted (legacy.reported names)."""
     if not data[:64].lstrip().startswith(b"{\\rtf"):
         raise ExtractionError("not an RTF file")
-    encodings = {n: font_encoding(name) for n, name in _font_table(data).items()}
+    encodings: dict[int | None, str | None] = {
+        n: font_encoding(name) for n, name in _font_table(data).items()
+    }
     out: list[Piece] = []
     pending = bytearray()  # 8-bit text waiting to be decoded in one go (multi-byte code pages)
     codepage, skip, uc, drop, pos = "cp1258", False, 1, 0, 0
     deff: int | None = None
     font: int | None = None
+    legacy: str | None = None  # the encoding of `font`
     stack: list[tuple[bool, int, int | None]] = []
     while (m := _TOKEN.match(data, pos)) is not None:
         pos, kind = m.end(), m.lastindex
@@ -57,7 +60,6 @@ def rtf_text(data: bytes) -> tuple[str, frozenset[str]]:
         if drop and kind in (1, 2, 3, 4):  # the fallback after \uN: one unit per escape
             drop -= 1
             continue
-        legacy = encodings.get(font) if font is not None else None
         if kind != 3 and kind != 6 and pending:  # a font changes only after this
             out.append(_decoded(pending, legacy, codepage))
             pending.clear()
@@ -72,10 +74,13 @@ def rtf_text(data: bytes) -> tuple[str, frozenset[str]]:
             elif word == b"deff" and arg:
                 deff = int(arg)
                 font = deff if font is None else font
+                legacy = encodings.get(font)
             elif word == b"f" and arg and not skip:
                 font = int(arg)
+                legacy = encodings.get(font)
             elif word == b"plain" and not skip:
                 font = deff
+                legacy = encodings.get(font)
             elif word == b"uc" and arg:
                 uc = max(0, int(arg))
             elif word == b"u" and arg and not skip:
@@ -97,11 +102,12 @@ def rtf_text(data: bytes) -> tuple[str, frozenset[str]]:
                 stack.append((skip, uc, font))
             elif stack:
                 skip, uc, font = stack.pop()
+                legacy = encodings.get(font)
         elif kind == 6 and not skip:
             text = m.group(6)[drop:]
             drop = max(0, drop - len(m.group(6)))
             pending.extend(text)
-    out.append(_decoded(pending, encodings.get(font) if font is not None else None, codepage))
+    out.append(_decoded(pending, legacy, codepage))
     text, found = join_pieces(out)
     # \uN escapes give UTF-16 halves for characters outside the BMP; pair them up.
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", errors="replace"), found
