@@ -63,6 +63,7 @@ async def test_tcvn3_draft_and_its_vni_revision_are_read_compared_and_found_in_u
     stack: Stack,
 ) -> None:
     await office(stack)
+    assert "Ban D©n téc" in encode_tcvn3(PLAN[0])  # what the file holds, in any other font
     await stack.send(mails.draft(f"[KH] {TITLE}", "Kế hoạch.docx", tcvn3_docx(PLAN), DOCX))
     await task_mails(stack, HEAD)
     [doc] = await stack.documents()
