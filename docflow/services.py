@@ -31,11 +31,13 @@ from docflow.documents.renditions import Renditions
 from docflow.documents.service import DocumentService
 from docflow.intake.analysis import Analyser
 from docflow.intake.drafts import Drafts
+from docflow.intake.replies import Replies
 from docflow.intake.routing import IntakeAddresses
 from docflow.intake.senders import Senders
 from docflow.intake.service import IntakeService
 from docflow.intake.spool import Spool
 from docflow.notify.alerts import AdminAlerts
+from docflow.notify.answers import ReplyAnswers
 from docflow.notify.bounces import Bounces
 from docflow.notify.mails import MailComposer
 from docflow.notify.outbox import Outbox
@@ -54,6 +56,8 @@ from docflow.workflow.links import Links
 from docflow.workflow.loader import load_workflows
 from docflow.workflow.notices import Notices
 from docflow.workflow.reminders import Reminders
+from docflow.workflow.replies import ReplyDecisions
+from docflow.workflow.reply_tokens import ReplyAddresses
 from docflow.workflow.stages import Stages
 from docflow.workflow.timeliness import Timeliness
 from docflow.workflow.views import WorkflowViews
@@ -169,7 +173,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     secret = load_secret(settings.data_dir)
     links = StatusLinks(secret, settings.http.base_url)
     decision_links = Links(clock, secret, settings.http.base_url)
-    notices = Notices(composer, mailer, decision_links, links.url)
+    addresses = IntakeAddresses(settings.intake.addresses)
+    # a task mail offers its reply address only when a reply can be authenticated
+    can_authenticate = bool(settings.intake.trusted_authserv_ids) or settings.intake.verify_dkim
+    reply_addresses = ReplyAddresses(clock, addresses, can_authenticate)
+    notices = Notices(composer, mailer, decision_links, links.url, reply_addresses)
     delegations = DelegationService(clock)
     stages = Stages(clock, workflows, journal, notices, outbox, delegations)
     search = SearchIndex()
@@ -197,7 +205,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.blob_dir,
         settings.intake.body_as_draft,
     )
-    addresses = IntakeAddresses(settings.intake.addresses)
     alerts = AdminAlerts(composer, outbox, f"{settings.http.base_url.rstrip('/')}/admin/quarantine")
     drafts = Drafts(
         clock,
@@ -212,8 +219,27 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         stages,  # what becomes of a stored version is the workflow's
         links.url,
     )
+    decisions = Decisions(clock, stages, notices, decision_links, journal, outbox)
+    replies = ReplyDecisions(
+        clock,
+        stages,
+        decisions,
+        decision_links,
+        reply_addresses,
+        ReplyAnswers(composer),
+        outbox,
+        links.url,
+    )
     intake = IntakeService(
-        settings.intake, clock, spool, analyser, addresses, drafts, bounces, database
+        settings.intake,
+        clock,
+        spool,
+        analyser,
+        addresses,
+        drafts,
+        bounces,
+        database,
+        replies=Replies(clock, spool, analyser, addresses, drafts.senders, replies),
     )
     archive = ArchiveService(settings, clock, journal, workflows)
     accounts = AccountService(clock)
@@ -237,7 +263,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links=decision_links,
         delegations=delegations,
         stages=stages,
-        decisions=Decisions(clock, stages, notices, decision_links, journal, outbox),
+        decisions=decisions,
         views=WorkflowViews(clock, stages),
         inbox=TaskInbox(clock, stages),
         reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),

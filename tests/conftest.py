@@ -51,6 +51,8 @@ TABLES = [
     "search_entries",
     "delegations",
     "audit_events",
+    "task_replies",
+    "reply_tokens",
     "link_tokens",
     "tasks",
     "file_renditions",

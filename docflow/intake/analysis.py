@@ -71,6 +71,15 @@ def analyse_files(
         return (), (r.reason, r.detail)
 
 
+def read_whole(raw_path: str) -> ParsedMail:
+    """The whole message, its attachments' bytes left out (a reply to a task mail: its
+    text decides, its files only get named)."""
+    mail = parse_message(Path(raw_path).read_bytes())
+    return dataclasses.replace(
+        mail, attachments=tuple(dataclasses.replace(a, data=b"") for a in mail.attachments)
+    )
+
+
 def read_headers(raw_path: str, limit: int = 256 * 1024) -> ParsedMail:
     """Only the header block: enough to decide whether the message is read whole."""
     with open(raw_path, "rb") as f:
@@ -104,6 +113,9 @@ class Analyser:
 
     async def headers(self, raw_path: Path) -> ParsedMail:
         return await self._call(read_headers, str(raw_path))
+
+    async def whole(self, raw_path: Path) -> ParsedMail:
+        return await self._call(read_whole, str(raw_path))
 
     async def run(self, raw_path: Path, new_document: bool = False) -> Analysis:
         """The message read whole; for a `new_document`, its body may be the draft."""

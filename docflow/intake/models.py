@@ -15,6 +15,7 @@ class InboundState:
     QUARANTINED = "quarantined"
     DISCARDED = "discarded"  # a quarantined message an admin set aside (raw bytes kept)
     BOUNCE = "bounce"  # a bounce of docflow's own mail, recorded (notify.bounces), unanswered
+    REPLY = "reply"  # a reply to a task mail's reply address (`reason`: what came of it)
 
 
 class InboundMessage(Model):

@@ -60,7 +60,7 @@ class Senders:
             raise Refused("auto_submitted", automatic)
         if self.config.require_authenticated_sender:
             # before the sender lookup, which makes users of allowed domains
-            verdict = await self._authenticate(row, mail)
+            verdict = await self.authenticate(row, mail)
             if not verdict.passed:
                 raise Refused("unauthenticated_sender", verdict.detail)
         author = await self.users.sender(row.from_addr, mail.from_name)
@@ -75,7 +75,7 @@ class Senders:
             return "MAIL FROM:<>"
         return ""
 
-    async def _authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
+    async def authenticate(self, row: InboundMessage, mail: ParsedMail) -> authres.Verdict:
         """Is the From: vouched for? The trusted MTA's header decides; else DKIM, if enabled."""
         if mail.ambiguous_from:  # which From a signature or the MTA vouched for is unknown
             detail = f"{mail.ambiguous_from}: the author must be one mailbox in one From header"

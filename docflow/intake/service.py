@@ -27,6 +27,7 @@ from docflow.errors import InvalidRequestError
 from docflow.intake.analysis import Analyser
 from docflow.intake.drafts import Drafts, Outcome
 from docflow.intake.models import InboundMessage, InboundState
+from docflow.intake.replies import Replies
 from docflow.intake.routing import IntakeAddresses
 from docflow.intake.spool import Spool, SpoolEntry, SpoolWriter
 from docflow.notify.bounces import Bounces
@@ -62,6 +63,7 @@ class IntakeService:
         drafts: Drafts,
         bounces: Bounces | None = None,
         database: DatabaseWatch | None = None,
+        replies: Replies | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -71,6 +73,7 @@ class IntakeService:
         self.drafts = drafts
         self.bounces = bounces
         self.database = database or DatabaseWatch()
+        self.replies = replies  # mail to a task's reply address (decisions by reply)
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         # inbound id → the lease this process's worker holds on it (handed back after an outage)
         self._leases: dict[int, datetime] = {}
@@ -200,7 +203,11 @@ class IntakeService:
                 outcome = await self._bounce(row, self.bounces)  # before anything else
             else:
                 head = await self.analyser.headers(self.spool.path_of(row.spool_name))
-                outcome = await self.drafts.handle(row, head)
+                token = self.replies.token_of(row.rcpt_tos) if self.replies else None
+                if self.replies is not None and token is not None:
+                    outcome = await self.replies.handle(row, head, token)  # never a draft
+                else:
+                    outcome = await self.drafts.handle(row, head)
         except Exception as e:
             if unavailable(e):
                 raise

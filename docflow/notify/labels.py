@@ -23,6 +23,7 @@ MAIL_KINDS = {
     "notice": ("Thông báo", "Notice"),
     "issued": ("Văn bản ban hành", "Issued document"),
     "bounce_notice": ("Báo thư không đến được", "Undeliverable notice"),
+    "reply_answer": ("Trả lời thư quyết định", "Answer to a reply"),
 }
 
 # reason code -> ((problem vi, advice vi), (problem en, advice en))

@@ -219,8 +219,10 @@ class MailComposer:
         due: str,
         files: list[tuple[str, int, str]],
         urls: dict[str, str],
+        reply_code: bool | None = None,
     ) -> Message:
-        """An approver's task mail: one link per action, each personal to them."""
+        """An approver's task mail: one link per action, each personal to them; how to
+        decide by replying unless `reply_code` is None (True: with the code on the line)."""
         return self._about(
             "task",
             to,
@@ -234,6 +236,7 @@ class MailComposer:
             approve_url=urls["approve"],
             changes_url=urls["changes"],
             reject_url=urls["reject"],
+            reply_code=reply_code,
         )
 
     def notice(

@@ -30,7 +30,15 @@ ENTRY = {
     "properties": {
         "id": {"type": "integer"},
         "state": {
-            "enum": ["quarantined", "discarded", "pending", "accepted", "duplicate", "bounce"]
+            "enum": [
+                "quarantined",
+                "discarded",
+                "pending",
+                "accepted",
+                "duplicate",
+                "bounce",
+                "reply",  # a reply to a task mail (decisions by reply): `reason` says what came
+            ]
         },
         "received_at": {"type": "string", "format": "date-time"},
         "from": {"type": "string"},

@@ -1,6 +1,7 @@
 """Deciding a task: by a personal link (with the stage's one-time code when it asks for
-one), by its assignee signed in or with an API token (the same rules, no link), by an
-administrator for the assignee (`docflow task decide`), and renewing an expired link.
+one), by its assignee signed in, with an API token or by a reply to the task mail (the
+same rules, no link), by an administrator for the assignee (`docflow task decide`), and
+renewing an expired link.
 
 Concurrent decisions on one document serialise on the document's row
 (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one write transaction at a time);
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -38,6 +40,8 @@ from docflow.workflow.notices import Notices
 from docflow.workflow.stages import Stages
 
 log = logging.getLogger("docflow.workflow")
+# what a caller does in a decision's transaction once it is recorded (workflow.replies)
+AfterDecision = Callable[[BaseDBAsyncClient, Document, Task], Awaitable[None]]
 DECISION_STATE = {
     APPROVE: TaskState.APPROVED,
     CHANGES: TaskState.CHANGES_REQUESTED,
@@ -125,9 +129,13 @@ class Decisions:
         comment: str,
         code: str | None = None,
         source: str = "web",
+        detail: dict[str, object] | None = None,
+        also: AfterDecision | None = None,
     ) -> DecisionResult:
-        """The assignee's decision, signed in (`web`) or with their API token (`api`): the
-        rules of a link without one. Tasks routed by a delegation are the delegate's.
+        """The assignee's decision, signed in (`web`), with their API token (`api`) or by
+        replying to the task mail (`mail`): the rules of a link without one. Tasks routed
+        by a delegation are the delegate's. `detail` goes into the audit event; `also` runs
+        in the decision's transaction once it is recorded (a reply's own row and answer).
 
         TaskProblem says why it cannot count; a wrong code is counted (and committed)
         before TaskProblem("bad_code") is raised, as with a link.
@@ -141,7 +149,10 @@ class Decisions:
                 )
             problem = await self._code_problem(conn, doc, task, code)
             if problem is None:
-                await self._decide(conn, doc, task, task.assignee.email, action, comment, source)
+                actor = task.assignee.email
+                await self._decide(conn, doc, task, actor, action, comment, source, detail)
+                if also is not None:
+                    await also(conn, doc, task)
         if problem is not None:
             raise TaskProblem(problem, f"task {task_id}: {problem.replace('_', ' ')}")
         self._committed(doc, queued)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from docflow.errors import SettingsError
+from docflow.intake.routing import REPLY_TAG
 from docflow.workflow.definitions import (
     EMAIL_PATTERN,
     Assignee,
@@ -171,6 +172,8 @@ def _load(path: Path, registers: Collection[str] | None) -> Workflow:
     key = raw.get("key")
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise f.fail("key", f"expected a lowercase key such as 'ke-hoach', got {key!r}")
+    if key.startswith(REPLY_TAG):  # `vanban+t-…@` is a task's reply address
+        raise f.fail("key", f"keys starting with {REPLY_TAG!r} are reserved, got {key!r}")
     name_vi, name_en = f.names(raw.get("name"), "name", None)
     type_code = raw.get("type")
     if not isinstance(type_code, str) or not TYPE_PATTERN.fullmatch(type_code):

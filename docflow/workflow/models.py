@@ -110,3 +110,44 @@ class Delegation(Model):
 
     class Meta:
         table = "delegations"
+
+
+class ReplyToken(Model):
+    """A task mail's reply address (`LOCAL+t-TOKEN@DOMAIN` of the intake address): only
+    the SHA-256 of the token is kept, bound to the task and to whom it was mailed."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    task: fields.ForeignKeyRelation[Task] = fields.ForeignKeyField(
+        "docflow.Task", related_name="reply_tokens", on_delete=fields.RESTRICT
+    )
+    task_id: int
+    recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "docflow.User", related_name="reply_tokens", on_delete=fields.RESTRICT
+    )
+    recipient_id: int
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reply_tokens"
+
+
+class TaskReply(Model):
+    """One reply received at a reply address, once per message: what came of it."""
+
+    id = fields.IntField(primary_key=True)
+    # sha256 of the sender and the Message-ID (without one: of the bytes): the same
+    # message delivered twice never acts twice
+    source_key = fields.CharField(max_length=64, unique=True)
+    reply_token: fields.ForeignKeyRelation[ReplyToken] = fields.ForeignKeyField(
+        "docflow.ReplyToken", related_name="replies", on_delete=fields.RESTRICT
+    )
+    reply_token_id: int
+    inbound_id = fields.IntField(null=True)
+    from_addr = fields.CharField(max_length=320)
+    outcome = fields.CharField(max_length=30)  # decided, not_understood, wrong_sender, …
+    answered = fields.BooleanField(default=False)
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "task_replies"

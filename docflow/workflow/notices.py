@@ -21,6 +21,7 @@ from docflow.users.models import User
 from docflow.workflow.definitions import Stage
 from docflow.workflow.links import CODE_ATTEMPTS, Links
 from docflow.workflow.models import Task, TaskState
+from docflow.workflow.reply_tokens import ReplyAddresses
 
 
 class Notices:
@@ -32,11 +33,13 @@ class Notices:
         mailer: ThreadedMailer,
         links: Links,
         status_url: Callable[[str], str],
+        replies: ReplyAddresses | None = None,
     ) -> None:
         self.composer = composer
         self.mailer = mailer
         self.links = links
         self.status_url = status_url
+        self.replies = replies  # the task mail's reply address (decisions by reply)
 
     async def task(
         self,
@@ -50,8 +53,10 @@ class Notices:
         for_user: User | None = None,
         in_place_of: User | None = None,
     ) -> None:
-        """The task mail with fresh personal links (and, if the stage asks, a new code)."""
+        """The task mail with fresh personal links and reply address (and, if the stage
+        asks, a new code)."""
         urls = await self.links.issue(conn, task)
+        reply_to = await self.replies.issue(conn, task) if self.replies else None
         stage_label = stage.name(user.language).lower()
         if for_user is not None:  # e.g. "xem xét (KT. Nguyễn Văn A)"
             stage_label += f" ({task.capacity}. {for_user.name})"
@@ -66,7 +71,10 @@ class Notices:
             due=self.mailer.local_time(due),
             files=[(n, size, f"{urls['open']}/files/{pos}") for pos, n, size in files],
             urls=urls,
+            reply_code=None if reply_to is None else stage.require_code,
         )
+        if reply_to is not None:  # a reply there decides (workflow.replies)
+            msg["Reply-To"] = reply_to
         await self.mailer.send(conn, doc, msg, "task")
         if stage.require_code:
             await self._code(conn, doc, task, user, stage_label)

@@ -61,6 +61,11 @@ virtual_mailbox_domains = {stack.office_domain}
 virtual_mailbox_maps = texthash:{stack.postfix_dir / "mailboxes"}
 virtual_transport = lmtp:inet:127.0.0.1:{stack.dovecot_lmtp_port}
 
+# OpenDKIM checks DKIM signatures and writes Authentication-Results in the office MTA's
+# name (docflow's intake.trusted_authserv_id), after header_checks removed forged ones.
+smtpd_milters = inet:127.0.0.1:{stack.dkim_port}
+milter_default_action = tempfail
+
 # Retry deferred mail soon (tests flush with `postqueue -f` anyway).
 queue_run_delay = 10s
 minimal_backoff_time = 10s
@@ -154,3 +159,20 @@ def _ssl(stack: Mailstack) -> str:
         return "ssl = no"
     d = stack.root / "dovecot"
     return f"ssl = yes\nssl_cert = <{d / 'tls.crt'}\nssl_key = <{d / 'tls.key'}"
+
+
+def opendkim_conf(stack: Mailstack) -> str:
+    """opendkim.conf: verifying only, as the office MX; keys from a file, not DNS."""
+    d = stack.root / "opendkim"
+    return f"""\
+# A private OpenDKIM of docflow's mail stack (tests/mailstack/); not the system's.
+Syslog no
+Mode v
+Socket inet:{stack.dkim_port}@127.0.0.1
+PidFile {d / "opendkim.pid"}
+AuthservID {stack.authserv_id}
+# every client is external (the default 127.0.0.1 would be signed for, not verified)
+InternalHosts {d / "internal_hosts"}
+# the office domain's key, as DNS would publish it (no DNS here)
+TestDNSData file:{d / "dns"}
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pwd
@@ -23,6 +24,8 @@ from tests.mailstack import configs
 from tests.mailstack.configs import MAIL_USER, WORKFLOW_DOMAIN
 
 OFFICE_DOMAIN = "bandantoc.gov.vn"
+AUTHSERV_ID = "mx.bandantoc.gov.vn"  # OpenDKIM's, as in config/postfix/docflow_header_checks
+DKIM_SELECTOR = "mailstack"  # the office domain's key: ROOT/opendkim/office.key
 INTAKE_ADDRESSES = ("vanban@docflow.localhost",)
 # docflow's envelope sender (relay.bounce_address): DSNs come back to docflow-bounce+TOKEN@…
 BOUNCE_ADDRESS = "docflow-bounce@docflow.localhost"
@@ -86,6 +89,8 @@ class Mailstack:
     unknown_to_dovecot: list[str] = field(default_factory=list)
     tls: bool = False  # Dovecot with a self-signed certificate: STARTTLS, and IMAPS on imaps_port
     imaps_port: int = 0
+    dkim_port: int = 0  # OpenDKIM, Postfix's milter
+    authserv_id: str = AUTHSERV_ID
 
     # --- where things are ---------------------------------------------------------------
 
@@ -115,6 +120,11 @@ class Mailstack:
         return self.root / "dovecot.log"
 
     @property
+    def dkim_key(self) -> Path:
+        """The office domain's DKIM private key (PEM), published as `DKIM_SELECTOR`."""
+        return self.root / "opendkim" / "office.key"
+
+    @property
     def tls_cert(self) -> Path:
         """The self-signed certificate of `tls = True` (for 127.0.0.1 and localhost)."""
         return self.root / "dovecot" / "tls.crt"
@@ -133,12 +143,13 @@ class Mailstack:
         """Both servers' private config under `root`, with owners each one insists on."""
         if os.geteuid() != 0:
             raise MailstackError("the mail stack needs root (Postfix's master starts as root)")
-        for name in ("postfix", "dovecot"):
+        for name in ("postfix", "dovecot", "opendkim"):
             if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists():
                 raise MailstackError(f"{name} is missing: run scripts/bootstrap --test")
         self.smtp_port = self.smtp_port or free_port()
         self.imap_port = self.imap_port or free_port()
         self.dovecot_lmtp_port = self.dovecot_lmtp_port or free_port()
+        self.dkim_port = self.dkim_port or free_port()
         nobody = pwd.getpwnam(MAIL_USER)
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # `nobody` and Postfix's users walk through it
@@ -170,24 +181,46 @@ class Mailstack:
             "".join(f"{u}:{{PLAIN}}{self.password}::::::\n" for u in self.users)
         )
         self.dovecot_conf.write_text(configs.dovecot_conf(self))
+        self._write_opendkim()
         self._save_state()
+
+    def _write_opendkim(self) -> None:
+        """OpenDKIM's config and the office domain's key, its public half as DNS data."""
+        d = self.root / "opendkim"
+        d.mkdir(parents=True, exist_ok=True)
+        if not self.dkim_key.exists():
+            key = _run(["openssl", "genrsa", "-traditional", "-out", str(self.dkim_key), "1024"])
+            if key.returncode != 0:
+                raise MailstackError(f"openssl genrsa: {key.stdout}{key.stderr}")
+        der = subprocess.run(
+            ["openssl", "rsa", "-in", str(self.dkim_key), "-pubout", "-outform", "DER"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        record = f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+        (d / "dns").write_text(f"{DKIM_SELECTOR}._domainkey.{self.office_domain} {record}\n")
+        (d / "internal_hosts").write_text("# none\n")
+        (d / "opendkim.conf").write_text(configs.opendkim_conf(self))
 
     # --- running --------------------------------------------------------------------------
 
     def start(self, within: float = 30) -> None:
         """Write the config, start Dovecot then Postfix, return once all three ports answer."""
         self.write_config()
-        for port in (self.smtp_port, self.imap_port, self.dovecot_lmtp_port):
+        for port in (self.smtp_port, self.imap_port, self.dovecot_lmtp_port, self.dkim_port):
             if _port_taken(port):
                 raise MailstackError(f"127.0.0.1:{port} is already in use")
         try:
             self._start_dovecot()
+            self._start_opendkim()
             self._start_postfix()
             end = time.monotonic() + within
             self._wait_banner(self.dovecot_lmtp_port, b"220", end, "Dovecot LMTP")
             self._wait_banner(self.imap_port, b"* OK", end, "Dovecot IMAP")
             if self.tls:
                 self._wait_port(self.imaps_port, end, "Dovecot IMAPS")
+            self._wait_port(self.dkim_port, end, "OpenDKIM")
             self._wait_banner(self.smtp_port, b"220", end, "Postfix smtpd")
         except BaseException:
             self.stop()
@@ -206,6 +239,21 @@ class Mailstack:
             )
         if result.returncode != 0:
             raise MailstackError(f"dovecot did not start: {out.read_text(errors='replace')}")
+
+    def _start_opendkim(self) -> None:
+        d = self.root / "opendkim"
+        with (d / "startup.log").open("wb") as log:  # not a pipe, nor `script`'s terminal:
+            result = subprocess.run(  # the daemon would die with it
+                ["opendkim", "-x", str(d / "opendkim.conf")],  # daemonises; pid in PidFile
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=30,
+                check=False,
+                start_new_session=True,
+            )
+        if result.returncode != 0:
+            raise MailstackError(f"opendkim did not start: {(d / 'startup.log').read_text()}")
 
     def _start_postfix(self) -> None:
         result = _run(["postfix", "-c", str(self.postfix_dir), "start"])
@@ -250,14 +298,20 @@ class Mailstack:
     def dovecot_pid(self) -> int | None:
         return self._pid(self.root / "dovecot" / "run" / "master.pid", "dovecot")
 
+    @property
+    def opendkim_pid(self) -> int | None:
+        return self._pid(self.root / "opendkim" / "opendkim.pid", "opendkim")
+
     def stop(self, within: float = 20) -> None:
-        """Stop both masters, which stop their children (SIGTERM, then SIGKILL); quiet if
-        nothing runs."""
-        for pid in (self.postfix_pid, self.dovecot_pid):
+        """Stop both masters, which stop their children, and OpenDKIM (SIGTERM, then
+        SIGKILL); quiet if nothing runs."""
+        for pid in (self.postfix_pid, self.dovecot_pid, self.opendkim_pid):
             if pid is not None:
                 os.kill(pid, signal.SIGTERM)
         end = time.monotonic() + within
-        while pids := [p for p in (self.postfix_pid, self.dovecot_pid) if p is not None]:
+        while pids := [
+            p for p in (self.postfix_pid, self.dovecot_pid, self.opendkim_pid) if p is not None
+        ]:
             if time.monotonic() > end:
                 for pid in pids:
                     os.kill(pid, signal.SIGKILL)
@@ -270,7 +324,8 @@ class Mailstack:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def running(self) -> bool:
-        return self.postfix_pid is not None and self.dovecot_pid is not None
+        pids = (self.postfix_pid, self.dovecot_pid, self.opendkim_pid)
+        return all(pid is not None for pid in pids)
 
     # --- Dovecot's mailboxes ----------------------------------------------------------------
 
@@ -371,6 +426,9 @@ docflow mail stack in {self.root} ({"running" if self.running() else "NOT runnin
   Postfix SMTP   127.0.0.1:{self.smtp_port}   (send drafts here; docflow's relay too)
                  {self.workflow_domain} → LMTP 127.0.0.1:{self.docflow_lmtp_port} (docflow)
                  {self.office_domain} → LMTP 127.0.0.1:{self.dovecot_lmtp_port} (Dovecot)
+  OpenDKIM       127.0.0.1:{self.dkim_port}   (Postfix's milter: Authentication-Results as
+                 {self.authserv_id}; signs nothing; {self.office_domain}'s key: {self.dkim_key},
+                 selector {DKIM_SELECTOR})
   Dovecot IMAP   127.0.0.1:{self.imap_port}   (plain login, no TLS), password {self.password!r} for
 {users}
   bounce         {", ".join(self.unknown_to_dovecot) or "(none; --unknown-user EMAIL)"}: taken by

@@ -15,17 +15,18 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
 import aioimaplib
+import dkim
 import pytest
 
 from docflow.intake.models import InboundMessage
 from tests.conftest import Relay, Stack, make_settings
 from tests.filebuilders import make_docx_python_docx
-from tests.mailstack import Mailstack, running
+from tests.mailstack import DKIM_SELECTOR, Mailstack, running
 from tests.system.conftest import (
     AUTHOR,
     AUTHOR_NAME,
@@ -40,6 +41,7 @@ from tests.system.conftest import (
 
 Spawn = Callable[[dict[str, str]], Awaitable[Server]]
 GHOST = "ghost.reviewer@bandantoc.gov.vn"  # Postfix takes it, Dovecot has no such user
+REVIEWER = "hung.nv@bandantoc.gov.vn"  # a mailbox of the stack
 SWAKS = Path("/usr/bin/swaks")
 TRUSTED_MTA = "mx.bandantoc.gov.vn"  # the authserv-id in config/postfix/docflow_header_checks
 
@@ -360,5 +362,67 @@ async def test_a_task_mail_to_a_nonexistent_approver_bounces_and_the_author_is_t
         states = await InboundMessage.all().order_by("id").values_list("state", flat=True)
         assert states == ["accepted", "bounce"]  # … and is no quarantine entry
         assert await asyncio.to_thread(queued_for, mailstack, GHOST) == []
+    finally:
+        await stack.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # both: test_reply_decisions
+async def test_a_reply_the_office_signed_decides_through_postfix_and_an_unsigned_one_does_not(
+    mailstack: Mailstack, database_url: str, tmp_path: Path
+) -> None:
+    """The approver answers the task mail; Postfix's OpenDKIM verifies the office's
+    signature and writes Authentication-Results as the office MTA, whose authserv-id
+    docflow trusts. The same reply unsigned (or signed by nobody) decides nothing."""
+    settings = make_settings(
+        tmp_path / "data",
+        database_url,
+        mailstack.smtp_port,
+        DOCFLOW_LMTP="1",
+        DOCFLOW_SMTP_PORT=str(mailstack.docflow_lmtp_port),
+        DOCFLOW_TRUSTED_AUTHSERV_ID=TRUSTED_MTA,
+    )
+    stack = Stack(settings, Relay())  # in-process docflow, its mail through Postfix
+    await stack.start()
+    try:
+        await stack.add_user(AUTHOR, AUTHOR_NAME)
+        await stack.add_user(REVIEWER, "Nguyễn Văn Hùng", ["chanh-van-phong"])
+        title = f"Công văn báo cáo quý IV ({uuid.uuid4().hex[:6]})"
+        await send_draft(mailstack, tmp_path, title, make_docx_python_docx(["Báo cáo quý IV."]))
+
+        async def mail_to_reviewer(word: str) -> EmailMessage | None:
+            found = [m for m in await mailbox(mailstack, REVIEWER) if word in str(m["Subject"])]
+            return found[0] if found else None
+
+        task = await wait_until(
+            lambda: mail_to_reviewer(title), what=f"the task mail\n{mailstack.logs()}"
+        )
+        code = str(task["Subject"]).split("]")[0][1:]
+
+        def reply(text: str) -> bytes:
+            m = EmailMessage()
+            m["From"], m["To"] = REVIEWER, str(task["Reply-To"])
+            m["Subject"], m["Date"] = f"Re: {task['Subject']}", format_datetime(datetime.now(UTC))
+            m["Message-ID"] = make_msgid(domain="bandantoc.gov.vn")
+            m["In-Reply-To"] = m["References"] = str(task["Message-ID"])
+            m.set_content(f"{text}\n\nOn 03/03/2026 09:12, docflow wrote:\n> Kính gửi …\n")
+            return m.as_bytes(policy=policy.SMTP)
+
+        unsigned = reply("Từ chối")
+        key = mailstack.dkim_key.read_bytes()
+        signed = reply("Đồng ý")
+        signed = dkim.sign(signed, DKIM_SELECTOR.encode(), b"bandantoc.gov.vn", key) + signed
+        for raw in (unsigned, signed):
+            with smtplib.SMTP("127.0.0.1", mailstack.smtp_port, timeout=10) as client:
+                client.sendmail(REVIEWER, [str(task["Reply-To"])], raw)
+
+        async def decided() -> str | None:
+            tasks = (await stack.document(code))["tasks"]
+            return str(tasks[0]["state"]) if tasks[0]["state"] != "open" else None
+
+        assert await wait_until(decided, what=f"the decision\n{mailstack.logs()}") == "approved"
+        await wait_until(lambda: mail_to_reviewer("Đã ghi nhận ý kiến"), what="the answer")
+        rows = await InboundMessage.filter(state="reply").order_by("id")
+        assert [r.reason for r in rows] == ["unauthenticated_sender", "decided"]
+        assert "dkim=pass header.d=bandantoc.gov.vn" in str(rows[1].detail)
     finally:
         await stack.stop()
