@@ -426,9 +426,9 @@ docflow mail stack in {self.root} ({"running" if self.running() else "NOT runnin
   Postfix SMTP   127.0.0.1:{self.smtp_port}   (send drafts here; docflow's relay too)
                  {self.workflow_domain} → LMTP 127.0.0.1:{self.docflow_lmtp_port} (docflow)
                  {self.office_domain} → LMTP 127.0.0.1:{self.dovecot_lmtp_port} (Dovecot)
-  OpenDKIM       127.0.0.1:{self.dkim_port}   (Postfix's milter: Authentication-Results as
-                 {self.authserv_id}; signs nothing; {self.office_domain}'s key: {self.dkim_key},
-                 selector {DKIM_SELECTOR})
+  OpenDKIM       127.0.0.1:{self.dkim_port}   (Postfix's milter: verifies, and writes
+                 Authentication-Results as {self.authserv_id}; signs nothing)
+                 {self.office_domain}'s key: {self.dkim_key} (selector {DKIM_SELECTOR})
   Dovecot IMAP   127.0.0.1:{self.imap_port}   (plain login, no TLS), password {self.password!r} for
 {users}
   bounce         {", ".join(self.unknown_to_dovecot) or "(none; --unknown-user EMAIL)"}: taken by
