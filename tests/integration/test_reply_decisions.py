@@ -217,6 +217,11 @@ async def test_a_reply_acts_once_however_often_it_arrives(office: Stack) -> None
     assert "đã được ghi nhận trước đó (đồng ý)" in again.get_content()
     assert "/status/" in again.get_content() and "/t/" not in again.get_content()
     assert await reasons() == ["decided", "duplicate", "used"]
+    row = await InboundMessage.filter(state="reply").order_by("id").first()
+    assert row is not None
+    status, entry = await office.api(f"/api/v1/quarantine/{row.id}")  # kept, not quarantined
+    assert status == 200 and (entry["state"], entry["reason"]) == ("reply", "decided")
+    assert "dkim=pass header.d=bandantoc.gov.vn" in entry["detail"]
 
 
 async def test_a_reply_to_a_superseded_task_changes_nothing(office: Stack) -> None:
