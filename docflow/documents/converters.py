@@ -23,6 +23,7 @@ import pypdf
 log = logging.getLogger("docflow.renditions")
 
 WORKER = Path(__file__).with_name("uno_worker.py")
+FONTS = Path(__file__).with_name("fonts.conf")  # no glyph-less stand-ins for Times (see there)
 UNO_PYTHON = "/usr/bin/python3"  # Debian's Python, the one with `import uno`
 START_TIMEOUT = 60.0
 STOP_GRACE = 2.0
@@ -176,7 +177,8 @@ class _Converter:
             f"-env:UserInstallation={self.profile.as_uri()}",
             f"--accept=pipe,name={self.pipe};urp;",
             stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, start_new_session=True,
-            env={**os.environ, "TMPDIR": str(self.tmp), "SAL_ENABLE_FILE_LOCKING": "1"},
+            env={**os.environ, "TMPDIR": str(self.tmp), "SAL_ENABLE_FILE_LOCKING": "1",
+                 "FONTCONFIG_FILE": str(FONTS)},
         )  # fmt: skip
 
     async def _await_ready(self) -> None:

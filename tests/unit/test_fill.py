@@ -8,6 +8,7 @@ poppler, which is also the independent judge of where the signature box landed.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from reportlab.pdfgen import canvas
 
 from docflow.archive.fill import FillError, date_words, fill_docx
 from docflow.archive.layout import Box, signature_box
+from docflow.documents.converters import FONTS
 from tests.decree30 import REFERENCE, make_decree30_docx
 from tests.filebuilders import make_docx_python_docx
 
@@ -329,7 +331,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ren
         str(directory),
         *(str(directory / f"{name}.docx") for name in sources),
     ]
-    subprocess.run(command, capture_output=True, check=True, timeout=180)
+    env = {**os.environ, "FONTCONFIG_FILE": str(FONTS)}  # the fonts docflow's converters use
+    subprocess.run(command, capture_output=True, check=True, timeout=180, env=env)
     yield {
         name: Rendition((directory / f"{name}.pdf").read_bytes(), directory / f"{name}.pdf")
         for name in sources
