@@ -241,6 +241,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         database,
         replies=Replies(clock, spool, analyser, addresses, drafts.senders, replies),
     )
+    if ocr is not None:  # OCR pauses while mail is arriving (documents/ocr_process.py)
+        ocr.arriving = intake.arriving
     archive = ArchiveService(settings, clock, journal, workflows)
     accounts = AccountService(clock)
     signin_mail = SignInMail(SignInLinks(clock, accounts), composer, outbox, settings.http.base_url)

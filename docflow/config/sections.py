@@ -343,7 +343,7 @@ class OcrSettings:
         50, env="DOCFLOW_OCR_MAX_PAGES", minimum=1, doc="pages read per file; the rest recorded"
     )
     timeout_seconds: float = real(
-        600, minimum=1, doc="a file taking longer is stopped and recorded `failed`"
+        600, minimum=1, doc="a file whose OCR ran longer (pauses for mail not counted) fails"
     )
     jobs: int = integer(
         1, env="DOCFLOW_OCR_JOBS", minimum=1, maximum=64, doc="CPU cores one file's OCR may use"

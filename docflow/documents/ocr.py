@@ -3,8 +3,9 @@
 A sweep (the scheduler's, every `ocr.sweep_seconds`) gives each new PDF or image of a
 version a `file_ocr` row, then claims due rows one at a time, newest file first (a lease,
 so that several serve processes on one database never read a file twice), and runs
-`ocr_worker` for it in a process of its own at a low priority, stopped with everything it
-started at `ocr.timeout_seconds`. A PDF whose pages all have text needs nothing
+`ocr_worker` for it in a process of its own at the lowest priority, paused while mail is
+arriving and stopped with everything it started once it has run for `ocr.timeout_seconds`
+(`ocr_process.py`); no file is started while mail arrives. A PDF whose pages all have text needs nothing
 (`not_needed`); otherwise the text read, merged with the layer's, becomes the file's text,
 marked `text_source = "ocr"`, and an image's searchable PDF becomes its rendition. In the
 same transaction (the document's row locked, as issuing locks it) the `on_text` callbacks
@@ -16,13 +17,8 @@ back-off, up to `ocr.max_attempts`. The version never waits for any of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import os
 import shutil
-import signal
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +35,7 @@ from docflow.clock import Clock
 from docflow.config.sections import OcrSettings
 from docflow.documents.extract import tidy
 from docflow.documents.models import Document, FileOcr, FileRendition, Version, VersionFile
+from docflow.documents.ocr_process import OcrProcess
 from docflow.storage.blobs import BlobStore
 
 log = logging.getLogger("docflow.ocr")
@@ -46,7 +43,7 @@ log = logging.getLogger("docflow.ocr")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/tiff")
 OCR_TYPES = ("application/pdf", *IMAGE_TYPES)
 QUEUE_BATCH = 200  # files given a row per sweep: a first sweep over an old archive stays short
-GRACE_SECONDS = 30.0  # beyond the time limit, for starting and for ocrmypdf's own clean-up
+LEASE_SECONDS = 300.0  # a file's claim, renewed while it is read
 
 TextHook = Callable[[BaseDBAsyncClient, VersionFile], Awaitable[None]]
 
@@ -74,21 +71,23 @@ class Ocr:
     blobs: BlobStore
     work_dir: Path
     on_text: list[TextHook] = field(default_factory=list)
-    _running: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
+    arriving: Callable[[], bool] = lambda: False  # intake's: mail is arriving, OCR waits
+    _running: OcrProcess | None = field(default=None, init=False, repr=False)
 
     def close(self) -> None:
         """Stop the OCR under way (serve stopping); its lease lets another process retry it."""
         if self._running is not None:
-            _stop(self._running)
+            self._running.stop()
 
     def lease(self) -> timedelta:
-        return timedelta(seconds=self.settings.timeout_seconds + 2 * GRACE_SECONDS)
+        """Renewed every minute while a file is read (paused included)."""
+        return timedelta(seconds=LEASE_SECONDS)
 
     async def sweep(self) -> int:
         """Queue what is new, then read what is due; how many files were read."""
         await self._queue_new()
         done = 0
-        while (row := await self._claim()) is not None:
+        while not self.arriving() and (row := await self._claim()) is not None:
             await self._read(row)
             done += 1
         return done
@@ -133,15 +132,15 @@ class Ocr:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"file-{f.id}-", dir=self.work_dir))
         try:
-            out = await self._run_worker(f, work)
+            out = await self._run_worker(row, f, work)
             made = await asyncio.to_thread(Path(out["pdf"]).read_bytes) if out.get("pdf") else None
             pdf = await self.blobs.put(made) if made else None
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
         await self._record(row, f, out, pdf)
 
-    async def _run_worker(self, f: VersionFile, work: Path) -> dict[str, Any]:
-        """The worker's outcome; a timeout or a crash as an outcome too."""
+    async def _run_worker(self, row: FileOcr, f: VersionFile, work: Path) -> dict[str, Any]:
+        """The worker's outcome (documents/ocr_process.py: paused while mail arrives)."""
         s = self.settings
         job = {
             "source": str(self.blobs.path_of(f.sha256)),
@@ -150,43 +149,17 @@ class Ocr:
             "languages": s.languages,
             "max_pages": s.max_pages,
             "jobs": s.jobs,
-            "timeout": s.timeout_seconds,
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "docflow.documents.ocr_worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: stopped with all it started
-        )
-        self._running = proc
+
+        async def renew() -> None:
+            until = self.clock.now() + self.lease()
+            await FileOcr.filter(id=row.id).update(claimed_until=until)
+
+        self._running = OcrProcess(job, s.timeout_seconds, self.arriving, renew)
         try:
-            stdout, stderr = await asyncio.wait_for(
-                proc.communicate(json.dumps(job).encode()), s.timeout_seconds + GRACE_SECONDS
-            )
-        except TimeoutError:
-            _stop(proc)
-            await proc.wait()
-            return {
-                "error": f"stopped after {s.timeout_seconds:g} s (ocr.timeout_seconds)",
-                "final": True,
-            }
-        except BaseException:  # cancelled (serve stopping): leave nothing running
-            _stop(proc)
-            raise
+            return await self._running.run()
         finally:
             self._running = None
-        try:
-            out: dict[str, Any] = json.loads(stdout)
-        except ValueError:
-            tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            return {
-                "error": f"the OCR process ended ({proc.returncode}): {tail[0]}",
-                "final": False,
-            }
-        return out
 
     async def _record(
         self, row: FileOcr, f: VersionFile, out: dict[str, Any], pdf: str | None
@@ -244,8 +217,3 @@ class Ocr:
             made = FileRendition(version_file_id=f.id, next_attempt_at=self.clock.now())
         made.status, made.sha256, made.pages, made.error = "ok", pdf, pages, None
         await made.save(using_db=conn)
-
-
-def _stop(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from docflow.notify.bounces import Bounces
 # in the detail of a quarantined IMAP message of which only a note was kept (intake/imap.py)
 NOT_DOWNLOADED = "not downloaded"
 log = logging.getLogger("docflow.intake")
+ARRIVING_SECONDS = 1.0  # mail stored this recently is "arriving"
 LEASE = timedelta(seconds=30)
 # Written with the inbound row, in its transaction (the IMAP adapter records the UID).
 Recorder = Callable[[BaseDBAsyncClient, int], Awaitable[None]]
@@ -80,6 +82,7 @@ class IntakeService:
         # spooled messages whose row may or may not exist: the database went away while it
         # was written (the INSERT may have committed unseen); settled once it is back
         self._unsure: set[str] = set()
+        self.last_arrival = float("-inf")  # time.monotonic() of the latest message stored
 
     # --- before the 250 ---------------------------------------------------------
 
@@ -121,6 +124,12 @@ class IntakeService:
             entry, _Envelope(now, mail_from, rcpt_tos, source), True, None
         )
 
+    def arriving(self) -> bool:
+        """Whether mail is arriving: a message stored in the last `ARRIVING_SECONDS`. OCR
+        pauses meanwhile (`documents.ocr.Ocr.arriving`, wired in services.py), so that
+        acknowledging mail never competes with it for the CPU."""
+        return time.monotonic() - self.last_arrival < ARRIVING_SECONDS
+
     async def _insert_or_remove(
         self, entry: SpoolEntry, envelope: _Envelope, queue: bool, also: Recorder | None
     ) -> int:
@@ -131,6 +140,7 @@ class IntakeService:
         that did commit never points at a removed file. The sender got no 250 either way
         and sends again; a second copy of a stored message is a duplicate.
         """
+        self.last_arrival = time.monotonic()
         try:
             return await self._insert(entry, envelope, queue, also)
         except Exception as e:

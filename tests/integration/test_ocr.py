@@ -9,10 +9,12 @@ choose whether a document is issued before or after its text is read.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import subprocess
 import tempfile
+import time
 import unicodedata
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -23,13 +25,14 @@ import pytest
 
 from docflow.documents.ocr import Ocr
 from tests import mails
-from tests.conftest import Relay, Stack, make_settings
+from tests.conftest import Relay, Stack, make_settings, wait_for
 from tests.integration.test_issuing import HEAD, office
 from tests.integration.test_workflow_links import SIGNER, click, links_of, submit, task_mails
 from tests.scans import logo_png, photo_jpeg, sample_lines, scan_pdf
 
 PAGE = sample_lines(0, 10)  # "Năm 2018, công tác cải cách hành chính của Ban Dân tộc …"
 WORDS = ("cải cách hành chính", "cai cach hanh chinh")  # as typed, and without diacritics
+PDF = "application/pdf"
 
 
 def stack_with_ocr(database_url: str, relay: Relay, tmp_path: Path, **ocr: Any) -> Stack:
@@ -51,6 +54,16 @@ async def reading(database_url: str, relay: Relay, tmp_path: Path) -> AsyncItera
 def ocr_of(stack: Stack) -> Ocr:
     assert stack.services.ocr is not None
     return stack.services.ocr
+
+
+async def read_scans(stack: Stack) -> int:
+    """One OCR sweep, once mail has stopped arriving (OCR waits for that): files read."""
+    await wait_for(lambda: _quiet(stack), what="mail to stop arriving")
+    return await ocr_of(stack).sweep()
+
+
+async def _quiet(stack: Stack) -> bool:
+    return not stack.services.intake.arriving()
 
 
 def scan_mail(subject: str, name: str, data: bytes, mime: str, **kw: Any) -> EmailMessage:
@@ -104,14 +117,14 @@ async def test_a_scan_issued_before_its_ocr_is_found_by_words_once_read(reading:
     assert doc["status"] == "issued", "issuing never waits for OCR"
     assert await found(stack, WORDS[0]) == [], "nothing of the scan's text is known yet"
 
-    assert await ocr_of(stack).sweep() == 1
+    assert await read_scans(stack) == 1
     (scan,) = await version_files(stack, code)
     assert scan["text_source"] == "ocr"
     assert scan["ocr"]["status"] == "ok" and scan["ocr"]["pages_read"] == 1
     assert WORDS[0] in one_line(scan["text"]) and "Ban Dân tộc" in scan["text"]
     for words in (*WORDS, "chuyen mon", "Dân tộc"):  # the archive's index heard of it
         assert await found(stack, words) == [doc["number"]], words
-    assert await ocr_of(stack).sweep() == 0, "a file is read once"
+    assert await read_scans(stack) == 0, "a file is read once"
 
 
 async def test_a_phone_photo_gets_text_a_searchable_pdf_and_an_ocr_label(reading: Stack) -> None:
@@ -133,7 +146,7 @@ async def test_a_phone_photo_gets_text_a_searchable_pdf_and_an_ocr_label(reading
     assert (pending["name"], pending["mime"]) == ("IMG_2041.jpg", "image/jpeg")
     assert pending["ocr"] is None and pending["rendition"]["status"] == "pending", "not read yet"
 
-    assert await ocr_of(stack).sweep() == 1
+    assert await read_scans(stack) == 1
     (photo_file,) = await version_files(stack, code.group(0))
     assert photo_file["text_source"] == "ocr" and WORDS[0] in one_line(photo_file["text"])
     rendition = photo_file["rendition"]
@@ -151,6 +164,39 @@ async def test_a_phone_photo_gets_text_a_searchable_pdf_and_an_ocr_label(reading
     assert await found(stack, WORDS[1]) == [number], "issued with the text read"
 
 
+async def test_ocr_pauses_while_mail_arrives_and_reads_on_once_it_stops(reading: Stack) -> None:
+    stack = reading
+    await stack.send(scan_mail("[KH] Văn bản quét số 2", "Quét.pdf", scan_pdf([PAGE]), PDF))
+    await stack.settled()
+    started = time.monotonic()
+    sweep = asyncio.create_task(read_scans(stack))
+    process = await wait_for(lambda: _ocr_process(stack), what="the OCR process")
+    states = []
+    for i in range(8):  # drafts arriving, one every ~0.15 s
+        await stack.send(mails.draft(f"Công văn số {i}", "Công văn.txt", b"Kinh gui", "text/plain"))
+        states.append(_state(process))
+        await asyncio.sleep(0.1)
+    assert "T" in states[2:], f"stopped while mail arrived: {states}"
+    assert await sweep == 1, "and read once mail stopped"
+    code = (await stack.documents())[-1]["code"]
+    (scan,) = await version_files(stack, code)
+    assert scan["ocr"]["status"] == "ok" and WORDS[0] in one_line(scan["text"])
+    assert scan["ocr"]["seconds"] < time.monotonic() - started - 1, "pauses are not counted"
+
+
+async def _ocr_process(stack: Stack) -> int | None:
+    running = ocr_of(stack)._running
+    return running.proc.pid if running is not None and running.proc is not None else None
+
+
+def _state(pid: int) -> str:
+    """The process's state as the kernel has it: R, S, T (stopped), Z…"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 async def test_a_scan_over_the_page_limit_is_read_to_the_limit_and_recorded(
     reading: Stack,
 ) -> None:
@@ -160,7 +206,7 @@ async def test_a_scan_over_the_page_limit_is_read_to_the_limit_and_recorded(
     await stack.settled()
     code = (await stack.documents())[0]["code"]
 
-    assert await ocr_of(stack).sweep() == 1
+    assert await read_scans(stack) == 1
     (scan,) = await version_files(stack, code)
     assert scan["ocr"] == {
         "status": "ok",
@@ -172,7 +218,7 @@ async def test_a_scan_over_the_page_limit_is_read_to_the_limit_and_recorded(
     }
     text = one_line(scan["text"])
     assert "Năm 2018" in text and "Tây Nguyên" not in text, "pages 1–2 read, page 3 left"
-    assert await ocr_of(stack).sweep() == 0, "recorded, not left to be tried again"
+    assert await read_scans(stack) == 0, "recorded, not left to be tried again"
 
 
 async def test_an_unreadable_image_and_a_timeout_are_recorded_and_the_version_stands(
@@ -195,14 +241,14 @@ async def test_an_unreadable_image_and_a_timeout_are_recorded_and_the_version_st
         await task_mails(stack, HEAD)  # the version went to review as usual
         code = (await stack.documents())[0]["code"]
 
-        assert await ocr_of(stack).sweep() == 2
+        assert await read_scans(stack) == 2
         scan, photo = await version_files(stack, code)
         assert scan["ocr"]["status"] == "failed" and "stopped after 0.2 s" in scan["ocr"]["error"]
         assert photo["ocr"]["status"] == "failed"
         assert photo["ocr"]["error"].startswith("unreadable image")
         assert photo["rendition"]["status"] == "failed", "no searchable PDF, and it says why"
         assert scan["text_source"] == "file" and photo["text_source"] == "file"
-        assert await ocr_of(stack).sweep() == 0, "neither is tried again"
+        assert await read_scans(stack) == 0, "neither is tried again"
         assert (await stack.document(code))["status"] == "in_review"
         assert not list((stack.settings.data_dir / "ocr").iterdir()), "no work left on disk"
     finally:
