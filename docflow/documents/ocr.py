@@ -5,13 +5,14 @@ version a `file_ocr` row, then claims due rows one at a time, newest file first 
 so that several serve processes on one database never read a file twice), and runs
 `ocr_worker` for it in a process of its own at the lowest priority, paused while mail is
 arriving and stopped with everything it started once it has run for `ocr.timeout_seconds`
-(`ocr_process.py`); no file is started while mail arrives. A PDF whose pages all have text needs nothing
-(`not_needed`); otherwise the text read, merged with the layer's, becomes the file's text,
-marked `text_source = "ocr"`, and an image's searchable PDF becomes its rendition. In the
-same transaction (the document's row locked, as issuing locks it) the `on_text` callbacks
-run: the archive re-indexes a record already issued from that version. A failure is
-recorded with its reason; a damaged file or a timeout is not tried again, a crash is, with
-back-off, up to `ocr.max_attempts`. The version never waits for any of it.
+(`ocr_process.py`); no file is started while mail arrives. A PDF whose pages all have
+text needs nothing (`not_needed`); otherwise the text read, merged with the layer's,
+becomes the file's text, marked `text_source = "ocr"`, and an image's searchable PDF
+becomes its rendition. In the same transaction (the document's row locked, as issuing
+locks it) the `on_text` callbacks run: the archive re-indexes a record already issued
+from that version. A failure is recorded with its reason; a damaged file or a timeout is
+not tried again, a crash is, with back-off, up to `ocr.max_attempts`. The version never
+waits for any of it.
 """
 
 from __future__ import annotations
