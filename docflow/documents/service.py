@@ -288,8 +288,11 @@ def _rendition(
     url = f"/api/v1/documents/{code}/versions/{number}/files/{f.position}/rendition"
     found = made.get(f.id)
     ocr = read.get(f.id)
-    if found is None and f.mime in IMAGE_TYPES and ocr is not None and ocr.status == "failed":
-        return {"status": "failed", "pages": None, "url": None, "error": ocr.error}  # OCR makes it
+    if found is None and f.mime in IMAGE_TYPES:  # OCR makes an image's searchable PDF
+        if ocr is None:
+            return None  # not seen by OCR (yet, or OCR is off)
+        if ocr.status == "failed":
+            return {"status": "failed", "pages": None, "url": None, "error": ocr.error}
     if found is None:
         return {"status": "pending", "pages": None, "url": None, "error": None}
     return rendition_view(found, url)
