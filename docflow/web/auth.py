@@ -17,10 +17,10 @@ import secrets
 from aiohttp import web
 
 from docflow.users.accounts import SESSION_TIME, LoginRefused, NewSession, Principal
+from docflow.users.service import LANGUAGES
 from docflow.web.keys import LIMITS, SERVICES
 from docflow.web.pages import (
     LANGUAGE_COOKIE,
-    LANGUAGES,
     SESSION_COOKIE,
     Session,
     language_of,
@@ -105,12 +105,6 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-async def page_principal(request: web.Request) -> tuple[Principal, str] | None:
-    """The signed-in principal and its CSRF value, from the session cookie."""
-    session = await session_of(request)
-    return (session.principal, session.csrf) if session else None
-
-
 async def require_searcher(request: web.Request) -> tuple[Principal, str]:
     """The archivist or admin behind a page request; otherwise off to the sign-in page."""
     session = await require(request, lambda p: p.may_search)
@@ -184,28 +178,16 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip().lower()[:MAX_ADDRESS]
     client = client_of(request)
     next_path = str(form.get("next", ""))
-    if not request.app[LIMITS].password(email, client):
-        await services.access_log.record(
-            email,
-            "sign_in_refused",
-            source="web",
-            client=client,
-            how="password",
-            reason="throttled",
-        )
-        return login_page(request, "throttled", 429, next_path)
     try:
+        if not request.app[LIMITS].password(email, client):
+            raise LoginRefused("throttled")
         new = await services.accounts.log_in(email, str(form.get("password", "")))
     except LoginRefused as refused:
         await services.access_log.record(
-            email,
-            "sign_in_refused",
-            source="web",
-            client=client,
-            how="password",
+            email, "sign_in_refused", source="web", client=client, how="password",
             reason=refused.reason,
-        )
-        status = 429 if refused.reason == "locked" else 401
+        )  # fmt: skip
+        status = 401 if refused.reason == "invalid" else 429
         return login_page(request, refused.reason, status, next_path)
     await services.access_log.record(email, "sign_in", source="web", client=client, how="password")
     return _signed_in(request, new, _safe_next(next_path))

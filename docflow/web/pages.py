@@ -21,7 +21,6 @@ from docflow.web.keys import SERVICES
 
 SESSION_COOKIE = "docflow_session"
 LANGUAGE_COOKIE = "docflow_lang"  # the choice of someone not signed in
-LANGUAGES = ("vi", "en")
 
 NAV = {
     "vi": {
