@@ -187,8 +187,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     ocr = (
         Ocr(settings.ocr, clock, blobs, settings.data_dir / "ocr") if settings.ocr.enabled else None
     )
-    if ocr is not None:  # text read after issuing reaches the archive's search
+    # text read after issuing (OCR, a Word 97 file's through LibreOffice) reaches the archive
+    if ocr is not None:
         ocr.on_text.append(issuer.text_changed)
+    if renditions is not None:
+        renditions.on_text.append(issuer.text_changed)
     keyring = KeyRing(settings)
     maker = IssuedPdfMaker(
         keyring, renditions.pool if renditions else None, settings.signing.tsa_url

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -39,10 +40,12 @@ class ConversionError(Exception):
 
 @dataclass(frozen=True)
 class Rendition:
-    """A PDF rendition and its page count as pypdf reads it."""
+    """A PDF rendition and its page count as pypdf reads it; the document as DOCX too
+    when it was asked for (`ConverterPool.convert(..., docx=True)`)."""
 
     pdf: bytes
     pages: int
+    docx: bytes | None = None
 
 
 def _office_binary(soffice: str) -> str:
@@ -66,6 +69,14 @@ def _read_rendition(path: Path) -> Rendition:
     if pages < 1:
         raise ConversionError("LibreOffice's PDF has no pages")
     return Rendition(pdf=pdf, pages=pages)
+
+
+def _read_docx(path: Path) -> bytes:
+    """The DOCX LibreOffice stored beside the PDF (a zip, or it is refused)."""
+    data = path.read_bytes() if path.is_file() else b""
+    if not data.startswith(b"PK"):
+        raise ConversionError("LibreOffice wrote no DOCX")
+    return data
 
 
 def _write_input(path: Path, data: bytes) -> None:
@@ -222,15 +233,22 @@ class _Converter:
         shutil.rmtree(self.tmp, ignore_errors=True)
         Path("/tmp", f"OSL_PIPE_{os.getuid()}_{self.pipe}").unlink(missing_ok=True)
 
-    async def run(self, data: bytes, suffix: str, limit: float) -> Rendition:
+    async def run(self, data: bytes, suffix: str, limit: float, docx: bool) -> Rendition:
         """One job: input file in, worker round trip under the timeout, checked PDF out."""
         await self.ready()
         job = self.pool.workdir / "jobs" / secrets.token_hex(8)
         source, target = job / f"input{suffix}", job / "output.pdf"
+        request = {"input": str(source), "output": str(target)}
+        if docx:
+            request["docx"] = str(job / "output.docx")
         try:
             await asyncio.to_thread(_write_input, source, data)
-            await self._ask({"input": str(source), "output": str(target)}, limit)
-            return await asyncio.to_thread(_read_rendition, target)
+            await self._ask(request, limit)
+            made = await asyncio.to_thread(_read_rendition, target)
+            if docx:
+                stored = await asyncio.to_thread(_read_docx, job / "output.docx")
+                made = dataclasses.replace(made, docx=stored)
+            return made
         finally:
             await asyncio.to_thread(shutil.rmtree, job, True)
             self.jobs += 1
@@ -288,8 +306,11 @@ class ConverterPool:
             await asyncio.to_thread((self.workdir / "jobs").mkdir, parents=True, exist_ok=True)
             self._started = True
 
-    async def convert(self, data: bytes, suffix: str, *, limit: float | None = None) -> Rendition:
-        """A PDF rendition of `data`; `limit` (seconds) overrides the pool's timeout once."""
+    async def convert(
+        self, data: bytes, suffix: str, *, limit: float | None = None, docx: bool = False
+    ) -> Rendition:
+        """A PDF rendition of `data`; `limit` (seconds) overrides the pool's timeout once;
+        `docx` stores the document as DOCX as well (`Rendition.docx`)."""
         suffix = suffix.lower()
         if suffix not in SUFFIXES:
             raise ConversionError(f"cannot convert {suffix!r} files, only {', '.join(SUFFIXES)}")
@@ -300,7 +321,7 @@ class ConverterPool:
         await self.start()
         converter = await self._idle.get()
         try:
-            return await converter.run(data, suffix, self.timeout if limit is None else limit)
+            return await converter.run(data, suffix, self.timeout if limit is None else limit, docx)
         finally:
             self._idle.put_nowait(converter)
 

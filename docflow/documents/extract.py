@@ -2,8 +2,8 @@
 
 DOCX, ODT and RTF text typed in the old Vietnamese fonts (TCVN3 `.VnTime`, VNI
 `VNI-Times`) is converted to Unicode run by run (legacy.py); `extract` says when it was.
-A DOC (Word 97–2003) gives no text here (there is no reader for it), so no font of its
-runs can be seen either.
+A DOC (Word 97–2003) gives no text here (there is no reader for it): its text is read
+later, when LibreOffice renders it and stores it as DOCX too (`renditions.py`).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _pdf(data: bytes) -> str:
 
 
 def _msword(data: bytes) -> str:
-    raise ExtractionError("no text extraction for application/msword")
+    raise ExtractionError("a Word 97 file's text is read with its PDF rendition")
 
 
 # a reader gives plain text, or the text and the legacy encodings it converted

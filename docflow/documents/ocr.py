@@ -21,7 +21,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from docflow.config.sections import OcrSettings
 from docflow.documents.extract import tidy
 from docflow.documents.models import Document, FileOcr, FileRendition, Version, VersionFile
 from docflow.documents.ocr_process import OcrProcess
+from docflow.documents.text_hooks import TextHook
 from docflow.storage.blobs import BlobStore
 
 log = logging.getLogger("docflow.ocr")
@@ -45,8 +46,6 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/tiff")
 OCR_TYPES = ("application/pdf", *IMAGE_TYPES)
 QUEUE_BATCH = 200  # files given a row per sweep: a first sweep over an old archive stays short
 LEASE_SECONDS = 300.0  # a file's claim, renewed while it is read
-
-TextHook = Callable[[BaseDBAsyncClient, VersionFile], Awaitable[None]]
 
 
 def ocr_view(row: FileOcr | None) -> dict[str, Any] | None:

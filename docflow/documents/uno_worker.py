@@ -2,7 +2,9 @@
 
 Runs under the system Python that has `uno` (/usr/bin/python3), never the service's venv.
 Usage: uno_worker.py PIPE_NAME CONNECT_SECONDS
-Request:  {"input": "/abs/in.docx", "output": "/abs/out.pdf"}
+Request:  {"input": "/abs/in.docx", "output": "/abs/out.pdf"} and optionally
+          "docx": "/abs/out.docx" (the document stored as DOCX as well: a Word 97 file's
+          text and run fonts are read from it, docflow having no reader of its own)
 Answer:   {"ok": true, "filter": "MS Word 2007 XML"} or {"ok": false, "error": "...", "fatal": bool}
 """
 
@@ -66,7 +68,8 @@ def describe(error: BaseException) -> str:
 
 
 def convert(desktop: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """Load hidden and read-only, refuse non-word-processing imports, store as PDF, close."""
+    """Load hidden and read-only, refuse non-word-processing imports, store as PDF (and as
+    DOCX when asked), close."""
     load = (
         prop("Hidden", True),
         prop("ReadOnly", True),
@@ -85,6 +88,9 @@ def convert(desktop: Any, request: dict[str, Any]) -> dict[str, Any]:
             return {"ok": False, "error": why, "fatal": False}
         store = (prop("FilterName", "writer_pdf_Export"), prop("Overwrite", True))
         document.storeToURL(uno.systemPathToFileUrl(request["output"]), store)
+        if request.get("docx"):
+            store = (prop("FilterName", "MS Word 2007 XML"), prop("Overwrite", True))
+            document.storeToURL(uno.systemPathToFileUrl(request["docx"]), store)
         return {"ok": True, "filter": used}
     finally:
         try:

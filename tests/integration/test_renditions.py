@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -17,11 +18,14 @@ from tests import mails
 from tests.conftest import Relay, Stack, make_settings, wait_for
 from tests.decree30 import make_decree30_docx
 from tests.filebuilders import make_odt
-from tests.integration.test_issuing import HEAD
+from tests.integration.test_issuing import HEAD, office
+from tests.integration.test_legacy_text import MOTTO, PLAN, TITLE
 from tests.integration.test_spine_mail import AUTHOR
-from tests.integration.test_workflow_links import click, links_of, task_mails
+from tests.integration.test_workflow_links import SIGNER, click, links_of, submit, task_mails
 
 ODT = "application/vnd.oasis.opendocument.text"
+WORD_97 = "application/msword"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture
@@ -94,3 +98,39 @@ async def test_a_mailed_docx_and_its_annex_get_pdf_renditions_that_open_in_the_b
         assert "Nguyễn Văn Đức" in pdftotext(await r.read())
     async with stack.http.get(stack.base + pdf_link.group(1).replace("/t/", "/t/x")) as r:
         assert r.status in (403, 404, 410) and r.content_type == "text/html", "a forged link"
+
+
+async def test_a_word_97_draft_typed_in_tcvn3_is_read_as_unicode_and_found_once_issued(
+    rendering: Stack,
+) -> None:
+    """A DOC has no text reader of its own: its conversion gives the text, the old font
+    converted, and the archive finds the issued document by its Unicode words."""
+    stack = rendering
+    await office(stack)
+    doc_file = (DATA / "ke-hoach-tcvn3.doc").read_bytes()  # LibreOffice's Word 97 of tcvn3_docx
+    assert doc_file.startswith(b"\xd0\xcf\x11\xe0"), "an OLE file, as Word 97 writes"
+    assert "Ban D©n téc".encode("utf-16-le") in doc_file, "its words as .VnTime keeps them"
+    await stack.send(mails.draft(f"[KH] {TITLE}", "Kế hoạch.doc", doc_file, WORD_97))
+    code = (await wait_for(stack.documents, what="the document"))[0]["code"]
+
+    async def read() -> dict[str, Any] | None:
+        [main] = (await stack.document(code))["versions"][0]["files"]
+        assert main["rendition"] is None or main["rendition"]["status"] != "failed", main
+        return main if main["rendition"] and main["rendition"]["status"] == "ok" else None
+
+    await wait_for(read, seconds=60, what="the rendition")
+    status, version = await stack.api(f"/api/v1/documents/{code}/versions/1")
+    assert status == 200, version
+    [main] = version["files"]
+    assert main["text"] == "\n".join([MOTTO, *PLAN])
+    assert main["legacy_encoding"] == "tcvn3" and main["extract_error"] is None
+
+    [review] = await task_mails(stack, HEAD)
+    assert (await submit(stack, links_of(review)["approve"], "approve"))[0] == 200
+    [signoff] = await task_mails(stack, SIGNER)
+    assert (await submit(stack, links_of(signoff)["approve"], "approve"))[0] == 200
+    await stack.settled()
+    number = (await stack.document(code))["number"]
+    for words in ('"dân tộc thiểu số"', "dai hoi dai bieu"):
+        status, found = await stack.api(f"/api/v1/search?q={quote(words)}")
+        assert status == 200 and [h["number"] for h in found["items"]] == [number], words

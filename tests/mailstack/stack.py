@@ -22,6 +22,7 @@ from typing import Any
 
 from tests.mailstack import configs
 from tests.mailstack.configs import MAIL_USER, WORKFLOW_DOMAIN
+from tests.ports import free_port
 
 OFFICE_DOMAIN = "bandantoc.gov.vn"
 AUTHSERV_ID = "mx.bandantoc.gov.vn"  # OpenDKIM's, as in config/postfix/docflow_header_checks
@@ -44,12 +45,6 @@ DEFAULT_ROOT = Path(tempfile.gettempdir()) / "docflow-mailstack"
 
 class MailstackError(RuntimeError):
     """The stack could not be set up, started or stopped; the message says why."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_taken(port: int) -> bool:

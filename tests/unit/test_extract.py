@@ -193,8 +193,8 @@ def test_not_rtf_raises_extraction_error() -> None:
         extract_text(b"hello", "text/rtf")
 
 
-def test_word_97_document_has_no_extraction() -> None:
-    with pytest.raises(ExtractionError, match=r"^no text extraction for application/msword$"):
+def test_word_97_document_is_read_with_its_rendition_not_here() -> None:
+    with pytest.raises(ExtractionError, match=r"^a Word 97 file's text is read with its PDF"):
         extract_text(b"\xd0\xcf\x11\xe0", "application/msword")
 
 
