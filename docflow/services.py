@@ -271,7 +271,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         decisions=decisions,
         views=WorkflowViews(clock, stages),
         inbox=TaskInbox(clock, stages),
-        reminders=Reminders(clock, stages, decision_links, composer, mailer, journal, outbox),
+        reminders=Reminders(
+            clock, stages, decision_links, composer, mailer, journal, outbox, reply_addresses
+        ),
         issuer=issuer,
         signed_issuing=signed_issuing,
         archive=archive,

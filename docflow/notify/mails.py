@@ -273,8 +273,10 @@ class MailComposer:
         due: str,
         overdue: bool,
         urls: dict[str, str],
+        reply_code: bool | None = None,
     ) -> Message:
-        """A reminder of an open task, with fresh links (the earlier ones still work)."""
+        """A reminder of an open task, with fresh links (the earlier ones still work) and,
+        as in the task mail, how to decide by replying unless `reply_code` is None."""
         return self._about(
             "reminder",
             to,
@@ -287,6 +289,7 @@ class MailComposer:
             approve_url=urls["approve"],
             changes_url=urls["changes"],
             reject_url=urls["reject"],
+            reply_code=reply_code,
         )
 
     def escalated(

@@ -41,6 +41,7 @@ from docflow.users.models import User
 from docflow.workflow.definitions import Stage
 from docflow.workflow.links import Links
 from docflow.workflow.models import Task, TaskState
+from docflow.workflow.reply_tokens import ReplyAddresses
 from docflow.workflow.stages import Stages
 
 log = logging.getLogger("docflow.reminders")
@@ -58,8 +59,10 @@ class Reminders:
         mailer: ThreadedMailer,
         journal: Journal,
         outbox: Outbox,
+        replies: ReplyAddresses | None = None,
     ) -> None:
         self.clock = clock
+        self.replies = replies  # a reminder, like the task mail, may be answered to decide
         self.stages = stages
         self.links = links
         self.composer = composer
@@ -147,6 +150,7 @@ class Reminders:
             await doc.fetch_related("author", using_db=conn)
             user = task.assignee
             urls = await self.links.issue(conn, task)
+            reply_to = await self.replies.issue(conn, task) if self.replies else None
             due = task.due_at or now
             msg = self.composer.reminder(
                 Recipient.of(user),
@@ -155,7 +159,10 @@ class Reminders:
                 due=self.mailer.local_time(due),
                 overdue=due <= now,
                 urls=urls,
+                reply_code=None if reply_to is None else stage.require_code,
             )
+            if reply_to is not None:  # a reply there decides (workflow.replies)
+                msg["Reply-To"] = reply_to
             await self.mailer.send(conn, doc, msg, "reminder")
             await self.journal.record(
                 conn,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from html import escape
@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from docflow.clock import FrozenClock
 from docflow.documents.models import AuditEvent
 from docflow.intake.models import InboundMessage
 from docflow.workflow.models import Task
 from tests.conftest import PACKAGE_ROOT, Relay, Stack, make_settings
+from tests.integration.conftest import DAY, ClockedStack
 from tests.integration.test_decision_code import GUARDED, code_in, code_mails
 from tests.integration.test_spine_mail import draft
 from tests.integration.test_workflow_links import REVIEWER, links_of, people, task_mails
@@ -267,3 +269,30 @@ async def test_a_delegate_decides_by_reply_on_behalf_of_the_principal(office: St
     assert (event.actor, event.on_behalf_of, event.detail["capacity"]) == (DEPUTY, REVIEWER, "KT")
     assert event.source == "mail" and event.detail["comment"] == "thay mặt anh Hùng"
     assert len(answers_to(office, DEPUTY)) == 1 and answers_to(office, REVIEWER) == []
+
+
+async def test_a_reminder_is_answered_as_its_task_mail_is(
+    database_url: str, relay: Relay, tmp_path: Path
+) -> None:
+    """A reminder carries a reply address of its own: replying to it decides."""
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    settings = make_settings(
+        tmp_path / "data", database_url, relay.port, DOCFLOW_TRUSTED_AUTHSERV_ID=MX
+    )
+    stack = ClockedStack(settings, relay, clock)
+    await stack.start()
+    try:
+        await people(stack)
+        code, task_mail = await one_document(stack)
+        clock.advance(DAY)
+        assert await stack.sweep() == (1, 0)
+        [reminder] = [m for m in relay.to(REVIEWER) if "Nhắc việc" in str(m["Subject"])]
+        address = str(reminder["Reply-To"])
+        assert address.startswith("vanban+t-") and address != str(task_mail["Reply-To"])
+        assert "Hoặc trả lời thư này" in reminder.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+        await send(stack, answer(reminder, "Đồng ý, trình ký.", "gmail"))
+        task = await task_of(code)
+        assert (task.state, task.comment) == ("approved", "trình ký.")
+    finally:
+        await stack.stop()
