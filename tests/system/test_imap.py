@@ -29,10 +29,14 @@ from docflow.config import PACKAGE_ROOT, ImapSettings, load_settings
 from docflow.intake.imap import ImapIntake
 from docflow.intake.imap_client import ImapSession, _Client
 from docflow.intake.models import ImapMessage, InboundMessage
+from docflow.users.models import User
+from docflow.workflow.models import Task
 from tests import mails
 from tests.conftest import PG_ADMIN_URL, Relay, Stack, _truncate_pg, make_settings, wait_for
 from tests.filebuilders import make_docx_python_docx
 from tests.integration.test_bounces import dsn
+from tests.integration.test_reply_decisions import MX, answer
+from tests.integration.test_workflow_links import REVIEWER, SIGNER, task_mails
 from tests.mailstack import DEFAULT_USERS, Mailstack, free_port, running
 from tests.system.conftest import (
     AUTHOR,
@@ -47,7 +51,7 @@ from tests.system.conftest import (
 from tests.system.test_database_outage import postgresql_stopped, terminate_connections
 from tests.system.test_mailstack import Spawn
 
-MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(24)]  # one a test: fresh, empty
+MAILBOXES = [f"hopthu{i}@bandantoc.gov.vn" for i in range(26)]  # one a test: fresh, empty
 PROCESSED = "Đã xử lý"
 FLAG = "$DocflowProcessed"
 # what two sessions of one mailbox may hear differently: \Recent (the first session's
@@ -625,3 +629,35 @@ async def test_the_overridden_imap_client_hears_exactly_what_aioimaplibs_own_doe
     await client.wait_hello_from_server()
     assert client.protocol.received_at > 0  # what the override is for
     await client.logout()
+
+
+async def test_a_reply_to_a_task_mail_read_from_the_mailbox_decides(
+    database_url: str, relay: Relay, tmp_path: Path, mailstack: Mailstack, box: str
+) -> None:
+    """An office without a listener: the task mail's reply address is the mailbox's plus
+    address, so the approver's reply lands in the mailbox, and the reader decides with it."""
+    s = await polling_stack(
+        database_url, relay, tmp_path, mailstack, box, DOCFLOW_TRUSTED_AUTHSERV_ID=MX
+    )
+    try:
+        await s.add_user(REVIEWER, "Người xem xét", ["chanh-van-phong"])
+        await s.add_user(SIGNER, "Trần Đức Minh", ["truong-ban"], language="en")
+        await asyncio.to_thread(mailstack.save, box, a_draft(box, "Công văn trả lời"))
+        [task_mail] = await task_mails(s, REVIEWER)
+        local, _, domain = box.partition("@")
+        assert str(task_mail["Reply-To"]).startswith(f"{local}+t-")
+        assert str(task_mail["Reply-To"]).endswith(f"@{domain}")
+
+        reply = answer(task_mail, "Đồng ý: đề nghị trình ký", "thunderbird")
+        await asyncio.to_thread(mailstack.save, box, reply.as_bytes())
+        await task_mails(s, SIGNER)  # the review approved: the sign-off's task mail went
+        task = (await rows(Task))[0]
+        assert (task.state, task.comment, task.assignee_id) == (
+            "approved",
+            "đề nghị trình ký",
+            (await User.get(email=REVIEWER)).id,
+        )
+        states = sorted(m.state for m in await rows(InboundMessage))
+        assert states == ["accepted", "reply"]
+    finally:
+        await s.stop()
